@@ -1,0 +1,3 @@
+//! payimport: imports bank payment files into LoanPro as log-only payments, exactly once.
+
+pub mod sandbox;
