@@ -1,1 +1,24 @@
-fn main() {}
+//! The `payimport` binary: parse arguments, set up logging, run, map the result to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = payimport::Cli::parse();
+    payimport::init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("payimport: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(payimport::run(cli)) {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(e) => {
+            eprintln!("payimport: error: {e:#}");
+            ExitCode::from(payimport::Exit::Fatal as u8)
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Sending: workers take claimed rows, PUT them through the shared client, retry what is safe to
+//! retry, and hand results to one ledger writer that commits them in groups.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::ProgressBar;
+use rand::Rng;
+use tokio::sync::mpsc;
+
+use crate::ledger::{Claimed, Ledger, LedgerError, Outcome, RunId, Status};
+use crate::loanpro::{Answer, Client};
+use crate::payment::PaymentBody;
+
+/// How hard to press.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    /// Rows claimed per ledger transaction.
+    pub batch: usize,
+    /// The first backoff step; each retry doubles the ceiling of a random wait.
+    pub backoff_base: Duration,
+    pub backoff_cap: Duration,
+}
+
+impl DispatchConfig {
+    /// About one second of sending per claim, so a crash leaves few rows `sending` while each
+    /// claim still covers many rows with one fsync.
+    pub fn new(concurrency: usize, max_attempts: u32, requests_per_second: f64) -> Self {
+        DispatchConfig {
+            concurrency,
+            max_attempts,
+            batch: (requests_per_second.ceil() as usize).clamp(16, 256),
+            backoff_base: Duration::from_millis(250),
+            backoff_cap: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why a run stopped sending before it was done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    pub reason: String,
+}
+
+/// Shared stop signal: once set, no new request leaves.
+#[derive(Default)]
+struct StopFlag {
+    set: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl StopFlag {
+    fn stop(&self, reason: String) {
+        let mut r = self.reason.lock().expect("stop lock");
+        if r.is_none() {
+            *r = Some(reason);
+        }
+        self.set.store(true, Ordering::SeqCst);
+    }
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::SeqCst)
+    }
+    fn reason(&self) -> Option<String> {
+        self.reason.lock().expect("stop lock").clone()
+    }
+}
+
+/// Sends every pending row of `run`. Returns `Err(Stopped)` inside `Ok` when LoanPro refused
+/// the credentials; rows not sent by then stay `pending` for the caller to close.
+pub async fn dispatch(
+    ledger: Arc<Mutex<Ledger>>,
+    run: RunId,
+    client: Arc<Client>,
+    config: DispatchConfig,
+    progress: ProgressBar,
+) -> Result<Result<(), Stopped>, LedgerError> {
+    let stop = Arc::new(StopFlag::default());
+    let (row_tx, row_rx) = mpsc::channel::<Claimed>(config.batch);
+    let (out_tx, mut out_rx) = mpsc::channel::<Outcome>(config.batch * 2);
+
+    // The producer claims a batch at a time, durably marking it `sending` before it goes out.
+    let producer = {
+        let ledger = ledger.clone();
+        let stop = stop.clone();
+        let batch = config.batch;
+        tokio::spawn(async move {
+            loop {
+                if stop.is_set() {
+                    return Ok(());
+                }
+                let l = ledger.clone();
+                let rows = tokio::task::spawn_blocking(move || l.lock().expect("ledger").claim(run, batch))
+                    .await
+                    .expect("claim task")?;
+                if rows.is_empty() {
+                    return Ok::<(), LedgerError>(());
+                }
+                for row in rows {
+                    if row_tx.send(row).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        })
+    };
+
+    let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
+    let mut workers = Vec::with_capacity(config.concurrency);
+    for _ in 0..config.concurrency {
+        let row_rx = row_rx.clone();
+        let out_tx = out_tx.clone();
+        let client = client.clone();
+        let stop = stop.clone();
+        let config = config.clone();
+        workers.push(tokio::spawn(async move {
+            loop {
+                let row = row_rx.lock().await.recv().await;
+                let Some(row) = row else { break };
+                let outcome = send_row(&row, &client, &stop, &config).await;
+                if out_tx.send(outcome).await.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop(out_tx);
+
+    // One writer commits results in groups: as many as have arrived, one transaction.
+    let writer = {
+        let ledger = ledger.clone();
+        tokio::spawn(async move {
+            let mut buf = Vec::with_capacity(512);
+            while out_rx.recv_many(&mut buf, 512).await > 0 {
+                let group = std::mem::take(&mut buf);
+                let n = group.len() as u64;
+                let l = ledger.clone();
+                tokio::task::spawn_blocking(move || l.lock().expect("ledger").record(&group))
+                    .await
+                    .expect("record task")?;
+                progress.inc(n);
+            }
+            Ok::<(), LedgerError>(())
+        })
+    };
+
+    let produced = producer.await.expect("producer task");
+    for w in workers {
+        w.await.expect("worker task");
+    }
+    writer.await.expect("writer task")?;
+    produced?;
+    Ok(match stop.reason() {
+        Some(reason) => Err(Stopped { reason }),
+        None => Ok(()),
+    })
+}
+
+/// Sends one row until it has an outcome.
+async fn send_row(row: &Claimed, client: &Client, stop: &StopFlag, config: &DispatchConfig) -> Outcome {
+    let body = PaymentBody::new(
+        &row.amount,
+        &row.date,
+        &row.info,
+        row.payment_method_id,
+        row.payment_type_id,
+        &row.extra,
+    );
+    let mut attempts = 0u32;
+    let outcome = |status, attempts, http_status, message: String, payment_id| Outcome {
+        id: row.id,
+        status,
+        attempts,
+        http_status,
+        message: Some(message).filter(|m| !m.is_empty()),
+        loanpro_payment_id: payment_id,
+    };
+    loop {
+        if stop.is_set() {
+            let reason = stop.reason().unwrap_or_default();
+            return outcome(Status::Unsent, attempts, None, format!("not sent: the run stopped ({reason})"), None);
+        }
+        attempts += 1;
+        match client.put_payment(row.loan_id, &body).await {
+            Answer::Posted { http_status, payment_id } => {
+                return outcome(Status::Posted, attempts, Some(http_status), String::new(), payment_id);
+            }
+            Answer::Refused { http_status, message } => {
+                return outcome(Status::Failed, attempts, Some(http_status), message, None);
+            }
+            Answer::AuthRefused { http_status, message } => {
+                let reason = format!("LoanPro refused the credentials (HTTP {http_status}: {message})");
+                tracing::error!("{reason}; stopping the run");
+                stop.stop(reason.clone());
+                return outcome(Status::Unsent, attempts, Some(http_status), reason, None);
+            }
+            Answer::Unknown { http_status, message } => {
+                return outcome(Status::Unknown, attempts, http_status, message, None);
+            }
+            Answer::RetryLater { http_status, retry_after, message } => {
+                if attempts >= config.max_attempts {
+                    return outcome(
+                        Status::Unsent,
+                        attempts,
+                        http_status,
+                        format!("gave up after {attempts} attempts: {message}"),
+                        None,
+                    );
+                }
+                tracing::debug!(key = %row.key, attempts, "{message}; trying again");
+                if let Some(wait) = retry_after {
+                    client.pause_all(wait);
+                }
+                tokio::time::sleep(backoff(attempts, config)).await;
+            }
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: a random wait below `base * 2^(attempt-1)`, capped.
+fn backoff(attempt: u32, config: &DispatchConfig) -> Duration {
+    let ceiling = config
+        .backoff_base
+        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        .min(config.backoff_cap);
+    ceiling.mul_f64(rand::rng().random::<f64>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_under_a_doubling_ceiling() {
+        let c = DispatchConfig::new(4, 5, 5.0);
+        for attempt in 1..=20 {
+            let ceiling = (c.backoff_base * 2u32.pow((attempt - 1).min(16))).min(c.backoff_cap);
+            for _ in 0..50 {
+                assert!(backoff(attempt, &c) <= ceiling);
+            }
+        }
+    }
+
+    #[test]
+    fn batch_is_about_a_second_of_sending() {
+        assert_eq!(DispatchConfig::new(4, 5, 5.0).batch, 16);
+        assert_eq!(DispatchConfig::new(4, 5, 100.0).batch, 100);
+        assert_eq!(DispatchConfig::new(4, 5, 1e6).batch, 256);
+    }
+}

@@ -1,0 +1,376 @@
+//! The `import` command (and `demo`): read and validate every file, stage it in the ledger,
+//! send what is pending, print the summary.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::Exit;
+use crate::dispatch::{DispatchConfig, dispatch};
+use crate::ledger::{Ledger, NewRow, RunId, Status};
+use crate::loanpro::{Client, ClientConfig};
+use crate::output;
+use crate::payment::money;
+use crate::read::csv::CsvReader;
+use crate::read::{FileError, RawRow};
+use crate::settings::{Format, LoanRef, Settings, Source, Token};
+use crate::validate::Validator;
+
+/// `payimport import`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// The `[sources.NAME]` these files come from (default: the only source)
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Parse and validate, print what would be sent and every rejection; write and send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The bank files
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// How many rows needing attention the summary lists.
+const ATTENTION_SHOWN: usize = 10;
+
+/// Runs an import. `token` overrides the environment (the demo's in-process sandbox).
+pub async fn run(
+    settings: &Settings,
+    ledger_path: &Path,
+    args: &ImportArgs,
+    token: Option<Token>,
+) -> anyhow::Result<Exit> {
+    let source = settings.source(args.source.as_deref()).map_err(anyhow::Error::msg)?;
+    check_supported(source)?;
+    let today = chrono::Local::now().date_naive();
+    if args.dry_run {
+        return dry_run(settings, source, &args.files, today);
+    }
+    // Everything that can stop the run is checked before anything is written.
+    let token = match token {
+        Some(t) => t,
+        None => settings.loanpro.token().map_err(anyhow::Error::msg)?,
+    };
+    let client = Client::new(ClientConfig {
+        base_url: settings.loanpro.base_url.clone(),
+        tenant_id: settings.loanpro.tenant_id.clone(),
+        token,
+        timeout: Duration::from_secs_f64(settings.loanpro.timeout_secs),
+        requests_per_second: settings.limits.requests_per_second,
+    })
+    .map_err(anyhow::Error::msg)?;
+
+    let mut ledger = Ledger::open(ledger_path)?;
+    let (unknown, unsent) = ledger.recover_interrupted()?;
+    if unknown + unsent > 0 {
+        tracing::warn!(
+            unknown,
+            unsent,
+            "an earlier run was interrupted: {unknown} row(s) are now `unknown`, {unsent} `unsent`"
+        );
+    }
+    let run = ledger.begin_run("import", Some(&source.name))?;
+    tracing::info!(run, source = %source.name, files = args.files.len(), "import started");
+
+    let mut refused = Vec::new();
+    let mut to_send = 0;
+    for path in &args.files {
+        let name = path.display().to_string();
+        let file_id = ledger.add_file(run, &name)?;
+        let staged = match open_rows(path, source) {
+            Ok(rows) => {
+                let mut validator = Validator::new(source, &settings.payments, today);
+                ledger.stage_file(run, file_id, rows.map(|r| r.map(|row| to_new_row(&row, &mut validator))))?
+            }
+            Err(e) => Err(e),
+        };
+        match staged {
+            Ok(s) => {
+                tracing::info!(
+                    file = %name,
+                    pending = s.pending,
+                    rejected = s.rejected,
+                    already_posted = s.already_posted,
+                    "staged"
+                );
+                to_send += s.pending;
+            }
+            Err(e) => {
+                tracing::error!("{e}; nothing of this file is sent");
+                ledger.refuse_file(file_id, &e.message)?;
+                refused.push(e);
+            }
+        }
+    }
+
+    let ledger = Arc::new(Mutex::new(ledger));
+    let bar = output::progress_bar(to_send);
+    let config = DispatchConfig::new(
+        settings.limits.concurrency,
+        settings.limits.max_attempts,
+        settings.limits.requests_per_second,
+    );
+    let stopped = dispatch(ledger.clone(), run, client, config, bar.clone()).await?;
+    bar.finish_and_clear();
+    let mut ledger = Arc::try_unwrap(ledger)
+        .ok()
+        .expect("dispatch is over")
+        .into_inner()
+        .expect("ledger lock");
+    if let Err(stop) = &stopped {
+        ledger.unsend_pending(run, &format!("not sent: the run stopped ({})", stop.reason))?;
+    }
+    ledger.finish_run(run)?;
+
+    let exit = print_summary(&ledger, run, &source.name, &args.files, &refused)?;
+    Ok(match (&stopped, refused.is_empty()) {
+        (Err(stop), _) => {
+            tracing::error!("{}", stop.reason);
+            Exit::Fatal
+        }
+        (_, false) => Exit::Fatal,
+        _ => exit,
+    })
+}
+
+/// The formats and loan references this build can import.
+fn check_supported(source: &Source) -> anyhow::Result<()> {
+    if source.format != Format::Csv {
+        bail!(
+            "source {:?}: format {:?} is not supported yet (only csv)",
+            source.name,
+            source.format
+        );
+    }
+    if source.loan == LoanRef::DisplayId {
+        bail!(
+            "source {:?}: loan = \"display_id\" is not supported yet; use loan = \"id\"",
+            source.name
+        );
+    }
+    Ok(())
+}
+
+/// Opens a file and its reader; an error here refuses the file.
+fn open_rows(
+    path: &Path,
+    source: &Source,
+) -> Result<impl Iterator<Item = Result<RawRow, FileError>>, FileError> {
+    let name: Arc<str> = path.display().to_string().into();
+    let file = File::open(path)
+        .map_err(|e| FileError::new(&name, None, format!("cannot open: {e}")))?;
+    CsvReader::new(name, BufReader::with_capacity(1 << 16, file), &source.columns, source.delimiter)
+}
+
+/// Validates a row into what the ledger stores.
+fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
+    match validator.validate(row) {
+        Ok(p) => NewRow {
+            file: row.pos.file.clone(),
+            line: row.pos.line,
+            key: p.key,
+            loan: p.loan,
+            loan_id: p.loan_id,
+            amount: money(p.amount),
+            amount_cents: to_cents(p.amount),
+            date: p.date.format("%Y-%m-%d").to_string(),
+            reference: p.reference,
+            payment_method_id: Some(p.payment_method_id),
+            payment_type_id: Some(p.payment_type_id),
+            extra: Some(p.extra),
+            info: Some(p.info),
+            rejection: None,
+        },
+        Err((key, e)) => {
+            tracing::debug!("rejected: {e}");
+            let f = &row.fields;
+            NewRow {
+                file: row.pos.file.clone(),
+                line: row.pos.line,
+                key,
+                loan: f.loan.clone(),
+                loan_id: None,
+                amount: f.amount.clone(),
+                amount_cents: None,
+                date: f.date.clone(),
+                reference: f.reference.clone(),
+                payment_method_id: None,
+                payment_type_id: None,
+                extra: f.extra.clone(),
+                info: None,
+                rejection: Some(format!(
+                    "field `{}`{}: {}",
+                    e.field,
+                    if e.value.is_empty() { " is empty".to_string() } else { format!(" value {:?}", e.value) },
+                    e.message
+                )),
+            }
+        }
+    }
+}
+
+fn to_cents(amount: Decimal) -> Option<i64> {
+    (amount * Decimal::ONE_HUNDRED).round().to_i64()
+}
+
+/// `--dry-run`: everything but writing and sending.
+fn dry_run(settings: &Settings, source: &Source, files: &[PathBuf], today: NaiveDate) -> anyhow::Result<Exit> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let (mut valid, mut rejected, mut cents_total) = (0u64, 0u64, 0i64);
+    let mut refused = 0;
+    for path in files {
+        let mut validator = Validator::new(source, &settings.payments, today);
+        let rows = match open_rows(path, source) {
+            Ok(rows) => rows,
+            Err(e) => {
+                writeln!(out, "refused   {e}")?;
+                refused += 1;
+                continue;
+            }
+        };
+        // A file error can come late: hold the file's lines back until it has been read whole.
+        let mut lines = Vec::new();
+        let mut file_error = None;
+        for row in rows {
+            match row {
+                Err(e) => {
+                    file_error = Some(e);
+                    break;
+                }
+                Ok(row) => match validator.validate(&row) {
+                    Ok(p) => {
+                        valid += 1;
+                        cents_total += to_cents(p.amount).unwrap_or(0);
+                        lines.push(format!(
+                            "would send {}  loan {}  {}  {}  method {}  type {}  {}  key {}",
+                            row.pos,
+                            p.loan,
+                            money(p.amount),
+                            p.date,
+                            p.payment_method_id,
+                            p.payment_type_id,
+                            p.extra,
+                            p.key
+                        ));
+                    }
+                    Err((_, e)) => {
+                        rejected += 1;
+                        lines.push(format!("rejected   {e}"));
+                    }
+                },
+            }
+        }
+        match file_error {
+            Some(e) => {
+                writeln!(out, "refused   {e}; nothing of this file would be sent")?;
+                refused += 1;
+            }
+            None => {
+                for l in lines {
+                    writeln!(out, "{l}")?;
+                }
+            }
+        }
+    }
+    writeln!(
+        out,
+        "dry run: {valid} row(s) would be sent, total {}; {rejected} rejected; {refused} file(s) refused; nothing was written or sent",
+        output::cents(cents_total)
+    )?;
+    out.flush()?;
+    Ok(if refused > 0 {
+        Exit::Fatal
+    } else if rejected > 0 {
+        Exit::Attention
+    } else {
+        Exit::Done
+    })
+}
+
+/// Prints the end-of-run summary on stdout and returns the exit status its rows call for.
+fn print_summary(
+    ledger: &Ledger,
+    run: RunId,
+    source: &str,
+    files: &[PathBuf],
+    refused: &[FileError],
+) -> anyhow::Result<Exit> {
+    let totals = ledger.totals(run)?;
+    let attention: u64 = totals
+        .iter()
+        .filter(|t| Status::parse(&t.status).is_some_and(Status::needs_attention))
+        .map(|t| t.count)
+        .sum();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(out, "payimport import: run {run}, source {source}, {} file(s)", files.len())?;
+    output::write_totals(&mut out, &totals)?;
+    for e in refused {
+        writeln!(out, "file refused: {e}; nothing of it was sent")?;
+    }
+    output::write_attention(&mut out, &ledger.needing_attention(run, ATTENTION_SHOWN)?, attention)?;
+    if attention > 0 || !refused.is_empty() {
+        writeln!(
+            out,
+            "full report: payimport --ledger {} report --run {run}",
+            ledger.path().display()
+        )?;
+    }
+    out.flush()?;
+    Ok(if attention > 0 { Exit::Attention } else { Exit::Done })
+}
+
+/// The bundled samples, so `demo` works from any folder on a fresh checkout.
+const SAMPLE_SETTINGS: &str = include_str!("../samples/payimport.toml");
+const SAMPLE_FILES: &[(&str, &str, &str)] = &[("bank_csv", "bank.csv", include_str!("../samples/bank.csv"))];
+/// The base URL the sample settings carry (that of `payimport sandbox` on its default port).
+const SAMPLE_BASE_URL: &str = "http://127.0.0.1:8080/api/public/api/1";
+
+/// `payimport demo`: a sandbox in-process on a free loopback port, the samples imported into a
+/// fresh ledger, the summary and the report printed.
+pub async fn demo() -> anyhow::Result<Exit> {
+    use crate::sandbox::{Sandbox, SandboxConfig};
+
+    let dir = std::env::temp_dir().join(format!("payimport-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let result = async {
+        let config = SandboxConfig::default();
+        let token = Token::new(config.token.clone());
+        let sandbox = Sandbox::start(config, "127.0.0.1:0".parse().expect("address"))
+            .await
+            .context("cannot start the sandbox")?;
+        let settings_path = dir.join("payimport.toml");
+        let text = SAMPLE_SETTINGS.replace(SAMPLE_BASE_URL, &sandbox.base_url());
+        std::fs::write(&settings_path, &text)?;
+        let settings = Settings::from_toml(&text, &settings_path)?;
+        println!("demo: LoanPro sandbox at {}; ledger {}", sandbox.base_url(), settings.ledger_path.display());
+        let mut worst = Exit::Done;
+        for (source, name, content) in SAMPLE_FILES {
+            let path = dir.join(name);
+            std::fs::write(&path, content)?;
+            let args = ImportArgs {
+                source: Some(source.to_string()),
+                dry_run: false,
+                files: vec![path],
+            };
+            worst = worst.max(run(&settings, &settings.ledger_path, &args, Some(token.clone())).await?);
+        }
+        println!();
+        crate::report::write_csv(&Ledger::open_read_only(&settings.ledger_path)?, None, &mut std::io::stdout().lock())?;
+        println!();
+        println!("demo: the sandbox holds {} payment(s)", sandbox.payments().len());
+        sandbox.shutdown().await;
+        Ok(worst)
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}

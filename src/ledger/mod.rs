@@ -1,0 +1,671 @@
+//! The SQLite ledger (SPEC §5): runs, files and rows with their keys and states.
+//!
+//! The ledger, not memory, is the queue: rows are staged here before anything is sent, claimed
+//! in batches for sending, and their results recorded in groups. Because a row is marked
+//! `sending` (and that mark is durable, `synchronous=FULL`) before its request leaves, a crash at
+//! any point leaves every row in a state the next run can recover from.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::payment::Key;
+
+mod status;
+pub use status::Status;
+
+/// The numbered migrations, applied in order at open; `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+/// Something went wrong with the ledger file.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(
+        "ledger {path} is in use by another payimport run ({holder}); one run at a time per ledger"
+    )]
+    InUse { path: PathBuf, holder: String },
+    #[error(
+        "ledger {path} was written by a newer payimport (schema version {found}, this one knows up to {known}); use a newer payimport"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: usize,
+    },
+    #[error("ledger {path} does not exist; nothing has been imported with it yet")]
+    Missing { path: PathBuf },
+    #[error("ledger {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("ledger {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The id of a run.
+pub type RunId = i64;
+
+/// An open ledger. Opened for writing it also holds the ledger's lock.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+    _lock: Option<File>,
+}
+
+/// A row staged from a file, valid or not.
+pub struct NewRow {
+    pub file: std::sync::Arc<str>,
+    pub line: u64,
+    pub key: Key,
+    pub loan: String,
+    pub loan_id: Option<u64>,
+    pub amount: String,
+    pub amount_cents: Option<i64>,
+    pub date: String,
+    pub reference: String,
+    pub payment_method_id: Option<u32>,
+    pub payment_type_id: Option<u32>,
+    pub extra: Option<String>,
+    pub info: Option<String>,
+    /// `None` for a valid row; the reason for a rejected one.
+    pub rejection: Option<String>,
+}
+
+/// A row taken for sending: what the request needs.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: i64,
+    pub key: String,
+    pub loan_id: i64,
+    pub amount: String,
+    pub date: String,
+    pub info: String,
+    pub payment_method_id: u32,
+    pub payment_type_id: u32,
+    pub extra: String,
+}
+
+/// What became of a claimed row.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub id: i64,
+    pub status: Status,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub message: Option<String>,
+    pub loanpro_payment_id: Option<u64>,
+}
+
+/// Counts and amounts of one status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusTotal {
+    pub status: String,
+    pub count: u64,
+    pub cents: i64,
+}
+
+/// A row that needs a person, for the summary.
+#[derive(Debug, Clone)]
+pub struct AttentionRow {
+    pub file: String,
+    pub line: u64,
+    pub key: String,
+    pub status: String,
+    pub message: String,
+}
+
+/// One line of `payimport runs`.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub id: RunId,
+    pub command: String,
+    pub source: Option<String>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub files: Vec<String>,
+    pub totals: Vec<StatusTotal>,
+}
+
+/// What staging did with one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Staged {
+    pub pending: u64,
+    pub rejected: u64,
+    pub already_posted: u64,
+    pub unknown: u64,
+}
+
+pub(crate) fn now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger for a run that will change it, taking its lock.
+    pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
+        let io = |source| LedgerError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let lock = take_lock(path)?;
+        create_private(path).map_err(io)?;
+        let mut ledger = Ledger::connect(path, Some(lock))?;
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger to read it (report, runs); takes no lock, as WAL lets readers be.
+    pub fn open_read_only(path: &Path) -> Result<Ledger, LedgerError> {
+        if !path.exists() {
+            return Err(LedgerError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let ledger = Ledger::connect(path, None)?;
+        let version = ledger.schema_version()?;
+        if version as usize > MIGRATIONS.len() {
+            return Err(ledger.too_new(version));
+        }
+        Ok(ledger)
+    }
+
+    fn connect(path: &Path, lock: Option<File>) -> Result<Ledger, LedgerError> {
+        let conn = Connection::open(path).map_err(|source| LedgerError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let ledger = Ledger {
+            conn,
+            path: path.to_path_buf(),
+            _lock: lock,
+        };
+        // FULL, not NORMAL: a `sending` mark lost in a power cut would let a rerun post twice.
+        ledger
+            .conn
+            .execute_batch(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+            )
+            .map_err(|e| ledger.sql(e))?;
+        Ok(ledger)
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> LedgerError {
+        LedgerError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn too_new(&self, found: i64) -> LedgerError {
+        LedgerError::TooNew {
+            path: self.path.clone(),
+            found,
+            known: MIGRATIONS.len(),
+        }
+    }
+
+    fn schema_version(&self) -> Result<i64, LedgerError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))
+    }
+
+    fn migrate(&mut self) -> Result<(), LedgerError> {
+        let version = self.schema_version()?;
+        if version as usize > MIGRATIONS.len() {
+            return Err(self.too_new(version));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+            tx.execute_batch(sql)
+                .and_then(|_| tx.pragma_update(None, "user_version", (i + 1) as i64))
+                .and_then(|_| tx.commit())
+                .map_err(|e| sql_err(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// The file this ledger lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts a run and notes this process in the lock file, so a second run can name it.
+    pub fn begin_run(&mut self, command: &str, source: Option<&str>) -> Result<RunId, LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (command, source, started_at, pid) VALUES (?1, ?2, ?3, ?4)",
+                params![command, source, now(), std::process::id()],
+            )
+            .map_err(|e| self.sql(e))?;
+        let run = self.conn.last_insert_rowid();
+        if let Some(lock) = &self._lock {
+            let mut f = lock;
+            let _ = f.set_len(0);
+            let _ = writeln!(f, "run {run}, pid {}, started {}", std::process::id(), now());
+        }
+        Ok(run)
+    }
+
+    /// Ends a run.
+    pub fn finish_run(&mut self, run: RunId) -> Result<(), LedgerError> {
+        self.conn
+            .execute("UPDATE runs SET ended_at = ?1 WHERE id = ?2", params![now(), run])
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// After a crash or kill: rows caught `sending` may or may not have reached LoanPro, so they
+    /// become `unknown`; rows still `pending` never left, so they become `unsent`. Returns both
+    /// counts. Only called under the lock, so no other run can be sending right now.
+    pub fn recover_interrupted(&mut self) -> Result<(usize, usize), LedgerError> {
+        let t = now();
+        let unknown = self
+            .conn
+            .execute(
+                "UPDATE rows SET status = 'unknown', updated_at = ?1,
+                 message = 'the run stopped while this payment was being sent: it may or may not have been logged'
+                 WHERE status = 'sending'",
+                [&t],
+            )
+            .map_err(|e| self.sql(e))?;
+        let unsent = self
+            .conn
+            .execute(
+                "UPDATE rows SET status = 'unsent', updated_at = ?1,
+                 message = 'the run stopped before this payment was sent'
+                 WHERE status = 'pending'",
+                [&t],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok((unknown, unsent))
+    }
+
+    /// Closes a run's rows that were never sent because it stopped early.
+    pub fn unsend_pending(&mut self, run: RunId, message: &str) -> Result<usize, LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE rows SET status = 'unsent', message = ?1, updated_at = ?2
+                 WHERE run_id = ?3 AND status = 'pending'",
+                params![message, now(), run],
+            )
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Records a file of a run.
+    pub fn add_file(&mut self, run: RunId, path: &str) -> Result<i64, LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO files (run_id, path, status) VALUES (?1, ?2, 'staged')",
+                params![run, path],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Marks a file refused: none of its rows are staged.
+    pub fn refuse_file(&mut self, file_id: i64, message: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE files SET status = 'refused', message = ?1, rows = 0 WHERE id = ?2",
+                params![message, file_id],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Stages the rows of one file in one transaction: all of it, or (on a file error from the
+    /// iterator) none of it.
+    pub fn stage_file<E>(
+        &mut self,
+        run: RunId,
+        file_id: i64,
+        rows: impl Iterator<Item = Result<NewRow, E>>,
+    ) -> Result<Result<Staged, E>, LedgerError> {
+        let path = self.path.clone();
+        let sql = |e| sql_err(&path, e);
+        let tx = self.conn.transaction().map_err(sql)?;
+        let mut staged = Staged::default();
+        let t = now();
+        {
+            let mut find_live = tx
+                .prepare_cached(
+                    "SELECT id, run_id, status, file, line, loanpro_payment_id, loan_id
+                     FROM rows WHERE key = ?1 AND live = 1",
+                )
+                .map_err(sql)?;
+            let mut retire = tx
+                .prepare_cached("UPDATE rows SET live = 0 WHERE id = ?1")
+                .map_err(sql)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO rows (run_id, file, line, key, live, status, loan, loan_id, amount,
+                     amount_cents, date, reference, payment_method_id, payment_type_id, extra, info,
+                     message, loanpro_payment_id, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                )
+                .map_err(sql)?;
+            for row in rows {
+                let row = match row {
+                    Ok(r) => r,
+                    Err(e) => return Ok(Err(e)), // dropping `tx` rolls the file back
+                };
+                let key = row.key.to_string();
+                let (live, status, message, payment_id): (bool, Status, Option<String>, Option<i64>) =
+                    if let Some(reason) = &row.rejection {
+                        staged.rejected += 1;
+                        (false, Status::Rejected, Some(reason.clone()), None)
+                    } else {
+                        let earlier = find_live
+                            .query_row([&key], |r| {
+                                Ok((
+                                    r.get::<_, i64>(0)?,
+                                    r.get::<_, i64>(1)?,
+                                    r.get::<_, String>(2)?,
+                                    r.get::<_, String>(3)?,
+                                    r.get::<_, i64>(4)?,
+                                    r.get::<_, Option<i64>>(5)?,
+                                ))
+                            })
+                            .optional()
+                            .map_err(sql)?;
+                        match earlier {
+                            None => {
+                                staged.pending += 1;
+                                (true, Status::Pending, None, None)
+                            }
+                            Some((id, r, st, f, l, pid)) => {
+                                let st = Status::parse(&st).unwrap_or(Status::Unknown);
+                                match st {
+                                    Status::Posted => {
+                                        staged.already_posted += 1;
+                                        (
+                                            false,
+                                            Status::AlreadyPosted,
+                                            Some(format!("posted by run {r} ({f}:{l})")),
+                                            pid,
+                                        )
+                                    }
+                                    _ if r == run => {
+                                        staged.rejected += 1;
+                                        (
+                                            false,
+                                            Status::Rejected,
+                                            Some(format!(
+                                                "the same payment (loan, amount, date, reference) as {f}:{l} in this run; not sent twice"
+                                            )),
+                                            None,
+                                        )
+                                    }
+                                    Status::Failed | Status::Unsent => {
+                                        // This file brings the payment again: it takes over.
+                                        retire.execute([id]).map_err(sql)?;
+                                        staged.pending += 1;
+                                        (true, Status::Pending, None, None)
+                                    }
+                                    _ => {
+                                        staged.unknown += 1;
+                                        (
+                                            false,
+                                            Status::Unknown,
+                                            Some(format!(
+                                                "an earlier attempt (run {r}, {f}:{l}) may have been logged; it must be reconciled before this payment is sent"
+                                            )),
+                                            None,
+                                        )
+                                    }
+                                }
+                            }
+                        }
+                    };
+                insert
+                    .execute(params![
+                        run,
+                        &*row.file,
+                        row.line as i64,
+                        key,
+                        live,
+                        status.as_str(),
+                        row.loan,
+                        row.loan_id.map(|v| v as i64),
+                        row.amount,
+                        row.amount_cents,
+                        row.date,
+                        row.reference,
+                        row.payment_method_id,
+                        row.payment_type_id,
+                        row.extra,
+                        row.info,
+                        message,
+                        payment_id,
+                        t,
+                    ])
+                    .map_err(sql)?;
+            }
+            tx.execute(
+                "UPDATE files SET rows = ?1 WHERE id = ?2",
+                params![
+                    (staged.pending + staged.rejected + staged.already_posted + staged.unknown) as i64,
+                    file_id
+                ],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(Ok(staged))
+    }
+
+    /// Takes up to `n` pending rows of a run for sending: one transaction marks them all
+    /// `sending`, durably, before any of their requests leave.
+    pub fn claim(&mut self, run: RunId, n: usize) -> Result<Vec<Claimed>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE rows SET status = 'sending', updated_at = ?3
+                 WHERE id IN (SELECT id FROM rows WHERE run_id = ?1 AND status = 'pending' ORDER BY id LIMIT ?2)
+                 RETURNING id, key, loan_id, amount, date, info, payment_method_id, payment_type_id, extra",
+            )
+            .map_err(|e| sql_err(&self.path, e))?;
+        let mut rows = stmt
+            .query_map(params![run, n as i64, now()], |r| {
+                Ok(Claimed {
+                    id: r.get(0)?,
+                    key: r.get(1)?,
+                    loan_id: r.get(2)?,
+                    amount: r.get(3)?,
+                    date: r.get(4)?,
+                    info: r.get(5)?,
+                    payment_method_id: r.get(6)?,
+                    payment_type_id: r.get(7)?,
+                    extra: r.get(8)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| sql_err(&self.path, e))?;
+        rows.sort_by_key(|c| c.id);
+        Ok(rows)
+    }
+
+    /// Records a group of results in one transaction.
+    pub fn record(&mut self, outcomes: &[Outcome]) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let sql = |e| sql_err(&path, e);
+        let tx = self.conn.transaction().map_err(sql)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE rows SET status = ?2, attempts = attempts + ?3, http_status = ?4,
+                     message = ?5, loanpro_payment_id = COALESCE(?6, loanpro_payment_id), updated_at = ?7
+                     WHERE id = ?1",
+                )
+                .map_err(sql)?;
+            let t = now();
+            for o in outcomes {
+                stmt.execute(params![
+                    o.id,
+                    o.status.as_str(),
+                    o.attempts,
+                    o.http_status,
+                    o.message,
+                    o.loanpro_payment_id.map(|v| v as i64),
+                    t
+                ])
+                .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Counts and amounts per status for one run.
+    pub fn totals(&self, run: RunId) -> Result<Vec<StatusTotal>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT status, COUNT(*), COALESCE(SUM(amount_cents), 0) FROM rows
+                 WHERE run_id = ?1 GROUP BY status ORDER BY status",
+            )
+            .map_err(|e| self.sql(e))?;
+        stmt.query_map([run], |r| {
+            Ok(StatusTotal {
+                status: r.get(0)?,
+                count: r.get::<_, i64>(1)? as u64,
+                cents: r.get(2)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| sql_err(&self.path, e))
+    }
+
+    /// The first rows of a run that need a person.
+    pub fn needing_attention(&self, run: RunId, limit: usize) -> Result<Vec<AttentionRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT file, line, key, status, COALESCE(message, '') FROM rows
+                 WHERE run_id = ?1 AND status IN ('rejected', 'failed', 'unsent', 'unknown')
+                 ORDER BY id LIMIT ?2",
+            )
+            .map_err(|e| self.sql(e))?;
+        stmt.query_map(params![run, limit as i64], |r| {
+            Ok(AttentionRow {
+                file: r.get(0)?,
+                line: r.get::<_, i64>(1)? as u64,
+                key: r.get(2)?,
+                status: r.get(3)?,
+                message: r.get(4)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| sql_err(&self.path, e))
+    }
+
+    /// Every run, oldest first.
+    pub fn runs(&self) -> Result<Vec<RunInfo>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, command, source, started_at, ended_at FROM runs ORDER BY id")
+            .map_err(|e| self.sql(e))?;
+        let runs: Vec<RunInfo> = stmt
+            .query_map([], |r| {
+                Ok(RunInfo {
+                    id: r.get(0)?,
+                    command: r.get(1)?,
+                    source: r.get(2)?,
+                    started_at: r.get(3)?,
+                    ended_at: r.get(4)?,
+                    files: Vec::new(),
+                    totals: Vec::new(),
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<_, _>>())
+            .map_err(|e| self.sql(e))?;
+        let mut files = self
+            .conn
+            .prepare("SELECT path FROM files WHERE run_id = ?1 ORDER BY id")
+            .map_err(|e| self.sql(e))?;
+        runs.into_iter()
+            .map(|mut run| {
+                run.files = files
+                    .query_map([run.id], |r| r.get(0))
+                    .and_then(|rows| rows.collect())
+                    .map_err(|e| self.sql(e))?;
+                run.totals = self.totals(run.id)?;
+                Ok(run)
+            })
+            .collect()
+    }
+
+    /// The id of the newest run.
+    pub fn last_run(&self) -> Result<Option<RunId>, LedgerError> {
+        self.conn
+            .query_row("SELECT MAX(id) FROM runs", [], |r| r.get(0))
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The underlying connection, for read-only queries of other modules (the report).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn sql_err(path: &Path, source: rusqlite::Error) -> LedgerError {
+    LedgerError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One run per ledger: an exclusive lock on `LEDGER.lock`, released by the OS when the process
+/// ends however it ends, so a `kill -9` never leaves a stale lock behind.
+fn take_lock(path: &Path) -> Result<File, LedgerError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let io = |source| LedgerError::Io {
+        path: lock_path.clone(),
+        source,
+    };
+    let file = open_private(&lock_path, false).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&lock_path)
+                .map(|s| s.trim().to_string())
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "a run that is starting".into());
+            Err(LedgerError::InUse {
+                path: path.to_path_buf(),
+                holder,
+            })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}
+
+/// Creates the ledger file readable by its owner only: it holds borrowers' payment data.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    if !path.exists() {
+        open_private(path, false)?;
+    }
+    Ok(())
+}
+
+fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create(true).truncate(truncate);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}

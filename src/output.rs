@@ -1,0 +1,84 @@
+//! What a person sees: the progress bar (only on a terminal) and the plain-text summary.
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::ledger::{AttentionRow, StatusTotal};
+
+/// A progress bar on stderr when stderr is a terminal, and a hidden one otherwise (cron), so no
+/// caller ever branches on it.
+pub fn progress_bar(len: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, eta {eta})")
+            .expect("valid template"),
+    );
+    bar
+}
+
+/// Statuses in the order the summary shows them.
+const SUMMARY_ORDER: [&str; 8] = [
+    "posted",
+    "already_posted",
+    "rejected",
+    "failed",
+    "unsent",
+    "unknown",
+    "pending",
+    "sending",
+];
+
+/// Formats integer cents as `1234.50` (negative never occurs, but is shown honestly).
+pub fn cents(c: i64) -> String {
+    let sign = if c < 0 { "-" } else { "" };
+    let c = c.unsigned_abs();
+    format!("{sign}{}.{:02}", c / 100, c % 100)
+}
+
+/// Writes the per-status lines of a summary: every status that has rows, in a fixed order.
+pub fn write_totals(out: &mut impl Write, totals: &[StatusTotal]) -> std::io::Result<()> {
+    writeln!(out, "  {:<15} {:>9} {:>16}", "status", "rows", "amount")?;
+    for name in SUMMARY_ORDER {
+        if let Some(t) = totals.iter().find(|t| t.status == name) {
+            writeln!(out, "  {:<15} {:>9} {:>16}", t.status, t.count, cents(t.cents))?;
+        }
+    }
+    let count: u64 = totals.iter().map(|t| t.count).sum();
+    let sum: i64 = totals.iter().map(|t| t.cents).sum();
+    writeln!(out, "  {:<15} {:>9} {:>16}", "total", count, cents(sum))
+}
+
+/// Writes the first rows that need a person.
+pub fn write_attention(
+    out: &mut impl Write,
+    rows: &[AttentionRow],
+    total: u64,
+) -> std::io::Result<()> {
+    if total == 0 {
+        return Ok(());
+    }
+    writeln!(out, "{total} row(s) need attention:")?;
+    for r in rows {
+        writeln!(out, "  {}:{} {} [{}] {}", r.file, r.line, r.status, r.key, r.message)?;
+    }
+    if total > rows.len() as u64 {
+        writeln!(out, "  ... and {} more", total - rows.len() as u64)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cents_are_shown_with_two_decimals() {
+        assert_eq!(cents(123450), "1234.50");
+        assert_eq!(cents(5), "0.05");
+        assert_eq!(cents(0), "0.00");
+    }
+}

@@ -1,0 +1,232 @@
+//! The payment LoanPro receives (SPEC §4) and its idempotency key (SPEC §5).
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// A payment's identity, shown as 16 hex digits. The same payment delivered again, in the same
+/// file, a renamed one or a re-sent one, gets the same key; identical rows of one file are told
+/// apart by their occurrence number.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(u64);
+
+impl Key {
+    /// The key of a valid payment. `occurrence` counts earlier identical rows of the same file.
+    pub fn of(loan: &str, amount: Decimal, date: NaiveDate, reference: &str, occurrence: u32) -> Key {
+        Key::hash(&[
+            "payimport-key-v1",
+            loan,
+            &money(amount),
+            &date.format("%Y-%m-%d").to_string(),
+            reference,
+            &occurrence.to_string(),
+        ])
+    }
+
+    /// The key of a row that could not be validated: a hash of its raw cells, so that the report
+    /// can still name it; it never meets a valid payment's key.
+    pub fn of_rejected(cells: &[&str], occurrence: u32) -> Key {
+        let occ = occurrence.to_string();
+        let mut parts = vec!["payimport-rejected-v1", &occ];
+        parts.extend_from_slice(cells);
+        Key::hash(&parts)
+    }
+
+    fn hash(parts: &[&str]) -> Key {
+        let mut h = Sha256::new();
+        for p in parts {
+            // Length-prefixed, so that no two different field lists hash alike.
+            h.update((p.len() as u64).to_le_bytes());
+            h.update(p.as_bytes());
+        }
+        let digest = h.finalize();
+        Key(u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")))
+    }
+
+    /// Parses the 16-hex-digit form.
+    pub fn parse(s: &str) -> Option<Key> {
+        if s.len() != 16 {
+            return None;
+        }
+        u64::from_str_radix(s, 16).ok().map(Key)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({self})")
+    }
+}
+
+/// An amount as LoanPro and the report show it: two decimals, no grouping.
+pub fn money(amount: Decimal) -> String {
+    let mut a = amount.round_dp(2);
+    a.rescale(2);
+    a.to_string()
+}
+
+/// The ` [k:KEY]` suffix of `info` that lets a payment be found in LoanPro again.
+pub fn key_marker(key: Key) -> String {
+    format!("[k:{key}]")
+}
+
+/// One validated payment, ready to be staged and sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payment {
+    pub key: Key,
+    /// The loan as the file names it (an id, or a display id to resolve).
+    pub loan: String,
+    /// LoanPro's loan id, when known.
+    pub loan_id: Option<u64>,
+    pub amount: Decimal,
+    pub date: NaiveDate,
+    pub reference: String,
+    pub payment_method_id: u32,
+    pub payment_type_id: u32,
+    pub extra: String,
+    /// The info text sent, ending with ` [k:KEY]`.
+    pub info: String,
+}
+
+/// The log-only payment body of `PUT Loans(id)`, field for field as SPEC §4 gives it.
+#[derive(Serialize)]
+pub struct PaymentBody<'a> {
+    #[serde(rename = "Payments")]
+    payments: Results<'a>,
+}
+
+#[derive(Serialize)]
+struct Results<'a> {
+    results: [LogOnlyPayment<'a>; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LogOnlyPayment<'a> {
+    selected_processor: &'static str,
+    payment_method_id: u32,
+    early: u8,
+    amount: String,
+    date: String,
+    info: &'a str,
+    payment_type_id: u32,
+    active: u8,
+    reset_past_due: u8,
+    payoff_payment: bool,
+    #[serde(rename = "_saveProfile")]
+    save_profile: u8,
+    extra: &'a str,
+    card_fee_type: &'static str,
+    card_fee_amount: &'static str,
+    card_fee_percent: &'static str,
+    #[serde(rename = "__logOnly")]
+    log_only: bool,
+    payoff_flag: u8,
+}
+
+impl<'a> PaymentBody<'a> {
+    /// The body of a row as stored in the ledger.
+    pub fn new(
+        amount: &str,
+        date: &str,
+        info: &'a str,
+        payment_method_id: u32,
+        payment_type_id: u32,
+        extra: &'a str,
+    ) -> Self {
+        PaymentBody {
+            payments: Results {
+                results: [LogOnlyPayment {
+                    selected_processor: "0",
+                    payment_method_id,
+                    early: 0,
+                    amount: amount.to_string(),
+                    date: date.to_string(),
+                    info,
+                    payment_type_id,
+                    active: 1,
+                    reset_past_due: 0,
+                    payoff_payment: false,
+                    save_profile: 0,
+                    extra,
+                    card_fee_type: "loan.cardfee.types.1",
+                    card_fee_amount: "0",
+                    card_fee_percent: "0",
+                    log_only: true,
+                    payoff_flag: 0,
+                }],
+            },
+        }
+    }
+
+    /// The body of a validated payment.
+    pub fn of(p: &'a Payment) -> Self {
+        PaymentBody::new(
+            &money(p.amount),
+            &p.date.format("%Y-%m-%d").to_string(),
+            &p.info,
+            p.payment_method_id,
+            p.payment_type_id,
+            &p.extra,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn body_is_exactly_the_spec_payload() {
+        let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let p = Payment {
+            key: Key::parse("3f9a0c21d4e5b6a7").unwrap(),
+            loan: "515".into(),
+            loan_id: Some(515),
+            amount: Decimal::from_str("250").unwrap(),
+            date,
+            reference: "1042".into(),
+            payment_method_id: 4,
+            payment_type_id: 1,
+            extra: "payment.extra.tx.principal".into(),
+            info: "2026-11-20 bank_csv 1042 [k:3f9a0c21d4e5b6a7]".into(),
+        };
+        let spec = r#"{"Payments":{"results":[{"selectedProcessor":"0","paymentMethodId":4,"early":0,"amount":"250.00",
+"date":"2026-11-20","info":"2026-11-20 bank_csv 1042 [k:3f9a0c21d4e5b6a7]","paymentTypeId":1,
+"active":1,"resetPastDue":0,"payoffPayment":false,"_saveProfile":0,
+"extra":"payment.extra.tx.principal","cardFeeType":"loan.cardfee.types.1","cardFeeAmount":"0",
+"cardFeePercent":"0","__logOnly":true,"payoffFlag":0}]}}"#
+            .replace('\n', "");
+        assert_eq!(serde_json::to_string(&PaymentBody::of(&p)).unwrap(), spec);
+    }
+
+    #[test]
+    fn key_is_stable_and_distinguishes_occurrences() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let a = Decimal::from_str("250.5").unwrap();
+        let b = Decimal::from_str("250.50").unwrap();
+        let k0 = Key::of("12", a, d, "1042", 0);
+        assert_eq!(k0, Key::of("12", b, d, "1042", 0), "same amount, other scale");
+        assert_ne!(k0, Key::of("12", a, d, "1042", 1));
+        assert_ne!(k0, Key::of("12", a, d, "1043", 0));
+        assert_ne!(k0, Key::of("1", a, d, "21042", 0), "fields do not run together");
+        assert_eq!(k0.to_string().len(), 16);
+        assert_eq!(Key::parse(&k0.to_string()), Some(k0));
+    }
+
+    #[test]
+    fn money_has_two_decimals() {
+        assert_eq!(money(Decimal::from_str("1234.5").unwrap()), "1234.50");
+        assert_eq!(money(Decimal::from_str("7").unwrap()), "7.00");
+    }
+}

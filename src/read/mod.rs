@@ -1,0 +1,62 @@
+//! Readers turn a bank file into [`RawRow`]s, streaming, each with its position in the file.
+//!
+//! A reader reports two kinds of trouble: a [`FileError`] means the file as a whole cannot be
+//! trusted (nothing of it may be staged); anything wrong with one row is left to validation.
+
+pub mod csv;
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Where a row came from: the file as given on the command line, and the 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub file: Arc<str>,
+    pub line: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// One payment as the file states it: cells as text, not yet validated. Optional cells are
+/// `None` when the file has no such column or leaves it blank.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawFields {
+    pub loan: String,
+    pub amount: String,
+    pub date: String,
+    pub reference: String,
+    pub payment_method_id: Option<String>,
+    pub payment_type_id: Option<String>,
+    pub extra: Option<String>,
+    pub info: Option<String>,
+}
+
+/// A row read from a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRow {
+    pub pos: Position,
+    pub fields: RawFields,
+}
+
+/// A problem that makes a whole file unusable.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct FileError {
+    pub file: Arc<str>,
+    pub line: Option<u64>,
+    pub message: String,
+}
+
+impl FileError {
+    pub fn new(file: &Arc<str>, line: Option<u64>, message: impl Into<String>) -> Self {
+        FileError {
+            file: file.clone(),
+            line,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,368 @@
+//! The reconciliation report (SPEC §6) and `payimport runs`: read from the ledger only.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::Exit;
+use crate::ledger::{Ledger, RunId};
+use crate::output;
+
+/// `payimport report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Only this run (default: every run)
+    #[arg(long)]
+    pub run: Option<RunId>,
+    /// csv: one line per row; json: the rows plus totals per run and file
+    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
+    pub format: ReportFormat,
+    /// Write here (atomically) instead of stdout
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Csv,
+    Json,
+}
+
+/// The report's columns, in order.
+pub const COLUMNS: [&str; 17] = [
+    "run_id",
+    "file",
+    "line",
+    "key",
+    "status",
+    "loan",
+    "loan_id",
+    "amount",
+    "date",
+    "reference",
+    "payment_method_id",
+    "payment_type_id",
+    "extra",
+    "attempts",
+    "http_status",
+    "message",
+    "updated_at",
+];
+
+/// One row of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportRow {
+    pub run_id: i64,
+    pub file: String,
+    pub line: i64,
+    pub key: String,
+    pub status: String,
+    pub loan: String,
+    pub loan_id: Option<i64>,
+    pub amount: String,
+    pub date: String,
+    pub reference: String,
+    pub payment_method_id: Option<i64>,
+    pub payment_type_id: Option<i64>,
+    pub extra: Option<String>,
+    pub attempts: i64,
+    pub http_status: Option<i64>,
+    pub message: Option<String>,
+    pub updated_at: String,
+}
+
+impl ReportRow {
+    fn cells(&self) -> [String; 17] {
+        let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        [
+            self.run_id.to_string(),
+            self.file.clone(),
+            self.line.to_string(),
+            self.key.clone(),
+            self.status.clone(),
+            self.loan.clone(),
+            opt(self.loan_id),
+            self.amount.clone(),
+            self.date.clone(),
+            self.reference.clone(),
+            opt(self.payment_method_id),
+            opt(self.payment_type_id),
+            self.extra.clone().unwrap_or_default(),
+            self.attempts.to_string(),
+            opt(self.http_status),
+            self.message.clone().unwrap_or_default(),
+            self.updated_at.clone(),
+        ]
+    }
+}
+
+/// A cell a spreadsheet would run as a formula gets a leading `'`, which shows it as text.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+fn for_each_row(
+    ledger: &Ledger,
+    run: Option<RunId>,
+    mut f: impl FnMut(ReportRow) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut stmt = ledger.connection().prepare(
+        "SELECT run_id, file, line, key, status, loan, loan_id, amount, date, reference,
+                payment_method_id, payment_type_id, extra, attempts, http_status, message, updated_at
+         FROM rows WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id",
+    )?;
+    let mut rows = stmt.query(params![run])?;
+    while let Some(r) = rows.next()? {
+        f(ReportRow {
+            run_id: r.get(0)?,
+            file: r.get(1)?,
+            line: r.get(2)?,
+            key: r.get(3)?,
+            status: r.get(4)?,
+            loan: r.get(5)?,
+            loan_id: r.get(6)?,
+            amount: r.get(7)?,
+            date: r.get(8)?,
+            reference: r.get(9)?,
+            payment_method_id: r.get(10)?,
+            payment_type_id: r.get(11)?,
+            extra: r.get(12)?,
+            attempts: r.get(13)?,
+            http_status: r.get(14)?,
+            message: r.get(15)?,
+            updated_at: r.get(16)?,
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes the CSV report, header first, streaming from the ledger.
+pub fn write_csv(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(COLUMNS)?;
+    for_each_row(ledger, run, |row| {
+        let cells = row.cells();
+        w.write_record(cells.iter().map(|c| neutralise(c).into_owned()))?;
+        Ok(())
+    })?;
+    w.flush()?;
+    Ok(())
+}
+
+#[derive(Serialize, Default)]
+struct Totals {
+    count: u64,
+    amount: String,
+    #[serde(skip)]
+    cents: i64,
+}
+
+#[derive(Serialize)]
+struct FileSummary {
+    file: String,
+    status: String,
+    message: Option<String>,
+    totals: BTreeMap<String, Totals>,
+    control_totals: Option<ControlTotals>,
+}
+
+#[derive(Serialize)]
+struct ControlTotals {
+    stated_count: Option<i64>,
+    stated_amount: Option<String>,
+    computed_count: Option<i64>,
+    computed_amount: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RunSummary {
+    run_id: i64,
+    command: String,
+    source: Option<String>,
+    started_at: String,
+    ended_at: Option<String>,
+    totals: BTreeMap<String, Totals>,
+    files: Vec<FileSummary>,
+}
+
+#[derive(Serialize)]
+struct JsonReport {
+    summary: Vec<RunSummary>,
+    rows: Vec<ReportRow>,
+}
+
+/// Writes the JSON report: the rows, plus per run and file the counts and amounts per status and
+/// the stated and computed control totals.
+pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    let mut by_file: BTreeMap<(i64, String), BTreeMap<String, Totals>> = BTreeMap::new();
+    let mut by_run: BTreeMap<i64, BTreeMap<String, Totals>> = BTreeMap::new();
+    let cents_of = |r: &ReportRow| -> i64 {
+        if r.status == "rejected" {
+            return 0; // a rejected row's amount may not even be a number
+        }
+        r.amount.replace('.', "").parse::<i64>().unwrap_or(0)
+    };
+    for_each_row(ledger, run, |r| {
+        let c = cents_of(&r);
+        for t in [
+            by_file.entry((r.run_id, r.file.clone())).or_default().entry(r.status.clone()).or_default(),
+            by_run.entry(r.run_id).or_default().entry(r.status.clone()).or_default(),
+        ] {
+            t.count += 1;
+            t.cents += c;
+        }
+        rows.push(r);
+        Ok(())
+    })?;
+    let finish = |mut m: BTreeMap<String, Totals>| {
+        for t in m.values_mut() {
+            t.amount = output::cents(t.cents);
+        }
+        m
+    };
+    let conn = ledger.connection();
+    let mut summary = Vec::new();
+    for info in ledger.runs()? {
+        if run.is_some_and(|r| r != info.id) {
+            continue;
+        }
+        let mut stmt = conn.prepare(
+            "SELECT path, status, message, stated_count, stated_cents, computed_count, computed_cents
+             FROM files WHERE run_id = ?1 ORDER BY id",
+        )?;
+        let files = stmt
+            .query_map([info.id], |r| {
+                let path: String = r.get(0)?;
+                let stated_count: Option<i64> = r.get(3)?;
+                let stated_cents: Option<i64> = r.get(4)?;
+                let computed_count: Option<i64> = r.get(5)?;
+                let computed_cents: Option<i64> = r.get(6)?;
+                let stated = stated_count.is_some() || stated_cents.is_some();
+                Ok(FileSummary {
+                    totals: BTreeMap::new(),
+                    file: path,
+                    status: r.get(1)?,
+                    message: r.get(2)?,
+                    control_totals: stated.then(|| ControlTotals {
+                        stated_count,
+                        stated_amount: stated_cents.map(output::cents),
+                        computed_count,
+                        computed_amount: computed_cents.map(output::cents),
+                    }),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let files = files
+            .into_iter()
+            .map(|mut f| {
+                f.totals = finish(by_file.remove(&(info.id, f.file.clone())).unwrap_or_default());
+                f
+            })
+            .collect();
+        summary.push(RunSummary {
+            run_id: info.id,
+            command: info.command,
+            source: info.source,
+            started_at: info.started_at,
+            ended_at: info.ended_at,
+            totals: finish(by_run.remove(&info.id).unwrap_or_default()),
+            files,
+        });
+    }
+    serde_json::to_writer_pretty(&mut *out, &JsonReport { summary, rows })?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// `payimport report`.
+pub fn run(ledger_path: &Path, args: &ReportArgs) -> anyhow::Result<Exit> {
+    let ledger = Ledger::open_read_only(ledger_path)?;
+    let write = |out: &mut dyn Write| -> anyhow::Result<()> {
+        let mut out = std::io::BufWriter::new(out);
+        match args.format {
+            ReportFormat::Csv => write_csv(&ledger, args.run, &mut out)?,
+            ReportFormat::Json => write_json(&ledger, args.run, &mut out)?,
+        }
+        out.flush()?;
+        Ok(())
+    };
+    match &args.output {
+        None => write(&mut std::io::stdout().lock())?,
+        Some(path) => write_atomically(path, write)?,
+    }
+    Ok(Exit::Done)
+}
+
+/// Writes a file so that a reader sees the old one or the whole new one, never a part.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().context("--output names no file")?.to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        let mut f = o.open(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        write(&mut f)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `payimport runs`: one line per run.
+pub fn print_runs(ledger_path: &Path) -> anyhow::Result<Exit> {
+    let ledger = Ledger::open_read_only(ledger_path)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(out, "run\tcommand\tstarted\tended\tsource\tfiles\tcounts")?;
+    for r in ledger.runs()? {
+        let counts: Vec<String> = r.totals.iter().map(|t| format!("{}={}", t.status, t.count)).collect();
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            r.id,
+            r.command,
+            r.started_at,
+            r.ended_at.as_deref().unwrap_or("(not ended)"),
+            r.source.as_deref().unwrap_or("-"),
+            if r.files.is_empty() { "-".to_string() } else { r.files.join(",") },
+            counts.join(" ")
+        )?;
+    }
+    Ok(Exit::Done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("+1"), "'+1");
+        assert_eq!(neutralise("-5"), "'-5");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("250.00"), "250.00");
+        assert_eq!(neutralise(""), "");
+    }
+}

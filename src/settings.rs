@@ -1,0 +1,739 @@
+//! The settings file (SPEC §2): TOML parsed strictly and validated into [`Settings`].
+//!
+//! Every problem names the key it is about, because the person reading the message is an
+//! operator looking at the file, not at this code.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A settings file that cannot be used. The message names the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("settings file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("settings file {path}: `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// The validated settings of one run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file these settings came from.
+    pub path: PathBuf,
+    pub loanpro: LoanPro,
+    /// The ledger path, already resolved against the settings file's folder.
+    pub ledger_path: PathBuf,
+    pub limits: Limits,
+    pub payments: Payments,
+    pub sources: BTreeMap<String, Source>,
+}
+
+/// `[loanpro]`: where and how to reach the API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoanPro {
+    pub base_url: String,
+    pub tenant_id: String,
+    #[serde(default = "default_token_env")]
+    pub token_env: String,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: f64,
+}
+
+/// `[limits]`: how hard payimport may press on LoanPro.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub requests_per_second: f64,
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub settle_secs: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            requests_per_second: 5.0,
+            concurrency: 4,
+            max_attempts: 5,
+            settle_secs: 60.0,
+        }
+    }
+}
+
+/// `[payments]`: the allowed values and the defaults for every source.
+#[derive(Debug, Clone)]
+pub struct Payments {
+    pub payment_methods: BTreeMap<u32, String>,
+    pub payment_types: BTreeMap<u32, String>,
+    pub extra: BTreeSet<String>,
+    pub default_payment_method_id: u32,
+    pub default_payment_type_id: u32,
+    pub default_extra: String,
+    pub info: InfoTemplate,
+}
+
+/// The format of a source's files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Csv,
+    Lockbox,
+    Bai2,
+}
+
+/// What the loan column of a source holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoanRef {
+    /// LoanPro's internal loan id.
+    Id,
+    /// The loan's display id (e.g. `LN000123`), resolved through the API.
+    DisplayId,
+}
+
+/// Whether a file whose stated totals disagree is refused or only warned about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ControlTotals {
+    #[default]
+    Enforce,
+    Warn,
+}
+
+/// `[sources.NAME]`: one kind of bank file, with its overrides of the payment defaults.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub format: Format,
+    pub loan: LoanRef,
+    pub date_formats: Vec<String>,
+    pub delimiter: u8,
+    pub columns: Columns,
+    pub payment_method_id: u32,
+    pub payment_type_id: u32,
+    pub extra: String,
+    pub info: InfoTemplate,
+    pub control_totals: ControlTotals,
+    pub type_codes: Vec<u32>,
+}
+
+/// `[sources.NAME.columns]`: which CSV header holds each field.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Columns {
+    pub loan: String,
+    pub amount: String,
+    pub date: String,
+    pub reference: String,
+    pub payment_method_id: String,
+    pub payment_type_id: String,
+    pub extra: String,
+    pub info: String,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        Columns {
+            loan: "loan".into(),
+            amount: "amount".into(),
+            date: "date".into(),
+            reference: "reference".into(),
+            payment_method_id: "payment_method_id".into(),
+            payment_type_id: "payment_type_id".into(),
+            extra: "extra".into(),
+            info: "info".into(),
+        }
+    }
+}
+
+/// A payment `info` template such as `"{date} {source} {reference}"`, checked at load time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfoTemplate(String);
+
+/// The values an info template can refer to.
+pub struct InfoValues<'a> {
+    pub date: &'a str,
+    pub source: &'a str,
+    pub reference: &'a str,
+    pub file: &'a str,
+    pub line: u64,
+}
+
+const INFO_PLACEHOLDERS: [&str; 5] = ["date", "source", "reference", "file", "line"];
+
+impl InfoTemplate {
+    /// Checks that every `{...}` is a known placeholder.
+    pub fn parse(template: &str) -> Result<Self, String> {
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let close = after
+                .find('}')
+                .ok_or_else(|| format!("unclosed `{{` in {template:?}"))?;
+            let name = &after[..close];
+            if !INFO_PLACEHOLDERS.contains(&name) {
+                return Err(format!(
+                    "unknown placeholder {{{name}}} in {template:?}; expected one of {{date}} {{source}} {{reference}} {{file}} {{line}}"
+                ));
+            }
+            rest = &after[close + 1..];
+        }
+        Ok(InfoTemplate(template.to_string()))
+    }
+
+    /// Fills the template in, collapsing the blanks an empty value leaves behind.
+    pub fn render(&self, v: &InfoValues) -> String {
+        let line = v.line.to_string();
+        let mut out = String::with_capacity(self.0.len() + 32);
+        let mut rest = self.0.as_str();
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let close = after.find('}').expect("validated at load");
+            out.push_str(match &after[..close] {
+                "date" => v.date,
+                "source" => v.source,
+                "reference" => v.reference,
+                "file" => v.file,
+                _ => &line,
+            });
+            rest = &after[close + 1..];
+        }
+        out.push_str(rest);
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// The API token: read from the environment, never printed.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    pub fn new(token: impl Into<String>) -> Self {
+        Token(token.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+impl LoanPro {
+    /// Reads the token from the environment variable the settings name.
+    pub fn token(&self) -> Result<Token, String> {
+        match std::env::var(&self.token_env) {
+            Ok(t) if !t.trim().is_empty() => Ok(Token(t.trim().to_string())),
+            _ => Err(format!(
+                "the LoanPro token is read from the environment variable {} (setting `loanpro.token_env`), which is not set",
+                self.token_env
+            )),
+        }
+    }
+}
+
+fn default_token_env() -> String {
+    "LOANPRO_TOKEN".into()
+}
+fn default_timeout() -> f64 {
+    30.0
+}
+
+// The raw TOML shapes. `deny_unknown_fields` everywhere: a misspelt key must stop the run, not be
+// silently ignored while a default takes its place.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    loanpro: LoanPro,
+    #[serde(default)]
+    ledger: RawLedger,
+    #[serde(default)]
+    limits: Limits,
+    payments: RawPayments,
+    #[serde(default)]
+    sources: BTreeMap<String, RawSource>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLedger {
+    path: String,
+}
+
+impl Default for RawLedger {
+    fn default() -> Self {
+        RawLedger {
+            path: "payimport.sqlite".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPayments {
+    payment_methods: BTreeMap<String, String>,
+    payment_types: BTreeMap<String, String>,
+    extra: Vec<String>,
+    default_payment_method_id: u32,
+    default_payment_type_id: u32,
+    default_extra: String,
+    #[serde(default = "default_info")]
+    info: String,
+}
+
+fn default_info() -> String {
+    "{date} {source} {reference}".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    format: Format,
+    #[serde(default = "default_loan_ref")]
+    loan: LoanRef,
+    #[serde(default = "default_date_formats")]
+    date_formats: Vec<String>,
+    #[serde(default)]
+    delimiter: Option<String>,
+    #[serde(default)]
+    columns: Columns,
+    payment_method_id: Option<u32>,
+    payment_type_id: Option<u32>,
+    extra: Option<String>,
+    info: Option<String>,
+    #[serde(default)]
+    control_totals: ControlTotals,
+    #[serde(default)]
+    type_codes: Vec<u32>,
+}
+
+fn default_loan_ref() -> LoanRef {
+    LoanRef::Id
+}
+fn default_date_formats() -> Vec<String> {
+    vec!["%Y-%m-%d".into(), "%m/%d/%Y".into()]
+}
+
+/// The `extra` values LoanPro knows.
+pub const KNOWN_EXTRA: [&str; 5] = [
+    "payment.extra.tx.principal",
+    "payment.extra.tx.principalonly",
+    "payment.extra.tx.classic",
+    "payment.extra.periods.next",
+    "payment.extra.periods.principalonly",
+];
+
+impl Settings {
+    /// Reads and validates a settings file.
+    pub fn load(path: &Path) -> Result<Settings, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Settings::from_toml(&text, path)
+    }
+
+    /// Parses settings text as if it were the file at `path`.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Settings, SettingsError> {
+        let raw: RawSettings = toml::from_str(text).map_err(|e| SettingsError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let invalid = |key: &str, message: String| SettingsError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            message,
+        };
+
+        check_base_url(&raw.loanpro.base_url).map_err(|m| invalid("loanpro.base_url", m))?;
+        if raw.loanpro.tenant_id.trim().is_empty() {
+            return Err(invalid("loanpro.tenant_id", "must not be empty".into()));
+        }
+        if raw.loanpro.token_env.trim().is_empty() {
+            return Err(invalid("loanpro.token_env", "must name an environment variable".into()));
+        }
+        if !(raw.loanpro.timeout_secs.is_finite() && raw.loanpro.timeout_secs > 0.0) {
+            return Err(invalid(
+                "loanpro.timeout_secs",
+                format!("must be a positive number of seconds, got {}", raw.loanpro.timeout_secs),
+            ));
+        }
+        let l = &raw.limits;
+        if !(l.requests_per_second.is_finite() && l.requests_per_second > 0.0) {
+            return Err(invalid(
+                "limits.requests_per_second",
+                format!("must be a positive number, got {}", l.requests_per_second),
+            ));
+        }
+        if l.concurrency == 0 {
+            return Err(invalid("limits.concurrency", "must be at least 1, got 0".into()));
+        }
+        if l.max_attempts == 0 {
+            return Err(invalid("limits.max_attempts", "must be at least 1, got 0".into()));
+        }
+        if !(l.settle_secs.is_finite() && l.settle_secs >= 0.0) {
+            return Err(invalid(
+                "limits.settle_secs",
+                format!("must be zero or a positive number of seconds, got {}", l.settle_secs),
+            ));
+        }
+
+        let p = raw.payments;
+        let payment_methods = parse_id_map(&p.payment_methods)
+            .map_err(|m| invalid("payments.payment_methods", m))?;
+        let payment_types =
+            parse_id_map(&p.payment_types).map_err(|m| invalid("payments.payment_types", m))?;
+        let mut extra = BTreeSet::new();
+        for e in &p.extra {
+            if !KNOWN_EXTRA.contains(&e.as_str()) {
+                return Err(invalid(
+                    "payments.extra",
+                    format!("unknown value {e:?}; LoanPro knows {}", KNOWN_EXTRA.join(", ")),
+                ));
+            }
+            extra.insert(e.clone());
+        }
+        let info = InfoTemplate::parse(&p.info).map_err(|m| invalid("payments.info", m))?;
+        let payments = Payments {
+            default_payment_method_id: p.default_payment_method_id,
+            default_payment_type_id: p.default_payment_type_id,
+            default_extra: p.default_extra,
+            payment_methods,
+            payment_types,
+            extra,
+            info,
+        };
+        payments
+            .check_method(payments.default_payment_method_id)
+            .map_err(|m| invalid("payments.default_payment_method_id", m))?;
+        payments
+            .check_type(payments.default_payment_type_id)
+            .map_err(|m| invalid("payments.default_payment_type_id", m))?;
+        payments
+            .check_extra(&payments.default_extra)
+            .map_err(|m| invalid("payments.default_extra", m))?;
+
+        let mut sources = BTreeMap::new();
+        for (name, s) in raw.sources {
+            let key = |field: &str| format!("sources.{name}.{field}");
+            let method = s.payment_method_id.unwrap_or(payments.default_payment_method_id);
+            payments
+                .check_method(method)
+                .map_err(|m| invalid(&key("payment_method_id"), m))?;
+            let ptype = s.payment_type_id.unwrap_or(payments.default_payment_type_id);
+            payments
+                .check_type(ptype)
+                .map_err(|m| invalid(&key("payment_type_id"), m))?;
+            let extra = s.extra.unwrap_or_else(|| payments.default_extra.clone());
+            payments
+                .check_extra(&extra)
+                .map_err(|m| invalid(&key("extra"), m))?;
+            let info = match &s.info {
+                Some(t) => InfoTemplate::parse(t).map_err(|m| invalid(&key("info"), m))?,
+                None => payments.info.clone(),
+            };
+            if s.date_formats.is_empty() {
+                return Err(invalid(&key("date_formats"), "needs at least one format".into()));
+            }
+            for f in &s.date_formats {
+                check_date_format(f).map_err(|m| invalid(&key("date_formats"), m))?;
+            }
+            let delimiter = match s.delimiter.as_deref() {
+                None => b',',
+                Some(d) if d.len() == 1 => d.as_bytes()[0],
+                Some("\\t") => b'\t',
+                Some(d) => {
+                    return Err(invalid(
+                        &key("delimiter"),
+                        format!("must be a single ASCII character, got {d:?}"),
+                    ));
+                }
+            };
+            if s.format == Format::Bai2 && s.type_codes.is_empty() {
+                return Err(invalid(
+                    &key("type_codes"),
+                    "a bai2 source must list the detail type codes that are payments".into(),
+                ));
+            }
+            sources.insert(
+                name.clone(),
+                Source {
+                    name,
+                    format: s.format,
+                    loan: s.loan,
+                    date_formats: s.date_formats,
+                    delimiter,
+                    columns: s.columns,
+                    payment_method_id: method,
+                    payment_type_id: ptype,
+                    extra,
+                    info,
+                    control_totals: s.control_totals,
+                    type_codes: s.type_codes,
+                },
+            );
+        }
+
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let ledger_path = dir.join(&raw.ledger.path);
+        Ok(Settings {
+            path: path.to_path_buf(),
+            loanpro: raw.loanpro,
+            ledger_path,
+            limits: raw.limits,
+            payments,
+            sources,
+        })
+    }
+
+    /// The source a command names, or the only one when it names none.
+    pub fn source(&self, name: Option<&str>) -> Result<&Source, String> {
+        match name {
+            Some(n) => self.sources.get(n).ok_or_else(|| {
+                format!(
+                    "no source {n:?} in {}; defined: {}",
+                    self.path.display(),
+                    self.source_names()
+                )
+            }),
+            None if self.sources.len() == 1 => Ok(self.sources.values().next().expect("one")),
+            None if self.sources.is_empty() => Err(format!(
+                "{} defines no [sources.NAME] section",
+                self.path.display()
+            )),
+            None => Err(format!(
+                "{} defines several sources ({}); choose one with --source",
+                self.path.display(),
+                self.source_names()
+            )),
+        }
+    }
+
+    fn source_names(&self) -> String {
+        self.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl Payments {
+    pub fn check_method(&self, id: u32) -> Result<(), String> {
+        check_in(id, &self.payment_methods, "payments.payment_methods")
+    }
+    pub fn check_type(&self, id: u32) -> Result<(), String> {
+        check_in(id, &self.payment_types, "payments.payment_types")
+    }
+    pub fn check_extra(&self, extra: &str) -> Result<(), String> {
+        if self.extra.contains(extra) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{extra:?} is not in payments.extra ({})",
+                self.extra.iter().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        }
+    }
+}
+
+fn check_in(id: u32, map: &BTreeMap<u32, String>, list: &str) -> Result<(), String> {
+    if map.contains_key(&id) {
+        Ok(())
+    } else {
+        let ids: Vec<String> = map.keys().map(u32::to_string).collect();
+        Err(format!("{id} is not in {list} ({})", ids.join(", ")))
+    }
+}
+
+fn parse_id_map(raw: &BTreeMap<String, String>) -> Result<BTreeMap<u32, String>, String> {
+    if raw.is_empty() {
+        return Err("must list at least one id".into());
+    }
+    raw.iter()
+        .map(|(k, v)| match k.trim().parse::<u32>() {
+            Ok(id) if id > 0 => Ok((id, v.clone())),
+            _ => Err(format!("key {k:?} is not a positive integer id")),
+        })
+        .collect()
+}
+
+fn check_date_format(f: &str) -> Result<(), String> {
+    use chrono::format::{Item, StrftimeItems};
+    if StrftimeItems::new(f).any(|i| matches!(i, Item::Error)) {
+        return Err(format!("{f:?} is not a valid strftime date format"));
+    }
+    Ok(())
+}
+
+/// The token must never cross a network in clear text: plain http is for the local sandbox only.
+fn check_base_url(url: &str) -> Result<(), String> {
+    let rest = if let Some(r) = url.strip_prefix("https://") {
+        r
+    } else if let Some(r) = url.strip_prefix("http://") {
+        let host = host_of(r);
+        if !is_loopback(host) {
+            return Err(format!(
+                "{url:?} uses plain http to a non-loopback host; use https so the token is not sent in clear text"
+            ));
+        }
+        r
+    } else {
+        return Err(format!("{url:?} must start with https://"));
+    };
+    if host_of(rest).is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
+    Ok(())
+}
+
+fn host_of(rest: &str) -> &str {
+    let authority = rest.split('/').next().unwrap_or("");
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[loanpro]
+base_url = "https://loanpro.simnang.com/api/public/api/1"
+tenant_id = "5200243"
+
+[payments]
+payment_methods = { 3 = "Credit/Debit Card", 4 = "Check", 5 = "ACH" }
+payment_types = { 1 = "Regular", 2 = "Payoff" }
+extra = ["payment.extra.tx.principal", "payment.extra.periods.next"]
+default_payment_method_id = 4
+default_payment_type_id = 1
+default_extra = "payment.extra.tx.principal"
+
+[sources.bank_csv]
+format = "csv"
+[sources.bank_csv.columns]
+loan = "Loan Number"
+"#;
+
+    fn load(text: &str) -> Result<Settings, SettingsError> {
+        Settings::from_toml(text, Path::new("/etc/payimport/payimport.toml"))
+    }
+
+    fn err(text: &str) -> String {
+        load(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn good_settings_load_with_defaults() {
+        let s = load(GOOD).unwrap();
+        assert_eq!(s.limits.concurrency, 4);
+        assert_eq!(s.ledger_path, Path::new("/etc/payimport/payimport.sqlite"));
+        let src = s.source(None).unwrap();
+        assert_eq!(src.columns.loan, "Loan Number");
+        assert_eq!(src.columns.amount, "amount");
+        assert_eq!(src.payment_method_id, 4);
+        assert_eq!(s.payments.payment_methods[&3], "Credit/Debit Card");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = err(&GOOD.replace("tenant_id", "tenant_id = \"1\"\ntenant = \"x\"\n#"));
+        assert!(e.contains("unknown field `tenant`"), "{e}");
+        let e = err(&format!("{GOOD}\n[limits]\nconcurency = 3\n"));
+        assert!(e.contains("unknown field `concurency`"), "{e}");
+    }
+
+    #[test]
+    fn default_not_in_its_list_is_named() {
+        let e = err(&GOOD.replace("default_payment_method_id = 4", "default_payment_method_id = 9"));
+        assert!(e.contains("`payments.default_payment_method_id`"), "{e}");
+        assert!(e.contains("9 is not in payments.payment_methods (3, 4, 5)"), "{e}");
+        let e = err(&GOOD.replace(
+            "default_extra = \"payment.extra.tx.principal\"",
+            "default_extra = \"payment.extra.tx.classic\"",
+        ));
+        assert!(e.contains("`payments.default_extra`"), "{e}");
+    }
+
+    #[test]
+    fn source_override_must_be_allowed() {
+        let e = err(&GOOD.replace("format = \"csv\"", "format = \"csv\"\npayment_type_id = 7"));
+        assert!(e.contains("`sources.bank_csv.payment_type_id`"), "{e}");
+    }
+
+    #[test]
+    fn non_positive_limits_are_named() {
+        for (line, key) in [
+            ("requests_per_second = 0", "limits.requests_per_second"),
+            ("requests_per_second = -1.5", "limits.requests_per_second"),
+            ("concurrency = 0", "limits.concurrency"),
+            ("max_attempts = 0", "limits.max_attempts"),
+            ("settle_secs = -1", "limits.settle_secs"),
+        ] {
+            let e = err(&format!("{GOOD}\n[limits]\n{line}\n"));
+            assert!(e.contains(&format!("`{key}`")), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback() {
+        let e = err(&GOOD.replace("https://loanpro.simnang.com", "http://loanpro.simnang.com"));
+        assert!(e.contains("`loanpro.base_url`") && e.contains("clear text"), "{e}");
+        for ok in ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9"] {
+            assert!(load(&GOOD.replace("https://loanpro.simnang.com", ok)).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn info_template_is_checked_and_rendered() {
+        assert!(InfoTemplate::parse("{date} {amount}").is_err());
+        let t = InfoTemplate::parse("{date} {source} {reference}").unwrap();
+        let v = InfoValues {
+            date: "2026-11-20",
+            source: "bank_csv",
+            reference: "",
+            file: "f.csv",
+            line: 2,
+        };
+        assert_eq!(t.render(&v), "2026-11-20 bank_csv");
+    }
+
+    #[test]
+    fn token_debug_is_redacted() {
+        let t = Token::new("s3cret");
+        assert!(!format!("{t:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn several_sources_need_a_choice() {
+        let two = format!("{GOOD}\n[sources.other]\nformat = \"csv\"\n");
+        let s = load(&two).unwrap();
+        assert!(s.source(None).unwrap_err().contains("--source"));
+        assert!(s.source(Some("nope")).unwrap_err().contains("bank_csv, other"));
+    }
+}

@@ -1,0 +1,389 @@
+//! Row validation (SPEC §3): a [`RawRow`] and the settings become a [`Payment`] or a [`RowError`]
+//! that names the position, the field and the value.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{Days, NaiveDate};
+use rust_decimal::Decimal;
+
+use crate::payment::{Key, Payment, key_marker};
+use crate::read::{Position, RawRow};
+use crate::settings::{InfoValues, LoanRef, Payments, Source};
+
+/// How far ahead of today a payment date may be.
+pub const MAX_DAYS_AHEAD: u64 = 7;
+
+/// Why one row cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub pos: Position,
+    pub field: &'static str,
+    pub value: String,
+    pub message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: field `{}` ", self.pos, self.field)?;
+        if self.value.is_empty() {
+            write!(f, "is empty: {}", self.message)
+        } else {
+            write!(f, "value {:?}: {}", self.value, self.message)
+        }
+    }
+}
+
+impl std::error::Error for RowError {}
+
+/// Validates the rows of one file, numbering identical rows so that each keeps its own key.
+pub struct Validator<'a> {
+    source: &'a Source,
+    payments: &'a Payments,
+    today: NaiveDate,
+    seen: HashMap<Key, u32>,
+}
+
+impl<'a> Validator<'a> {
+    /// A validator for one file; `today` bounds how far ahead a payment date may be.
+    pub fn new(source: &'a Source, payments: &'a Payments, today: NaiveDate) -> Self {
+        Validator {
+            source,
+            payments,
+            today,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Validates one row; a rejected row still gets a key, from its raw cells.
+    pub fn validate(&mut self, row: &RawRow) -> Result<Payment, (Key, RowError)> {
+        match self.check(row) {
+            Ok(p) => Ok(p),
+            Err(e) => {
+                let f = &row.fields;
+                let identity = Key::of_rejected(&[&f.loan, &f.amount, &f.date, &f.reference], 0);
+                let n = self.occurrence(identity);
+                let key = Key::of_rejected(&[&f.loan, &f.amount, &f.date, &f.reference], n);
+                Err((key, e))
+            }
+        }
+    }
+
+    fn occurrence(&mut self, identity: Key) -> u32 {
+        let n = self.seen.entry(identity).or_insert(0);
+        let this = *n;
+        *n += 1;
+        this
+    }
+
+    fn check(&mut self, row: &RawRow) -> Result<Payment, RowError> {
+        let f = &row.fields;
+        let err = |field: &'static str, value: &str, message: String| RowError {
+            pos: row.pos.clone(),
+            field,
+            value: value.to_string(),
+            message,
+        };
+        let (loan, loan_id) = match self.source.loan {
+            LoanRef::Id => {
+                let id = parse_loan_id(&f.loan).map_err(|m| err("loan", &f.loan, m))?;
+                (id.to_string(), Some(id))
+            }
+            LoanRef::DisplayId => {
+                if f.loan.is_empty() {
+                    return Err(err("loan", "", "expected a loan number such as LN000123".into()));
+                }
+                (f.loan.clone(), None)
+            }
+        };
+        let amount = parse_amount(&f.amount).map_err(|m| err("amount", &f.amount, m))?;
+        let date = parse_date(&f.date, &self.source.date_formats)
+            .map_err(|m| err("date", &f.date, m))?;
+        let latest = self.today + Days::new(MAX_DAYS_AHEAD);
+        if date > latest {
+            return Err(err(
+                "date",
+                &f.date,
+                format!("is more than {MAX_DAYS_AHEAD} days in the future (today is {})", self.today),
+            ));
+        }
+        let payment_method_id = match &f.payment_method_id {
+            None => self.source.payment_method_id,
+            Some(v) => {
+                let id = parse_setting_id(v).map_err(|m| err("payment_method_id", v, m))?;
+                self.payments
+                    .check_method(id)
+                    .map_err(|m| err("payment_method_id", v, m))?;
+                id
+            }
+        };
+        let payment_type_id = match &f.payment_type_id {
+            None => self.source.payment_type_id,
+            Some(v) => {
+                let id = parse_setting_id(v).map_err(|m| err("payment_type_id", v, m))?;
+                self.payments
+                    .check_type(id)
+                    .map_err(|m| err("payment_type_id", v, m))?;
+                id
+            }
+        };
+        let extra = match &f.extra {
+            None => self.source.extra.clone(),
+            Some(v) => {
+                self.payments.check_extra(v).map_err(|m| err("extra", v, m))?;
+                v.clone()
+            }
+        };
+
+        let identity = Key::of(&loan, amount, date, &f.reference, 0);
+        let key = match self.occurrence(identity) {
+            0 => identity,
+            n => Key::of(&loan, amount, date, &f.reference, n),
+        };
+        let date_text = date.format("%Y-%m-%d").to_string();
+        let text = match &f.info {
+            Some(info) => info.clone(),
+            None => self.source.info.render(&InfoValues {
+                date: &date_text,
+                source: &self.source.name,
+                reference: &f.reference,
+                file: file_name(&row.pos.file),
+                line: row.pos.line,
+            }),
+        };
+        let marker = key_marker(key);
+        let info = if text.is_empty() { marker } else { format!("{text} {marker}") };
+        Ok(Payment {
+            key,
+            loan,
+            loan_id,
+            amount,
+            date,
+            reference: f.reference.clone(),
+            payment_method_id,
+            payment_type_id,
+            extra,
+            info,
+        })
+    }
+}
+
+fn file_name(path: &str) -> &str {
+    std::path::Path::new(path)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(path)
+}
+
+/// A LoanPro loan id: a positive whole number that fits SQLite's integer.
+pub fn parse_loan_id(s: &str) -> Result<u64, String> {
+    if s.is_empty() {
+        return Err("expected a LoanPro loan id (a positive whole number)".into());
+    }
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("is not a LoanPro loan id: expected a positive whole number".into());
+    }
+    match s.parse::<u64>() {
+        Ok(id) if id > 0 && id <= i64::MAX as u64 => Ok(id),
+        Ok(0) => Err("loan id 0 does not exist: expected a positive whole number".into()),
+        _ => Err("is too large for a LoanPro loan id".into()),
+    }
+}
+
+fn parse_setting_id(s: &str) -> Result<u32, String> {
+    s.parse::<u32>()
+        .map_err(|_| "expected a whole-number id from the settings file".to_string())
+}
+
+/// The largest amount accepted: anything bigger is a broken file, not a loan payment.
+const MAX_INTEGER_DIGITS: usize = 12;
+
+/// Parses `1234.5`, `1,234.50` or `$1,234.50`: ASCII digits, comma grouping, at most two decimals.
+pub fn parse_amount(s: &str) -> Result<Decimal, String> {
+    const EXPECTED: &str = "expected an amount such as 1234.50, 1,234.50 or $1,234.50";
+    if s.is_empty() {
+        return Err(EXPECTED.into());
+    }
+    if s.starts_with('-') || s.starts_with("$-") || (s.starts_with('(') && s.ends_with(')')) {
+        return Err("must be greater than zero (a negative amount is no payment)".into());
+    }
+    let body = s.strip_prefix('$').unwrap_or(s).trim_start();
+    let (int, frac) = match body.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (body, None),
+    };
+    let digits_only = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let int_ok = if int.contains(',') {
+        let mut groups = int.split(',');
+        let first = groups.next().unwrap_or("");
+        digits_only(first) && first.len() <= 3 && groups.all(|g| g.len() == 3 && digits_only(g))
+    } else {
+        digits_only(int) || (int.is_empty() && frac.is_some())
+    };
+    if !int_ok {
+        return Err(EXPECTED.into());
+    }
+    if let Some(f) = frac {
+        if !digits_only(f) {
+            return Err(EXPECTED.into());
+        }
+        if f.len() > 2 {
+            return Err("has more than two decimals; cents are the smallest unit".into());
+        }
+    }
+    let int: String = int.chars().filter(|c| *c != ',').collect();
+    if int.trim_start_matches('0').len() > MAX_INTEGER_DIGITS {
+        return Err(format!("is too large (more than {MAX_INTEGER_DIGITS} digits before the point)"));
+    }
+    let plain = format!("{}.{}", if int.is_empty() { "0" } else { &int }, frac.unwrap_or("0"));
+    let amount = Decimal::from_str(&plain).map_err(|_| EXPECTED.to_string())?;
+    if amount.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(amount)
+}
+
+/// Parses a date in the first of `formats` that fits.
+pub fn parse_date(s: &str, formats: &[String]) -> Result<NaiveDate, String> {
+    if !s.is_empty() {
+        for f in formats {
+            if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+                return Ok(d);
+            }
+        }
+    }
+    Err(format!(
+        "is not a valid date in any of the formats {}",
+        formats.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::RawFields;
+    use crate::settings::Settings;
+    use std::path::Path;
+
+    fn settings() -> Settings {
+        Settings::from_toml(
+            r#"
+[loanpro]
+base_url = "https://example.com/api"
+tenant_id = "1"
+[payments]
+payment_methods = { 3 = "Card", 4 = "Check" }
+payment_types = { 1 = "Regular", 2 = "Payoff" }
+extra = ["payment.extra.tx.principal", "payment.extra.periods.next"]
+default_payment_method_id = 4
+default_payment_type_id = 1
+default_extra = "payment.extra.tx.principal"
+[sources.bank]
+format = "csv"
+"#,
+            Path::new("s.toml"),
+        )
+        .unwrap()
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+    }
+
+    fn row(loan: &str, amount: &str, date: &str) -> RawRow {
+        RawRow {
+            pos: Position {
+                file: "in/bank.csv".into(),
+                line: 7,
+            },
+            fields: RawFields {
+                loan: loan.into(),
+                amount: amount.into(),
+                date: date.into(),
+                reference: "1042".into(),
+                ..RawFields::default()
+            },
+        }
+    }
+
+    #[test]
+    fn valid_row_uses_source_defaults_and_ends_info_with_key() {
+        let s = settings();
+        let mut v = Validator::new(s.source(None).unwrap(), &s.payments, today());
+        let p = v.validate(&row("12", "$1,234.5", "11/20/2026")).unwrap();
+        assert_eq!(p.loan_id, Some(12));
+        assert_eq!(p.amount.to_string(), "1234.5");
+        assert_eq!(p.payment_method_id, 4);
+        assert_eq!(p.info, format!("2026-11-20 bank 1042 [k:{}]", p.key));
+    }
+
+    #[test]
+    fn identical_rows_get_distinct_keys_in_order() {
+        let s = settings();
+        let mut v = Validator::new(s.source(None).unwrap(), &s.payments, today());
+        let a = v.validate(&row("12", "10", "2026-11-20")).unwrap();
+        let b = v.validate(&row("12", "10.00", "2026-11-20")).unwrap();
+        assert_ne!(a.key, b.key);
+        let mut again = Validator::new(s.source(None).unwrap(), &s.payments, today());
+        assert_eq!(again.validate(&row("12", "10", "2026-11-20")).unwrap().key, a.key);
+        assert_eq!(again.validate(&row("12", "10", "2026-11-20")).unwrap().key, b.key);
+    }
+
+    #[test]
+    fn each_bad_field_is_named_with_its_value() {
+        let s = settings();
+        let mut v = Validator::new(s.source(None).unwrap(), &s.payments, today());
+        let cases = [
+            (row("", "10", "2026-11-20"), "loan"),
+            (row("L12", "10", "2026-11-20"), "loan"),
+            (row("99999999999999999999", "10", "2026-11-20"), "loan"),
+            (row("12", "abc", "2026-11-20"), "amount"),
+            (row("12", "-5", "2026-11-20"), "amount"),
+            (row("12", "10.005", "2026-11-20"), "amount"),
+            (row("12", "0", "2026-11-20"), "amount"),
+            (row("12", "1e9", "2026-11-20"), "amount"),
+            (row("12", "١٢٣", "2026-11-20"), "amount"),
+            (row("12", "1,23.00", "2026-11-20"), "amount"),
+            (row("12", "10", "2026-02-30"), "date"),
+            (row("12", "10", "2026-12-01"), "date"),
+        ];
+        for (r, field) in cases {
+            let (_, e) = v.validate(&r).unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+            assert!(e.to_string().starts_with("in/bank.csv:7: field"), "{e}");
+        }
+        let mut r = row("12", "10", "2026-11-20");
+        r.fields.payment_method_id = Some("9".into());
+        let (_, e) = v.validate(&r).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "in/bank.csv:7: field `payment_method_id` value \"9\": 9 is not in payments.payment_methods (3, 4)"
+        );
+        let mut r = row("12", "10", "2026-11-20");
+        r.fields.extra = Some("payment.extra.tx.classic".into());
+        assert_eq!(v.validate(&r).unwrap_err().1.field, "extra");
+        let mut r = row("12", "10", "2026-11-20");
+        r.fields.payment_type_id = Some("x".into());
+        assert_eq!(v.validate(&r).unwrap_err().1.field, "payment_type_id");
+    }
+
+    #[test]
+    fn amounts_in_the_spec_forms() {
+        for s in ["1234.5", "1,234.50", "$1,234.50", "$ 1234.50"] {
+            assert_eq!(parse_amount(s).unwrap(), Decimal::from_str("1234.50").unwrap(), "{s}");
+        }
+        assert_eq!(parse_amount(".5").unwrap(), Decimal::from_str("0.5").unwrap());
+        for s in ["NaN", "--5", "1.2.3", "12,34", "$", "1234567890123.00", "+5"] {
+            assert!(parse_amount(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn a_date_seven_days_ahead_is_fine_eight_is_not() {
+        let s = settings();
+        let mut v = Validator::new(s.source(None).unwrap(), &s.payments, today());
+        assert!(v.validate(&row("1", "1", "2026-11-30")).is_ok());
+        assert!(v.validate(&row("1", "1", "2026-12-01")).is_err());
+    }
+}
