@@ -35,8 +35,11 @@ impl<R: Read> CsvReader<R> {
         columns: &Columns,
         delimiter: u8,
     ) -> Result<Self, FileError> {
+        // LF alone ends a record (a CR before it is trimmed off with the cell's blanks): with the
+        // default CR-or-LF terminator, the csv crate numbers every row of a CRLF file one line short.
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
+            .terminator(csv::Terminator::Any(b'\n'))
             .flexible(true)
             .has_headers(false)
             .from_reader(input);
@@ -202,6 +205,8 @@ mod tests {
         assert_eq!(rows[1].pos.line, 5);
         assert_eq!(rows[1].fields.reference, "");
         assert_eq!(rows[1].fields.extra, None);
+        let lf = read(b"loan,amount,date\n1,2,2026-01-01\n\n3,4,2026-01-01\n", &Columns::default()).unwrap();
+        assert_eq!((lf[0].pos.line, lf[1].pos.line), (2, 4));
     }
 
     #[test]

@@ -1,0 +1,5 @@
+//! Integration tests: the real `payimport` binary against the in-process LoanPro sandbox over
+//! loopback, with a real SQLite ledger in a temporary folder per test.
+
+mod import_csv;
+mod util;
