@@ -92,9 +92,11 @@ pub async fn dispatch(
                     return Ok(());
                 }
                 let l = ledger.clone();
-                let rows = tokio::task::spawn_blocking(move || l.lock().expect("ledger").claim(run, batch))
-                    .await
-                    .expect("claim task")?;
+                let rows = tokio::task::spawn_blocking(move || {
+                    l.lock().expect("ledger").claim(run, batch)
+                })
+                .await
+                .expect("claim task")?;
                 if rows.is_empty() {
                     return Ok::<(), LedgerError>(());
                 }
@@ -159,7 +161,12 @@ pub async fn dispatch(
 }
 
 /// Sends one row until it has an outcome.
-async fn send_row(row: &Claimed, client: &Client, stop: &StopFlag, config: &DispatchConfig) -> Outcome {
+async fn send_row(
+    row: &Claimed,
+    client: &Client,
+    stop: &StopFlag,
+    config: &DispatchConfig,
+) -> Outcome {
     let body = PaymentBody::new(
         &row.amount,
         &row.date,
@@ -180,26 +187,55 @@ async fn send_row(row: &Claimed, client: &Client, stop: &StopFlag, config: &Disp
     loop {
         if stop.is_set() {
             let reason = stop.reason().unwrap_or_default();
-            return outcome(Status::Unsent, attempts, None, format!("not sent: the run stopped ({reason})"), None);
+            return outcome(
+                Status::Unsent,
+                attempts,
+                None,
+                format!("not sent: the run stopped ({reason})"),
+                None,
+            );
         }
         attempts += 1;
         match client.put_payment(row.loan_id, &body).await {
-            Answer::Posted { http_status, payment_id } => {
-                return outcome(Status::Posted, attempts, Some(http_status), String::new(), payment_id);
+            Answer::Posted {
+                http_status,
+                payment_id,
+            } => {
+                return outcome(
+                    Status::Posted,
+                    attempts,
+                    Some(http_status),
+                    String::new(),
+                    payment_id,
+                );
             }
-            Answer::Refused { http_status, message } => {
+            Answer::Refused {
+                http_status,
+                message,
+            } => {
                 return outcome(Status::Failed, attempts, Some(http_status), message, None);
             }
-            Answer::AuthRefused { http_status, message } => {
-                let reason = format!("LoanPro refused the credentials (HTTP {http_status}: {message})");
+            Answer::AuthRefused {
+                http_status,
+                message,
+            } => {
+                let reason =
+                    format!("LoanPro refused the credentials (HTTP {http_status}: {message})");
                 tracing::error!("{reason}; stopping the run");
                 stop.stop(reason.clone());
                 return outcome(Status::Unsent, attempts, Some(http_status), reason, None);
             }
-            Answer::Unknown { http_status, message } => {
+            Answer::Unknown {
+                http_status,
+                message,
+            } => {
                 return outcome(Status::Unknown, attempts, http_status, message, None);
             }
-            Answer::RetryLater { http_status, retry_after, message } => {
+            Answer::RetryLater {
+                http_status,
+                retry_after,
+                message,
+            } => {
                 if attempts >= config.max_attempts {
                     return outcome(
                         Status::Unsent,

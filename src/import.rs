@@ -47,7 +47,9 @@ pub async fn run(
     args: &ImportArgs,
     token: Option<Token>,
 ) -> anyhow::Result<Exit> {
-    let source = settings.source(args.source.as_deref()).map_err(anyhow::Error::msg)?;
+    let source = settings
+        .source(args.source.as_deref())
+        .map_err(anyhow::Error::msg)?;
     check_supported(source)?;
     let today = chrono::Local::now().date_naive();
     if args.dry_run {
@@ -87,7 +89,11 @@ pub async fn run(
         let staged = match open_rows(path, source) {
             Ok(rows) => {
                 let mut validator = Validator::new(source, &settings.payments, today);
-                ledger.stage_file(run, file_id, rows.map(|r| r.map(|row| to_new_row(&row, &mut validator))))?
+                ledger.stage_file(
+                    run,
+                    file_id,
+                    rows.map(|r| r.map(|row| to_new_row(&row, &mut validator))),
+                )?
             }
             Err(e) => Err(e),
         };
@@ -164,9 +170,14 @@ fn open_rows(
     source: &Source,
 ) -> Result<impl Iterator<Item = Result<RawRow, FileError>>, FileError> {
     let name: Arc<str> = path.display().to_string().into();
-    let file = File::open(path)
-        .map_err(|e| FileError::new(&name, None, format!("cannot open: {e}")))?;
-    CsvReader::new(name, BufReader::with_capacity(1 << 16, file), &source.columns, source.delimiter)
+    let file =
+        File::open(path).map_err(|e| FileError::new(&name, None, format!("cannot open: {e}")))?;
+    CsvReader::new(
+        name,
+        BufReader::with_capacity(1 << 16, file),
+        &source.columns,
+        source.delimiter,
+    )
 }
 
 /// Validates a row into what the ledger stores.
@@ -208,7 +219,11 @@ fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
                 rejection: Some(format!(
                     "field `{}`{}: {}",
                     e.field,
-                    if e.value.is_empty() { " is empty".to_string() } else { format!(" value {:?}", e.value) },
+                    if e.value.is_empty() {
+                        " is empty".to_string()
+                    } else {
+                        format!(" value {:?}", e.value)
+                    },
                     e.message
                 )),
             }
@@ -221,7 +236,12 @@ fn to_cents(amount: Decimal) -> Option<i64> {
 }
 
 /// `--dry-run`: everything but writing and sending.
-fn dry_run(settings: &Settings, source: &Source, files: &[PathBuf], today: NaiveDate) -> anyhow::Result<Exit> {
+fn dry_run(
+    settings: &Settings,
+    source: &Source,
+    files: &[PathBuf],
+    today: NaiveDate,
+) -> anyhow::Result<Exit> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let (mut valid, mut rejected, mut cents_total) = (0u64, 0u64, 0i64);
@@ -311,12 +331,20 @@ fn print_summary(
         .sum();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    writeln!(out, "payimport import: run {run}, source {source}, {} file(s)", files.len())?;
+    writeln!(
+        out,
+        "payimport import: run {run}, source {source}, {} file(s)",
+        files.len()
+    )?;
     output::write_totals(&mut out, &totals)?;
     for e in refused {
         writeln!(out, "file refused: {e}; nothing of it was sent")?;
     }
-    output::write_attention(&mut out, &ledger.needing_attention(run, ATTENTION_SHOWN)?, attention)?;
+    output::write_attention(
+        &mut out,
+        &ledger.needing_attention(run, ATTENTION_SHOWN)?,
+        attention,
+    )?;
     if attention > 0 || !refused.is_empty() {
         writeln!(
             out,
@@ -325,12 +353,17 @@ fn print_summary(
         )?;
     }
     out.flush()?;
-    Ok(if attention > 0 { Exit::Attention } else { Exit::Done })
+    Ok(if attention > 0 {
+        Exit::Attention
+    } else {
+        Exit::Done
+    })
 }
 
 /// The bundled samples, so `demo` works from any folder on a fresh checkout.
 const SAMPLE_SETTINGS: &str = include_str!("../samples/payimport.toml");
-const SAMPLE_FILES: &[(&str, &str, &str)] = &[("bank_csv", "bank.csv", include_str!("../samples/bank.csv"))];
+const SAMPLE_FILES: &[(&str, &str, &str)] =
+    &[("bank_csv", "bank.csv", include_str!("../samples/bank.csv"))];
 /// The base URL the sample settings carry (that of `payimport sandbox` on its default port).
 const SAMPLE_BASE_URL: &str = "http://127.0.0.1:8080/api/public/api/1";
 
@@ -351,7 +384,11 @@ pub async fn demo() -> anyhow::Result<Exit> {
         let text = SAMPLE_SETTINGS.replace(SAMPLE_BASE_URL, &sandbox.base_url());
         std::fs::write(&settings_path, &text)?;
         let settings = Settings::from_toml(&text, &settings_path)?;
-        println!("demo: LoanPro sandbox at {}; ledger {}", sandbox.base_url(), settings.ledger_path.display());
+        println!(
+            "demo: LoanPro sandbox at {}; ledger {}",
+            sandbox.base_url(),
+            settings.ledger_path.display()
+        );
         let mut worst = Exit::Done;
         for (source, name, content) in SAMPLE_FILES {
             let path = dir.join(name);
@@ -361,12 +398,20 @@ pub async fn demo() -> anyhow::Result<Exit> {
                 dry_run: false,
                 files: vec![path],
             };
-            worst = worst.max(run(&settings, &settings.ledger_path, &args, Some(token.clone())).await?);
+            worst =
+                worst.max(run(&settings, &settings.ledger_path, &args, Some(token.clone())).await?);
         }
         println!();
-        crate::report::write_csv(&Ledger::open_read_only(&settings.ledger_path)?, None, &mut std::io::stdout().lock())?;
+        crate::report::write_csv(
+            &Ledger::open_read_only(&settings.ledger_path)?,
+            None,
+            &mut std::io::stdout().lock(),
+        )?;
         println!();
-        println!("demo: the sandbox holds {} payment(s)", sandbox.payments().len());
+        println!(
+            "demo: the sandbox holds {} payment(s)",
+            sandbox.payments().len()
+        );
         sandbox.shutdown().await;
         Ok(worst)
     }

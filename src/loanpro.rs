@@ -131,13 +131,16 @@ impl Client {
     pub fn new(config: ClientConfig) -> Result<Arc<Client>, String> {
         let mut headers = HeaderMap::new();
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose()))
-            .map_err(|_| "the LoanPro token contains characters not allowed in a header".to_string())?;
+            .map_err(|_| {
+                "the LoanPro token contains characters not allowed in a header".to_string()
+            })?;
         auth.set_sensitive(true);
         headers.insert(AUTHORIZATION, auth);
         headers.insert(
             "Autopal-Instance-Id",
-            HeaderValue::from_str(&config.tenant_id)
-                .map_err(|_| "loanpro.tenant_id contains characters not allowed in a header".to_string())?,
+            HeaderValue::from_str(&config.tenant_id).map_err(|_| {
+                "loanpro.tenant_id contains characters not allowed in a header".to_string()
+            })?,
         );
         let http = reqwest::Client::builder()
             .default_headers(headers)
@@ -237,7 +240,10 @@ fn transport_error(e: &reqwest::Error) -> Answer {
     } else {
         Answer::Unknown {
             http_status: None,
-            message: format!("the connection failed after the request was sent: {}", describe(e)),
+            message: format!(
+                "the connection failed after the request was sent: {}",
+                describe(e)
+            ),
         }
     }
 }
@@ -260,28 +266,88 @@ mod tests {
 
     #[test]
     fn posted_needs_200_with_d() {
-        let a = classify(200, None, br#"{"d":{"id":5,"Payments":{"results":[{"id":77}]}}}"#);
-        assert_eq!(a, Answer::Posted { http_status: 200, payment_id: Some(77) });
-        let a = classify(200, None, br#"{"error":{"message":{"lang":"en-US","value":"extra does not match"}}}"#);
-        assert_eq!(a, Answer::Refused { http_status: 200, message: "extra does not match".into() });
+        let a = classify(
+            200,
+            None,
+            br#"{"d":{"id":5,"Payments":{"results":[{"id":77}]}}}"#,
+        );
+        assert_eq!(
+            a,
+            Answer::Posted {
+                http_status: 200,
+                payment_id: Some(77)
+            }
+        );
+        let a = classify(
+            200,
+            None,
+            br#"{"error":{"message":{"lang":"en-US","value":"extra does not match"}}}"#,
+        );
+        assert_eq!(
+            a,
+            Answer::Refused {
+                http_status: 200,
+                message: "extra does not match".into()
+            }
+        );
         let a = classify(200, None, b"<html>maintenance</html>");
-        assert!(matches!(a, Answer::Refused { ref message, .. } if message == "HTTP 200: <html>maintenance</html>"));
+        assert!(
+            matches!(a, Answer::Refused { ref message, .. } if message == "HTTP 200: <html>maintenance</html>")
+        );
     }
 
     #[test]
     fn both_error_shapes_give_the_message() {
-        let a = classify(409, None, br#"{"d":{"error":{"message":{"value":"Invalid paymentMethodId 9"}}}}"#);
-        assert_eq!(a, Answer::Refused { http_status: 409, message: "Invalid paymentMethodId 9".into() });
-        let a = classify(409, None, br#"{"code":409,"message":"Loan 99 not found","context":{}}"#);
-        assert_eq!(a, Answer::Refused { http_status: 409, message: "Loan 99 not found".into() });
+        let a = classify(
+            409,
+            None,
+            br#"{"d":{"error":{"message":{"value":"Invalid paymentMethodId 9"}}}}"#,
+        );
+        assert_eq!(
+            a,
+            Answer::Refused {
+                http_status: 409,
+                message: "Invalid paymentMethodId 9".into()
+            }
+        );
+        let a = classify(
+            409,
+            None,
+            br#"{"code":409,"message":"Loan 99 not found","context":{}}"#,
+        );
+        assert_eq!(
+            a,
+            Answer::Refused {
+                http_status: 409,
+                message: "Loan 99 not found".into()
+            }
+        );
         let a = classify(200, None, br#"{"d":{"error":{"message":"nope"}}}"#);
-        assert_eq!(a, Answer::Refused { http_status: 200, message: "nope".into() });
+        assert_eq!(
+            a,
+            Answer::Refused {
+                http_status: 200,
+                message: "nope".into()
+            }
+        );
     }
 
     #[test]
     fn auth_retry_and_unknown() {
-        assert!(matches!(classify(401, None, b"{}"), Answer::AuthRefused { http_status: 401, .. }));
-        assert!(matches!(classify(403, None, b""), Answer::AuthRefused { http_status: 403, .. }));
+        assert!(matches!(
+            classify(401, None, b"{}"),
+            Answer::AuthRefused {
+                http_status: 401,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(403, None, b""),
+            Answer::AuthRefused {
+                http_status: 403,
+                ..
+            }
+        ));
         assert_eq!(
             classify(429, Some("2"), b""),
             Answer::RetryLater {
@@ -290,7 +356,13 @@ mod tests {
                 message: "HTTP 429 with an empty body".into()
             }
         );
-        assert!(matches!(classify(500, None, b"oops"), Answer::Unknown { http_status: Some(500), .. }));
+        assert!(matches!(
+            classify(500, None, b"oops"),
+            Answer::Unknown {
+                http_status: Some(500),
+                ..
+            }
+        ));
         assert!(matches!(classify(504, None, b""), Answer::Unknown { .. }));
     }
 }

@@ -7,7 +7,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = payimport::Cli::parse();
     payimport::init_logging(&cli);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("payimport: cannot start the async runtime: {e}");

@@ -14,8 +14,10 @@ pub fn progress_bar(len: u64) -> ProgressBar {
     }
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, eta {eta})")
-            .expect("valid template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, eta {eta})",
+        )
+        .expect("valid template"),
     );
     bar
 }
@@ -44,7 +46,13 @@ pub fn write_totals(out: &mut impl Write, totals: &[StatusTotal]) -> std::io::Re
     writeln!(out, "  {:<15} {:>9} {:>16}", "status", "rows", "amount")?;
     for name in SUMMARY_ORDER {
         if let Some(t) = totals.iter().find(|t| t.status == name) {
-            writeln!(out, "  {:<15} {:>9} {:>16}", t.status, t.count, cents(t.cents))?;
+            writeln!(
+                out,
+                "  {:<15} {:>9} {:>16}",
+                t.status,
+                t.count,
+                cents(t.cents)
+            )?;
         }
     }
     let count: u64 = totals.iter().map(|t| t.count).sum();
@@ -63,7 +71,11 @@ pub fn write_attention(
     }
     writeln!(out, "{total} row(s) need attention:")?;
     for r in rows {
-        writeln!(out, "  {}:{} {} [{}] {}", r.file, r.line, r.status, r.key, r.message)?;
+        writeln!(
+            out,
+            "  {}:{} {} [{}] {}",
+            r.file, r.line, r.status, r.key, r.message
+        )?;
     }
     if total > rows.len() as u64 {
         writeln!(out, "  ... and {} more", total - rows.len() as u64)?;

@@ -15,7 +15,13 @@ pub struct Key(u64);
 
 impl Key {
     /// The key of a valid payment. `occurrence` counts earlier identical rows of the same file.
-    pub fn of(loan: &str, amount: Decimal, date: NaiveDate, reference: &str, occurrence: u32) -> Key {
+    pub fn of(
+        loan: &str,
+        amount: Decimal,
+        date: NaiveDate,
+        reference: &str,
+        occurrence: u32,
+    ) -> Key {
         Key::hash(&[
             "payimport-key-v1",
             loan,
@@ -216,10 +222,18 @@ mod tests {
         let a = Decimal::from_str("250.5").unwrap();
         let b = Decimal::from_str("250.50").unwrap();
         let k0 = Key::of("12", a, d, "1042", 0);
-        assert_eq!(k0, Key::of("12", b, d, "1042", 0), "same amount, other scale");
+        assert_eq!(
+            k0,
+            Key::of("12", b, d, "1042", 0),
+            "same amount, other scale"
+        );
         assert_ne!(k0, Key::of("12", a, d, "1042", 1));
         assert_ne!(k0, Key::of("12", a, d, "1043", 0));
-        assert_ne!(k0, Key::of("1", a, d, "21042", 0), "fields do not run together");
+        assert_ne!(
+            k0,
+            Key::of("1", a, d, "21042", 0),
+            "fields do not run together"
+        );
         assert_eq!(k0.to_string().len(), 16);
         assert_eq!(Key::parse(&k0.to_string()), Some(k0));
     }

@@ -213,8 +213,16 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
     for_each_row(ledger, run, |r| {
         let c = cents_of(&r);
         for t in [
-            by_file.entry((r.run_id, r.file.clone())).or_default().entry(r.status.clone()).or_default(),
-            by_run.entry(r.run_id).or_default().entry(r.status.clone()).or_default(),
+            by_file
+                .entry((r.run_id, r.file.clone()))
+                .or_default()
+                .entry(r.status.clone())
+                .or_default(),
+            by_run
+                .entry(r.run_id)
+                .or_default()
+                .entry(r.status.clone())
+                .or_default(),
         ] {
             t.count += 1;
             t.cents += c;
@@ -263,7 +271,11 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
         let files = files
             .into_iter()
             .map(|mut f| {
-                f.totals = finish(by_file.remove(&(info.id, f.file.clone())).unwrap_or_default());
+                f.totals = finish(
+                    by_file
+                        .remove(&(info.id, f.file.clone()))
+                        .unwrap_or_default(),
+                );
                 f
             })
             .collect();
@@ -306,8 +318,14 @@ pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().context("--output names no file")?.to_string_lossy();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .context("--output names no file")?
+        .to_string_lossy();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut o = std::fs::OpenOptions::new();
@@ -317,7 +335,9 @@ pub fn write_atomically(
             use std::os::unix::fs::OpenOptionsExt;
             o.mode(0o600);
         }
-        let mut f = o.open(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let mut f = o
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
         write(&mut f)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -336,7 +356,11 @@ pub fn print_runs(ledger_path: &Path) -> anyhow::Result<Exit> {
     let mut out = stdout.lock();
     writeln!(out, "run\tcommand\tstarted\tended\tsource\tfiles\tcounts")?;
     for r in ledger.runs()? {
-        let counts: Vec<String> = r.totals.iter().map(|t| format!("{}={}", t.status, t.count)).collect();
+        let counts: Vec<String> = r
+            .totals
+            .iter()
+            .map(|t| format!("{}={}", t.status, t.count))
+            .collect();
         writeln!(
             out,
             "{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -345,7 +369,11 @@ pub fn print_runs(ledger_path: &Path) -> anyhow::Result<Exit> {
             r.started_at,
             r.ended_at.as_deref().unwrap_or("(not ended)"),
             r.source.as_deref().unwrap_or("-"),
-            if r.files.is_empty() { "-".to_string() } else { r.files.join(",") },
+            if r.files.is_empty() {
+                "-".to_string()
+            } else {
+                r.files.join(",")
+            },
             counts.join(" ")
         )?;
     }

@@ -368,12 +368,18 @@ impl Settings {
             return Err(invalid("loanpro.tenant_id", "must not be empty".into()));
         }
         if raw.loanpro.token_env.trim().is_empty() {
-            return Err(invalid("loanpro.token_env", "must name an environment variable".into()));
+            return Err(invalid(
+                "loanpro.token_env",
+                "must name an environment variable".into(),
+            ));
         }
         if !(raw.loanpro.timeout_secs.is_finite() && raw.loanpro.timeout_secs > 0.0) {
             return Err(invalid(
                 "loanpro.timeout_secs",
-                format!("must be a positive number of seconds, got {}", raw.loanpro.timeout_secs),
+                format!(
+                    "must be a positive number of seconds, got {}",
+                    raw.loanpro.timeout_secs
+                ),
             ));
         }
         let l = &raw.limits;
@@ -384,21 +390,30 @@ impl Settings {
             ));
         }
         if l.concurrency == 0 {
-            return Err(invalid("limits.concurrency", "must be at least 1, got 0".into()));
+            return Err(invalid(
+                "limits.concurrency",
+                "must be at least 1, got 0".into(),
+            ));
         }
         if l.max_attempts == 0 {
-            return Err(invalid("limits.max_attempts", "must be at least 1, got 0".into()));
+            return Err(invalid(
+                "limits.max_attempts",
+                "must be at least 1, got 0".into(),
+            ));
         }
         if !(l.settle_secs.is_finite() && l.settle_secs >= 0.0) {
             return Err(invalid(
                 "limits.settle_secs",
-                format!("must be zero or a positive number of seconds, got {}", l.settle_secs),
+                format!(
+                    "must be zero or a positive number of seconds, got {}",
+                    l.settle_secs
+                ),
             ));
         }
 
         let p = raw.payments;
-        let payment_methods = parse_id_map(&p.payment_methods)
-            .map_err(|m| invalid("payments.payment_methods", m))?;
+        let payment_methods =
+            parse_id_map(&p.payment_methods).map_err(|m| invalid("payments.payment_methods", m))?;
         let payment_types =
             parse_id_map(&p.payment_types).map_err(|m| invalid("payments.payment_types", m))?;
         let mut extra = BTreeSet::new();
@@ -406,7 +421,10 @@ impl Settings {
             if !KNOWN_EXTRA.contains(&e.as_str()) {
                 return Err(invalid(
                     "payments.extra",
-                    format!("unknown value {e:?}; LoanPro knows {}", KNOWN_EXTRA.join(", ")),
+                    format!(
+                        "unknown value {e:?}; LoanPro knows {}",
+                        KNOWN_EXTRA.join(", ")
+                    ),
                 ));
             }
             extra.insert(e.clone());
@@ -434,11 +452,15 @@ impl Settings {
         let mut sources = BTreeMap::new();
         for (name, s) in raw.sources {
             let key = |field: &str| format!("sources.{name}.{field}");
-            let method = s.payment_method_id.unwrap_or(payments.default_payment_method_id);
+            let method = s
+                .payment_method_id
+                .unwrap_or(payments.default_payment_method_id);
             payments
                 .check_method(method)
                 .map_err(|m| invalid(&key("payment_method_id"), m))?;
-            let ptype = s.payment_type_id.unwrap_or(payments.default_payment_type_id);
+            let ptype = s
+                .payment_type_id
+                .unwrap_or(payments.default_payment_type_id);
             payments
                 .check_type(ptype)
                 .map_err(|m| invalid(&key("payment_type_id"), m))?;
@@ -451,7 +473,10 @@ impl Settings {
                 None => payments.info.clone(),
             };
             if s.date_formats.is_empty() {
-                return Err(invalid(&key("date_formats"), "needs at least one format".into()));
+                return Err(invalid(
+                    &key("date_formats"),
+                    "needs at least one format".into(),
+                ));
             }
             for f in &s.date_formats {
                 check_date_format(f).map_err(|m| invalid(&key("date_formats"), m))?;
@@ -670,9 +695,15 @@ loan = "Loan Number"
 
     #[test]
     fn default_not_in_its_list_is_named() {
-        let e = err(&GOOD.replace("default_payment_method_id = 4", "default_payment_method_id = 9"));
+        let e = err(&GOOD.replace(
+            "default_payment_method_id = 4",
+            "default_payment_method_id = 9",
+        ));
         assert!(e.contains("`payments.default_payment_method_id`"), "{e}");
-        assert!(e.contains("9 is not in payments.payment_methods (3, 4, 5)"), "{e}");
+        assert!(
+            e.contains("9 is not in payments.payment_methods (3, 4, 5)"),
+            "{e}"
+        );
         let e = err(&GOOD.replace(
             "default_extra = \"payment.extra.tx.principal\"",
             "default_extra = \"payment.extra.tx.classic\"",
@@ -703,9 +734,19 @@ loan = "Loan Number"
     #[test]
     fn plain_http_only_to_loopback() {
         let e = err(&GOOD.replace("https://loanpro.simnang.com", "http://loanpro.simnang.com"));
-        assert!(e.contains("`loanpro.base_url`") && e.contains("clear text"), "{e}");
-        for ok in ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9"] {
-            assert!(load(&GOOD.replace("https://loanpro.simnang.com", ok)).is_ok(), "{ok}");
+        assert!(
+            e.contains("`loanpro.base_url`") && e.contains("clear text"),
+            "{e}"
+        );
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            assert!(
+                load(&GOOD.replace("https://loanpro.simnang.com", ok)).is_ok(),
+                "{ok}"
+            );
         }
     }
 
@@ -734,6 +775,10 @@ loan = "Loan Number"
         let two = format!("{GOOD}\n[sources.other]\nformat = \"csv\"\n");
         let s = load(&two).unwrap();
         assert!(s.source(None).unwrap_err().contains("--source"));
-        assert!(s.source(Some("nope")).unwrap_err().contains("bank_csv, other"));
+        assert!(
+            s.source(Some("nope"))
+                .unwrap_err()
+                .contains("bank_csv, other")
+        );
     }
 }

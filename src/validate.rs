@@ -92,20 +92,27 @@ impl<'a> Validator<'a> {
             }
             LoanRef::DisplayId => {
                 if f.loan.is_empty() {
-                    return Err(err("loan", "", "expected a loan number such as LN000123".into()));
+                    return Err(err(
+                        "loan",
+                        "",
+                        "expected a loan number such as LN000123".into(),
+                    ));
                 }
                 (f.loan.clone(), None)
             }
         };
         let amount = parse_amount(&f.amount).map_err(|m| err("amount", &f.amount, m))?;
-        let date = parse_date(&f.date, &self.source.date_formats)
-            .map_err(|m| err("date", &f.date, m))?;
+        let date =
+            parse_date(&f.date, &self.source.date_formats).map_err(|m| err("date", &f.date, m))?;
         let latest = self.today + Days::new(MAX_DAYS_AHEAD);
         if date > latest {
             return Err(err(
                 "date",
                 &f.date,
-                format!("is more than {MAX_DAYS_AHEAD} days in the future (today is {})", self.today),
+                format!(
+                    "is more than {MAX_DAYS_AHEAD} days in the future (today is {})",
+                    self.today
+                ),
             ));
         }
         let payment_method_id = match &f.payment_method_id {
@@ -131,7 +138,9 @@ impl<'a> Validator<'a> {
         let extra = match &f.extra {
             None => self.source.extra.clone(),
             Some(v) => {
-                self.payments.check_extra(v).map_err(|m| err("extra", v, m))?;
+                self.payments
+                    .check_extra(v)
+                    .map_err(|m| err("extra", v, m))?;
                 v.clone()
             }
         };
@@ -153,7 +162,11 @@ impl<'a> Validator<'a> {
             }),
         };
         let marker = key_marker(key);
-        let info = if text.is_empty() { marker } else { format!("{text} {marker}") };
+        let info = if text.is_empty() {
+            marker
+        } else {
+            format!("{text} {marker}")
+        };
         Ok(Payment {
             key,
             loan,
@@ -234,9 +247,15 @@ pub fn parse_amount(s: &str) -> Result<Decimal, String> {
     }
     let int: String = int.chars().filter(|c| *c != ',').collect();
     if int.trim_start_matches('0').len() > MAX_INTEGER_DIGITS {
-        return Err(format!("is too large (more than {MAX_INTEGER_DIGITS} digits before the point)"));
+        return Err(format!(
+            "is too large (more than {MAX_INTEGER_DIGITS} digits before the point)"
+        ));
     }
-    let plain = format!("{}.{}", if int.is_empty() { "0" } else { &int }, frac.unwrap_or("0"));
+    let plain = format!(
+        "{}.{}",
+        if int.is_empty() { "0" } else { &int },
+        frac.unwrap_or("0")
+    );
     let amount = Decimal::from_str(&plain).map_err(|_| EXPECTED.to_string())?;
     if amount.is_zero() {
         return Err("must be greater than zero".into());
@@ -326,8 +345,14 @@ format = "csv"
         let b = v.validate(&row("12", "10.00", "2026-11-20")).unwrap();
         assert_ne!(a.key, b.key);
         let mut again = Validator::new(s.source(None).unwrap(), &s.payments, today());
-        assert_eq!(again.validate(&row("12", "10", "2026-11-20")).unwrap().key, a.key);
-        assert_eq!(again.validate(&row("12", "10", "2026-11-20")).unwrap().key, b.key);
+        assert_eq!(
+            again.validate(&row("12", "10", "2026-11-20")).unwrap().key,
+            a.key
+        );
+        assert_eq!(
+            again.validate(&row("12", "10", "2026-11-20")).unwrap().key,
+            b.key
+        );
     }
 
     #[test]
@@ -371,10 +396,25 @@ format = "csv"
     #[test]
     fn amounts_in_the_spec_forms() {
         for s in ["1234.5", "1,234.50", "$1,234.50", "$ 1234.50"] {
-            assert_eq!(parse_amount(s).unwrap(), Decimal::from_str("1234.50").unwrap(), "{s}");
+            assert_eq!(
+                parse_amount(s).unwrap(),
+                Decimal::from_str("1234.50").unwrap(),
+                "{s}"
+            );
         }
-        assert_eq!(parse_amount(".5").unwrap(), Decimal::from_str("0.5").unwrap());
-        for s in ["NaN", "--5", "1.2.3", "12,34", "$", "1234567890123.00", "+5"] {
+        assert_eq!(
+            parse_amount(".5").unwrap(),
+            Decimal::from_str("0.5").unwrap()
+        );
+        for s in [
+            "NaN",
+            "--5",
+            "1.2.3",
+            "12,34",
+            "$",
+            "1234567890123.00",
+            "+5",
+        ] {
             assert!(parse_amount(s).is_err(), "{s}");
         }
     }

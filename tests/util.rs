@@ -162,7 +162,10 @@ pub struct Record(pub std::collections::HashMap<String, String>);
 
 impl Record {
     pub fn get(&self, column: &str) -> &str {
-        self.0.get(column).map(String::as_str).unwrap_or_else(|| panic!("no column {column}"))
+        self.0
+            .get(column)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no column {column}"))
     }
 }
 
@@ -172,7 +175,13 @@ pub fn parse_report(text: &str) -> Vec<Record> {
     r.records()
         .map(|rec| {
             let rec = rec.unwrap();
-            Record(headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect())
+            Record(
+                headers
+                    .iter()
+                    .zip(rec.iter())
+                    .map(|(h, v)| (h.to_string(), v.to_string()))
+                    .collect(),
+            )
         })
         .collect()
 }

@@ -224,7 +224,10 @@ impl Ledger {
             return Err(self.too_new(version));
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction().map_err(|e| sql_err(&self.path, e))?;
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| sql_err(&self.path, e))?;
             tx.execute_batch(sql)
                 .and_then(|_| tx.pragma_update(None, "user_version", (i + 1) as i64))
                 .and_then(|_| tx.commit())
@@ -250,7 +253,12 @@ impl Ledger {
         if let Some(lock) = &self._lock {
             let mut f = lock;
             let _ = f.set_len(0);
-            let _ = writeln!(f, "run {run}, pid {}, started {}", std::process::id(), now());
+            let _ = writeln!(
+                f,
+                "run {run}, pid {}, started {}",
+                std::process::id(),
+                now()
+            );
         }
         Ok(run)
     }
@@ -258,7 +266,10 @@ impl Ledger {
     /// Ends a run.
     pub fn finish_run(&mut self, run: RunId) -> Result<(), LedgerError> {
         self.conn
-            .execute("UPDATE runs SET ended_at = ?1 WHERE id = ?2", params![now(), run])
+            .execute(
+                "UPDATE runs SET ended_at = ?1 WHERE id = ?2",
+                params![now(), run],
+            )
             .map_err(|e| self.sql(e))?;
         Ok(())
     }
@@ -359,73 +370,77 @@ impl Ledger {
                     Err(e) => return Ok(Err(e)), // dropping `tx` rolls the file back
                 };
                 let key = row.key.to_string();
-                let (live, status, message, payment_id): (bool, Status, Option<String>, Option<i64>) =
-                    if let Some(reason) = &row.rejection {
-                        staged.rejected += 1;
-                        (false, Status::Rejected, Some(reason.clone()), None)
-                    } else {
-                        let earlier = find_live
-                            .query_row([&key], |r| {
-                                Ok((
-                                    r.get::<_, i64>(0)?,
-                                    r.get::<_, i64>(1)?,
-                                    r.get::<_, String>(2)?,
-                                    r.get::<_, String>(3)?,
-                                    r.get::<_, i64>(4)?,
-                                    r.get::<_, Option<i64>>(5)?,
-                                ))
-                            })
-                            .optional()
-                            .map_err(sql)?;
-                        match earlier {
-                            None => {
-                                staged.pending += 1;
-                                (true, Status::Pending, None, None)
-                            }
-                            Some((id, r, st, f, l, pid)) => {
-                                let st = Status::parse(&st).unwrap_or(Status::Unknown);
-                                match st {
-                                    Status::Posted => {
-                                        staged.already_posted += 1;
-                                        (
-                                            false,
-                                            Status::AlreadyPosted,
-                                            Some(format!("posted by run {r} ({f}:{l})")),
-                                            pid,
-                                        )
-                                    }
-                                    _ if r == run => {
-                                        staged.rejected += 1;
-                                        (
-                                            false,
-                                            Status::Rejected,
-                                            Some(format!(
-                                                "the same payment (loan, amount, date, reference) as {f}:{l} in this run; not sent twice"
-                                            )),
-                                            None,
-                                        )
-                                    }
-                                    Status::Failed | Status::Unsent => {
-                                        // This file brings the payment again: it takes over.
-                                        retire.execute([id]).map_err(sql)?;
-                                        staged.pending += 1;
-                                        (true, Status::Pending, None, None)
-                                    }
-                                    _ => {
-                                        staged.unknown += 1;
-                                        (
-                                            false,
-                                            Status::Unknown,
-                                            Some(format!(
-                                                "an earlier attempt (run {r}, {f}:{l}) may have been logged; it must be reconciled before this payment is sent"
-                                            )),
-                                            None,
-                                        )
-                                    }
+                let (live, status, message, payment_id): (
+                    bool,
+                    Status,
+                    Option<String>,
+                    Option<i64>,
+                ) = if let Some(reason) = &row.rejection {
+                    staged.rejected += 1;
+                    (false, Status::Rejected, Some(reason.clone()), None)
+                } else {
+                    let earlier = find_live
+                        .query_row([&key], |r| {
+                            Ok((
+                                r.get::<_, i64>(0)?,
+                                r.get::<_, i64>(1)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, String>(3)?,
+                                r.get::<_, i64>(4)?,
+                                r.get::<_, Option<i64>>(5)?,
+                            ))
+                        })
+                        .optional()
+                        .map_err(sql)?;
+                    match earlier {
+                        None => {
+                            staged.pending += 1;
+                            (true, Status::Pending, None, None)
+                        }
+                        Some((id, r, st, f, l, pid)) => {
+                            let st = Status::parse(&st).unwrap_or(Status::Unknown);
+                            match st {
+                                Status::Posted => {
+                                    staged.already_posted += 1;
+                                    (
+                                        false,
+                                        Status::AlreadyPosted,
+                                        Some(format!("posted by run {r} ({f}:{l})")),
+                                        pid,
+                                    )
+                                }
+                                _ if r == run => {
+                                    staged.rejected += 1;
+                                    (
+                                        false,
+                                        Status::Rejected,
+                                        Some(format!(
+                                            "the same payment (loan, amount, date, reference) as {f}:{l} in this run; not sent twice"
+                                        )),
+                                        None,
+                                    )
+                                }
+                                Status::Failed | Status::Unsent => {
+                                    // This file brings the payment again: it takes over.
+                                    retire.execute([id]).map_err(sql)?;
+                                    staged.pending += 1;
+                                    (true, Status::Pending, None, None)
+                                }
+                                _ => {
+                                    staged.unknown += 1;
+                                    (
+                                        false,
+                                        Status::Unknown,
+                                        Some(format!(
+                                            "an earlier attempt (run {r}, {f}:{l}) may have been logged; it must be reconciled before this payment is sent"
+                                        )),
+                                        None,
+                                    )
                                 }
                             }
                         }
-                    };
+                    }
+                };
                 insert
                     .execute(params![
                         run,
@@ -453,7 +468,8 @@ impl Ledger {
             tx.execute(
                 "UPDATE files SET rows = ?1 WHERE id = ?2",
                 params![
-                    (staged.pending + staged.rejected + staged.already_posted + staged.unknown) as i64,
+                    (staged.pending + staged.rejected + staged.already_posted + staged.unknown)
+                        as i64,
                     file_id
                 ],
             )
@@ -545,7 +561,11 @@ impl Ledger {
     }
 
     /// The first rows of a run that need a person.
-    pub fn needing_attention(&self, run: RunId, limit: usize) -> Result<Vec<AttentionRow>, LedgerError> {
+    pub fn needing_attention(
+        &self,
+        run: RunId,
+        limit: usize,
+    ) -> Result<Vec<AttentionRow>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare_cached(

@@ -46,7 +46,13 @@ impl<R: Read> CsvReader<R> {
         let mut header = csv::ByteRecord::new();
         match reader.read_byte_record(&mut header) {
             Ok(true) => {}
-            Ok(false) => return Err(FileError::new(&file, None, "the file is empty; expected a header row")),
+            Ok(false) => {
+                return Err(FileError::new(
+                    &file,
+                    None,
+                    "the file is empty; expected a header row",
+                ));
+            }
             Err(e) => return Err(csv_error(&file, e)),
         }
         let line = header.position().map(|p| p.line()).unwrap_or(1);
@@ -77,8 +83,9 @@ impl<R: Read> CsvReader<R> {
             }
             Ok(first)
         };
-        let required = |field: &str, wanted: &str| -> Result<usize, FileError> {
-            find(field, wanted)?.ok_or_else(|| {
+        let required =
+            |field: &str, wanted: &str| -> Result<usize, FileError> {
+                find(field, wanted)?.ok_or_else(|| {
                 FileError::new(
                     &file,
                     Some(line),
@@ -88,7 +95,7 @@ impl<R: Read> CsvReader<R> {
                     ),
                 )
             })
-        };
+            };
         let map = ColumnMap {
             loan: required("loan", &columns.loan)?,
             amount: required("amount", &columns.amount)?,
@@ -119,7 +126,11 @@ impl<R: Read> CsvReader<R> {
             }
             let line = self.record.position().map(|p| p.line()).unwrap_or(0);
             // Spreadsheets leave rows of empty cells at the end of an export; they are no payment.
-            if self.record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+            if self
+                .record
+                .iter()
+                .all(|c| c.iter().all(u8::is_ascii_whitespace))
+            {
                 continue;
             }
             let cell = |i: usize| -> Result<String, FileError> {
@@ -205,7 +216,11 @@ mod tests {
         assert_eq!(rows[1].pos.line, 5);
         assert_eq!(rows[1].fields.reference, "");
         assert_eq!(rows[1].fields.extra, None);
-        let lf = read(b"loan,amount,date\n1,2,2026-01-01\n\n3,4,2026-01-01\n", &Columns::default()).unwrap();
+        let lf = read(
+            b"loan,amount,date\n1,2,2026-01-01\n\n3,4,2026-01-01\n",
+            &Columns::default(),
+        )
+        .unwrap();
         assert_eq!((lf[0].pos.line, lf[1].pos.line), (2, 4));
     }
 
@@ -221,22 +236,35 @@ mod tests {
         let rows = read(b" loan number ,AMOUNT,Payment Date,Check Number,extra\n5,10,2026-01-02,99,payment.extra.tx.classic\n", &columns).unwrap();
         assert_eq!(rows[0].fields.loan, "5");
         assert_eq!(rows[0].fields.reference, "99");
-        assert_eq!(rows[0].fields.extra.as_deref(), Some("payment.extra.tx.classic"));
+        assert_eq!(
+            rows[0].fields.extra.as_deref(),
+            Some("payment.extra.tx.classic")
+        );
     }
 
     #[test]
     fn missing_or_duplicate_header_is_a_file_error() {
         let e = read(b"loan,date\n1,2026-01-01\n", &Columns::default()).unwrap_err();
-        assert_eq!(e.to_string(), "f.csv:1: no column \"amount\" for the required field `amount`; the header has \"loan\", \"date\"");
+        assert_eq!(
+            e.to_string(),
+            "f.csv:1: no column \"amount\" for the required field `amount`; the header has \"loan\", \"date\""
+        );
         let e = read(b"loan,amount,date,Amount\n", &Columns::default()).unwrap_err();
-        assert!(e.to_string().contains("appears twice, in columns 2 and 4"), "{e}");
+        assert!(
+            e.to_string().contains("appears twice, in columns 2 and 4"),
+            "{e}"
+        );
         let e = read(b"", &Columns::default()).unwrap_err();
         assert!(e.to_string().contains("empty"), "{e}");
     }
 
     #[test]
     fn latin1_is_a_file_error_naming_the_line() {
-        let e = read(b"loan,amount,date,reference\n1,5,2026-01-01,Jos\xe9\n", &Columns::default()).unwrap_err();
+        let e = read(
+            b"loan,amount,date,reference\n1,5,2026-01-01,Jos\xe9\n",
+            &Columns::default(),
+        )
+        .unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("not UTF-8"));
     }

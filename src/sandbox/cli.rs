@@ -70,14 +70,26 @@ pub struct SandboxArgs {
 impl SandboxArgs {
     /// The configuration these options describe; empty method or type sets fall back to the
     /// sandbox defaults rather than refusing every payment.
-    pub fn config(&self, payment_methods: BTreeSet<u32>, payment_types: BTreeSet<u32>) -> SandboxConfig {
+    pub fn config(
+        &self,
+        payment_methods: BTreeSet<u32>,
+        payment_types: BTreeSet<u32>,
+    ) -> SandboxConfig {
         let defaults = SandboxConfig::default();
         SandboxConfig {
             loans: self.loans,
             token: self.token.clone(),
             tenant_id: self.tenant_id.clone(),
-            payment_methods: if payment_methods.is_empty() { defaults.payment_methods } else { payment_methods },
-            payment_types: if payment_types.is_empty() { defaults.payment_types } else { payment_types },
+            payment_methods: if payment_methods.is_empty() {
+                defaults.payment_methods
+            } else {
+                payment_methods
+            },
+            payment_types: if payment_types.is_empty() {
+                defaults.payment_types
+            } else {
+                payment_types
+            },
             periods_loans: self.periods_loans.iter().copied().collect(),
             requests_per_second: self.rps,
             page_size: usize::try_from(self.page_size).unwrap_or(usize::MAX),
@@ -140,22 +152,36 @@ async fn wait_for_signal() -> anyhow::Result<()> {
 
 #[cfg(not(unix))]
 async fn wait_for_signal() -> anyhow::Result<()> {
-    tokio::signal::ctrl_c().await.context("cannot listen for Ctrl-C")
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot listen for Ctrl-C")
 }
 
 fn probability(s: &str) -> Result<f64, String> {
     let p: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if (0.0..=1.0).contains(&p) { Ok(p) } else { Err(format!("{p} is not a probability between 0 and 1")) }
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not a probability between 0 and 1"))
+    }
 }
 
 fn positive(s: &str) -> Result<f64, String> {
     let x: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if x.is_finite() && x > 0.0 { Ok(x) } else { Err(format!("{x} must be greater than 0")) }
+    if x.is_finite() && x > 0.0 {
+        Ok(x)
+    } else {
+        Err(format!("{x} must be greater than 0"))
+    }
 }
 
 fn non_negative(s: &str) -> Result<f64, String> {
     let x: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
-    if x.is_finite() && x >= 0.0 { Ok(x) } else { Err(format!("{x} must not be negative")) }
+    if x.is_finite() && x >= 0.0 {
+        Ok(x)
+    } else {
+        Err(format!("{x} must not be negative"))
+    }
 }
 
 #[cfg(test)]

@@ -57,7 +57,9 @@ impl Faults {
         ];
         for (name, p) in probabilities {
             if !(0.0..=1.0).contains(&p) {
-                return Err(format!("fault probability {name} must be within 0..=1, got {p}"));
+                return Err(format!(
+                    "fault probability {name} must be within 0..=1, got {p}"
+                ));
             }
         }
         let put_total = self.error_before_commit
@@ -66,10 +68,15 @@ impl Faults {
             + self.drop_after_commit
             + self.slow_commit;
         if put_total > 1.0 + 1e-9 {
-            return Err(format!("PUT fault probabilities add up to {put_total}, more than 1"));
+            return Err(format!(
+                "PUT fault probabilities add up to {put_total}, more than 1"
+            ));
         }
         if !(self.slow_secs.is_finite() && self.slow_secs >= 0.0) {
-            return Err(format!("slow_secs must be a non-negative number, got {}", self.slow_secs));
+            return Err(format!(
+                "slow_secs must be a non-negative number, got {}",
+                self.slow_secs
+            ));
         }
         Ok(())
     }
@@ -199,7 +206,10 @@ mod tests {
 
     #[test]
     fn burst_lasts_this_request_and_the_tail() {
-        let mut state = FaultState::new(Faults { burst_429: 1.0, ..Default::default() });
+        let mut state = FaultState::new(Faults {
+            burst_429: 1.0,
+            ..Default::default()
+        });
         assert_eq!(state.for_get(), Some(Fault::TooManyRequests));
         // Stop new bursts without `replace`, which would also end this one.
         state.faults.burst_429 = 0.0;
@@ -228,14 +238,42 @@ mod tests {
 
     #[test]
     fn same_seed_same_faults() {
-        let faults = Faults { seed: 7, error_before_commit: 0.3, slow_commit: 0.3, get_failure: 0.5, ..Default::default() };
+        let faults = Faults {
+            seed: 7,
+            error_before_commit: 0.3,
+            slow_commit: 0.3,
+            get_failure: 0.5,
+            ..Default::default()
+        };
         let run = |faults: &Faults| {
             let mut state = FaultState::new(faults.clone());
-            (0..50).map(|i| if i % 3 == 0 { state.for_get() } else { state.for_put(None) }).collect::<Vec<_>>()
+            (0..50)
+                .map(|i| {
+                    if i % 3 == 0 {
+                        state.for_get()
+                    } else {
+                        state.for_put(None)
+                    }
+                })
+                .collect::<Vec<_>>()
         };
         let first = run(&faults);
         assert_eq!(first, run(&faults));
-        assert_ne!(first, run(&Faults { seed: 8, ..faults.clone() }));
-        assert!(Faults { error_before_commit: 0.6, drop_before_commit: 0.6, ..Default::default() }.validate().is_err());
+        assert_ne!(
+            first,
+            run(&Faults {
+                seed: 8,
+                ..faults.clone()
+            })
+        );
+        assert!(
+            Faults {
+                error_before_commit: 0.6,
+                drop_before_commit: 0.6,
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

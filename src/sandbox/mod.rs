@@ -144,7 +144,12 @@ impl Sandbox {
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, router, stopped));
         tracing::debug!(%addr, "sandbox started");
-        Ok(Sandbox { addr, shared, stop, task: Some(task) })
+        Ok(Sandbox {
+            addr,
+            shared,
+            stop,
+            task: Some(task),
+        })
     }
 
     /// The address actually bound.
@@ -180,7 +185,13 @@ impl Sandbox {
 
     /// Pre-loads an earlier payment on a loan (method, type and `extra` get defaults that suit
     /// the loan). Panics if the loan does not exist: that is a broken test, not a runtime case.
-    pub fn add_payment(&self, loan_id: u64, amount: &str, date: &str, info: &str) -> SandboxPayment {
+    pub fn add_payment(
+        &self,
+        loan_id: u64,
+        amount: &str,
+        date: &str,
+        info: &str,
+    ) -> SandboxPayment {
         let extra = if self.shared.is_periods_loan(loan_id) {
             "payment.extra.periods.next"
         } else {

@@ -42,7 +42,9 @@ pub(crate) fn too_many_requests(retry_after_secs: u64) -> Response {
             json!({"retryAfter": retry_after_secs}),
         ),
     );
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
     response
 }
 
@@ -136,7 +138,12 @@ pub(crate) fn payment_json(base_url: &str, p: &SandboxPayment) -> Value {
 }
 
 /// `{"d":{"results":[...],"summary":{...}}}`, LoanPro's paged collection.
-pub(crate) fn collection(results: Vec<Value>, start: usize, page_size: usize, total: usize) -> Value {
+pub(crate) fn collection(
+    results: Vec<Value>,
+    start: usize,
+    page_size: usize,
+    total: usize,
+) -> Value {
     json!({"d": {"results": results, "summary": {"start": start, "pageSize": page_size, "total": total}}})
 }
 
@@ -154,7 +161,10 @@ fn normalise_amount(amount: &str) -> String {
 /// `2025-11-20` → `/Date(1763596800)/` (seconds since the epoch, midnight UTC).
 pub(crate) fn odata_date(date: &str) -> String {
     match NaiveDate::parse_from_str(date, "%Y-%m-%d") {
-        Ok(d) => format!("/Date({})/", d.and_time(NaiveTime::MIN).and_utc().timestamp()),
+        Ok(d) => format!(
+            "/Date({})/",
+            d.and_time(NaiveTime::MIN).and_utc().timestamp()
+        ),
         Err(_) => date.to_owned(),
     }
 }
@@ -171,15 +181,25 @@ impl PageQuery {
     /// `$top` defaults to `page_size` and is silently capped at it, like LoanPro; other
     /// options (`$orderby`, `$select`, `$expand`, ...) are ignored.
     pub(crate) fn parse(params: &[(String, String)], page_size: usize) -> Result<Self, String> {
-        let mut query = PageQuery { top: page_size, skip: 0, filter: None };
+        let mut query = PageQuery {
+            top: page_size,
+            skip: 0,
+            filter: None,
+        };
         for (name, value) in params {
             match name.as_str() {
                 "$top" => {
-                    let top: usize = value.trim().parse().map_err(|_| format!("Invalid $top '{value}'"))?;
+                    let top: usize = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("Invalid $top '{value}'"))?;
                     query.top = top.min(page_size);
                 }
                 "$skip" => {
-                    query.skip = value.trim().parse().map_err(|_| format!("Invalid $skip '{value}'"))?;
+                    query.skip = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| format!("Invalid $skip '{value}'"))?;
                 }
                 "$filter" => query.filter = Some(value.clone()),
                 _ => {}
@@ -197,11 +217,23 @@ impl PageQuery {
 /// `substringof('TEXT', info)` (OData v2, optionally `... eq true`) → `TEXT`.
 pub(crate) fn parse_info_filter(filter: &str) -> Result<String, String> {
     let unsupported = || format!("Unsupported $filter: {filter}");
-    let rest = filter.trim().strip_prefix("substringof(").ok_or_else(unsupported)?;
+    let rest = filter
+        .trim()
+        .strip_prefix("substringof(")
+        .ok_or_else(unsupported)?;
     let (text, rest) = parse_literal(rest.trim_start()).ok_or_else(unsupported)?;
-    let rest = rest.trim_start().strip_prefix(',').ok_or_else(unsupported)?;
-    let rest = rest.trim_start().strip_prefix("info").ok_or_else(unsupported)?;
-    let rest = rest.trim_start().strip_prefix(')').ok_or_else(unsupported)?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix(',')
+        .ok_or_else(unsupported)?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix("info")
+        .ok_or_else(unsupported)?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix(')')
+        .ok_or_else(unsupported)?;
     let rest = rest.trim();
     if rest.is_empty() || is_eq_true(rest) {
         Ok(text)
@@ -212,22 +244,35 @@ pub(crate) fn parse_info_filter(filter: &str) -> Result<String, String> {
 
 fn is_eq_true(rest: &str) -> bool {
     let mut words = rest.split_whitespace();
-    matches!((words.next(), words.next(), words.next()), (Some("eq"), Some("true"), None))
+    matches!(
+        (words.next(), words.next(), words.next()),
+        (Some("eq"), Some("true"), None)
+    )
 }
 
 /// `displayId eq 'LN000123'` → `LN000123`.
 pub(crate) fn parse_display_id_filter(filter: &str) -> Result<String, String> {
     let unsupported = || format!("Unsupported $filter: {filter}");
-    let rest = filter.trim().strip_prefix("displayId").ok_or_else(unsupported)?;
+    let rest = filter
+        .trim()
+        .strip_prefix("displayId")
+        .ok_or_else(unsupported)?;
     if !rest.starts_with(char::is_whitespace) {
         return Err(unsupported());
     }
-    let rest = rest.trim_start().strip_prefix("eq").ok_or_else(unsupported)?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix("eq")
+        .ok_or_else(unsupported)?;
     if !rest.starts_with(char::is_whitespace) {
         return Err(unsupported());
     }
     let (text, rest) = parse_literal(rest.trim_start()).ok_or_else(unsupported)?;
-    if rest.trim().is_empty() { Ok(text) } else { Err(unsupported()) }
+    if rest.trim().is_empty() {
+        Ok(text)
+    } else {
+        Err(unsupported())
+    }
 }
 
 /// An OData string literal at the start of `s` (`'it''s'` is `it's`); returns it and the rest.
@@ -256,8 +301,14 @@ mod tests {
 
     #[test]
     fn info_filter_forms() {
-        assert_eq!(parse_info_filter("substringof('[k:ab12]', info)").unwrap(), "[k:ab12]");
-        assert_eq!(parse_info_filter(" substringof( 'a''b' ,info ) eq true").unwrap(), "a'b");
+        assert_eq!(
+            parse_info_filter("substringof('[k:ab12]', info)").unwrap(),
+            "[k:ab12]"
+        );
+        assert_eq!(
+            parse_info_filter(" substringof( 'a''b' ,info ) eq true").unwrap(),
+            "a'b"
+        );
         assert!(parse_info_filter("contains(info, 'x')").is_err());
         assert!(parse_info_filter("substringof('x', info) and 1").is_err());
         assert!(parse_info_filter("substringof('x, info)").is_err());
@@ -265,7 +316,10 @@ mod tests {
 
     #[test]
     fn display_id_filter_forms() {
-        assert_eq!(parse_display_id_filter("displayId eq 'LN000123'").unwrap(), "LN000123");
+        assert_eq!(
+            parse_display_id_filter("displayId eq 'LN000123'").unwrap(),
+            "LN000123"
+        );
         assert!(parse_display_id_filter("displayIdeq 'LN1'").is_err());
         assert!(parse_display_id_filter("displayId ne 'LN1'").is_err());
         assert!(parse_display_id_filter("displayId eq 'LN1' or 1").is_err());
@@ -280,7 +334,10 @@ mod tests {
 
     #[test]
     fn top_is_capped() {
-        let params = vec![("$top".to_owned(), "500".to_owned()), ("$skip".to_owned(), "100".to_owned())];
+        let params = vec![
+            ("$top".to_owned(), "500".to_owned()),
+            ("$skip".to_owned(), "100".to_owned()),
+        ];
         let q = PageQuery::parse(&params, 50).unwrap();
         assert_eq!((q.top, q.skip), (50, 100));
         assert!(PageQuery::parse(&[("$top".to_owned(), "-1".to_owned())], 50).is_err());

@@ -10,9 +10,15 @@ use serde_json::{Value, json};
 use super::odata::{code_body, d_error_body, error_response, json_response};
 
 /// The `extra` values LoanPro knows, by interest application.
-const TX_EXTRAS: [&str; 3] =
-    ["payment.extra.tx.principal", "payment.extra.tx.principalonly", "payment.extra.tx.classic"];
-const PERIODS_EXTRAS: [&str; 2] = ["payment.extra.periods.next", "payment.extra.periods.principalonly"];
+const TX_EXTRAS: [&str; 3] = [
+    "payment.extra.tx.principal",
+    "payment.extra.tx.principalonly",
+    "payment.extra.tx.classic",
+];
+const PERIODS_EXTRAS: [&str; 2] = [
+    "payment.extra.periods.next",
+    "payment.extra.periods.principalonly",
+];
 
 /// The fields of a valid payment that the sandbox keeps.
 #[derive(Debug, PartialEq)]
@@ -34,7 +40,11 @@ pub(crate) enum PayloadError {
     /// 400: not JSON at all.
     Malformed(String),
     /// 409, `{"code":409,"message":..,"context":{"field":..,"value":..}}`: structure or format.
-    Field { field: &'static str, message: String, value: Value },
+    Field {
+        field: &'static str,
+        message: String,
+        value: Value,
+    },
     /// 409, `{"d":{"error":..}}`: a value the tenant's settings do not allow.
     Setting(String),
 }
@@ -44,9 +54,17 @@ impl PayloadError {
         match self {
             PayloadError::ContentType(m) => error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &m),
             PayloadError::Malformed(m) => error_response(StatusCode::BAD_REQUEST, &m),
-            PayloadError::Field { field, message, value } => json_response(
+            PayloadError::Field {
+                field,
+                message,
+                value,
+            } => json_response(
                 StatusCode::CONFLICT,
-                code_body(StatusCode::CONFLICT, &message, json!({"field": field, "value": value})),
+                code_body(
+                    StatusCode::CONFLICT,
+                    &message,
+                    json!({"field": field, "value": value}),
+                ),
             ),
             PayloadError::Setting(m) => json_response(StatusCode::CONFLICT, d_error_body(&m)),
         }
@@ -57,19 +75,26 @@ impl PayloadError {
 /// attempt before the body is validated.
 pub(crate) fn lenient_info(body: &[u8]) -> Option<String> {
     let value: Value = serde_json::from_slice(body).ok()?;
-    value.pointer("/Payments/results/0/info")?.as_str().map(str::to_owned)
+    value
+        .pointer("/Payments/results/0/info")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// Checks the content type and parses the body as JSON.
 pub(crate) fn parse_json(headers: &HeaderMap, body: &[u8]) -> Result<Value, PayloadError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let mime = content_type.split(';').next().unwrap_or("").trim();
     if !mime.eq_ignore_ascii_case("application/json") {
         return Err(PayloadError::ContentType(format!(
             "Unsupported Content-Type '{content_type}': expected application/json"
         )));
     }
-    serde_json::from_slice(body).map_err(|e| PayloadError::Malformed(format!("Malformed JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| PayloadError::Malformed(format!("Malformed JSON body: {e}")))
 }
 
 /// Validates the `{"Payments":{"results":[{...}]}}` body field by field.
@@ -81,17 +106,30 @@ pub(crate) fn validate(
     let results = body
         .pointer("/Payments/results")
         .and_then(Value::as_array)
-        .ok_or_else(|| field_error("Payments", "Payments.results must be an array of payments", Value::Null))?;
+        .ok_or_else(|| {
+            field_error(
+                "Payments",
+                "Payments.results must be an array of payments",
+                Value::Null,
+            )
+        })?;
     if results.len() != 1 {
         return Err(field_error(
             "Payments.results",
-            &format!("Payments.results must hold exactly one payment, got {}", results.len()),
+            &format!(
+                "Payments.results must hold exactly one payment, got {}",
+                results.len()
+            ),
             json!(results.len()),
         ));
     }
     let p = &results[0];
     if !p.is_object() {
-        return Err(field_error("Payments.results", "A payment must be an object", p.clone()));
+        return Err(field_error(
+            "Payments.results",
+            "A payment must be an object",
+            p.clone(),
+        ));
     }
     let get = |name: &str| p.get(name).cloned().unwrap_or(Value::Null);
 
@@ -106,43 +144,70 @@ pub(crate) fn validate(
     if !valid_amount(&amount) {
         return Err(field_error(
             "amount",
-            &format!("Invalid amount '{amount}': a positive decimal with at most 2 decimals is required"),
+            &format!(
+                "Invalid amount '{amount}': a positive decimal with at most 2 decimals is required"
+            ),
             get("amount"),
         ));
     }
     let date = string_field(p, "date")?;
     if !valid_date(&date) {
-        return Err(field_error("date", &format!("Invalid date '{date}': expected YYYY-MM-DD"), get("date")));
+        return Err(field_error(
+            "date",
+            &format!("Invalid date '{date}': expected YYYY-MM-DD"),
+            get("date"),
+        ));
     }
     let info = string_field(p, "info")?;
     let payment_method_id = id_field(p, "paymentMethodId")?;
     if !methods.contains(&payment_method_id) {
-        return Err(PayloadError::Setting(format!("Invalid paymentMethodId {payment_method_id}")));
+        return Err(PayloadError::Setting(format!(
+            "Invalid paymentMethodId {payment_method_id}"
+        )));
     }
     let payment_type_id = id_field(p, "paymentTypeId")?;
     if !types.contains(&payment_type_id) {
-        return Err(PayloadError::Setting(format!("Invalid paymentTypeId {payment_type_id}")));
+        return Err(PayloadError::Setting(format!(
+            "Invalid paymentTypeId {payment_type_id}"
+        )));
     }
     let extra = string_field(p, "extra")?;
     if !TX_EXTRAS.contains(&extra.as_str()) && !PERIODS_EXTRAS.contains(&extra.as_str()) {
         return Err(PayloadError::Setting(format!("Invalid extra '{extra}'")));
     }
-    Ok(PaymentIn { amount, date, info, payment_method_id, payment_type_id, extra })
+    Ok(PaymentIn {
+        amount,
+        date,
+        info,
+        payment_method_id,
+        payment_type_id,
+        extra,
+    })
 }
 
 /// LoanPro's message when `extra` belongs to the other interest application, or `None`.
 pub(crate) fn extra_mismatch(extra: &str, periods_loan: bool) -> Option<String> {
     let is_tx = TX_EXTRAS.contains(&extra);
     if is_tx == periods_loan {
-        let application = if periods_loan { "between periods" } else { "between transactions" };
-        Some(format!("Payment extra '{extra}' does not match loan's interest application ({application})"))
+        let application = if periods_loan {
+            "between periods"
+        } else {
+            "between transactions"
+        };
+        Some(format!(
+            "Payment extra '{extra}' does not match loan's interest application ({application})"
+        ))
     } else {
         None
     }
 }
 
 fn field_error(field: &'static str, message: &str, value: Value) -> PayloadError {
-    PayloadError::Field { field, message: message.to_owned(), value }
+    PayloadError::Field {
+        field,
+        message: message.to_owned(),
+        value,
+    }
 }
 
 fn string_field(p: &Value, name: &'static str) -> Result<String, PayloadError> {
@@ -189,7 +254,9 @@ fn valid_date(date: &str) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
         && NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok()
 }
 
@@ -202,7 +269,9 @@ mod tests {
         for ok in ["250.00", "10", "0.01", "1.5", "007.10"] {
             assert!(valid_amount(ok), "{ok}");
         }
-        for bad in ["0", "0.00", "-1.00", "1.234", "1.", ".5", "1e3", "", " 1.00", "1,000.00", "+1"] {
+        for bad in [
+            "0", "0.00", "-1.00", "1.234", "1.", ".5", "1e3", "", " 1.00", "1,000.00", "+1",
+        ] {
             assert!(!valid_amount(bad), "{bad}");
         }
     }

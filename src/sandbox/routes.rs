@@ -103,7 +103,9 @@ async fn odata(
 /// commit and any fault that strikes after it.
 async fn put_payment(s: &Arc<Shared>, loan_id: u64, headers: &HeaderMap, body: &[u8]) -> Response {
     let fault = s.put_fault(payload::lenient_info(body).as_deref());
-    if let Some(f @ (Fault::TooManyRequests | Fault::ErrorBeforeCommit | Fault::DropBeforeCommit)) = fault {
+    if let Some(f @ (Fault::TooManyRequests | Fault::ErrorBeforeCommit | Fault::DropBeforeCommit)) =
+        fault
+    {
         s.note_fault(f);
         return fault_response(f);
     }
@@ -203,7 +205,10 @@ fn get_resource(s: &Shared, resource: Resource, uri: &Uri) -> Response {
         return odata::loan_not_found(loan_id);
     }
     match resource {
-        Resource::Loan(_) => json_response(StatusCode::OK, json!({"d": odata::loan_json(&s.base_url, loan_id)})),
+        Resource::Loan(_) => json_response(
+            StatusCode::OK,
+            json!({"d": odata::loan_json(&s.base_url, loan_id)}),
+        ),
         Resource::LoanSetup(_) => {
             let setup = odata::loan_setup_json(&s.base_url, loan_id, s.is_periods_loan(loan_id));
             json_response(StatusCode::OK, json!({"d": setup}))
@@ -226,17 +231,27 @@ fn list_payments(s: &Shared, loan_id: u64, uri: &Uri) -> Response {
         Ok(q) => q,
         Err(m) => return error_response(StatusCode::BAD_REQUEST, &m),
     };
-    let needle = match query.filter.as_deref().map(odata::parse_info_filter).transpose() {
+    let needle = match query
+        .filter
+        .as_deref()
+        .map(odata::parse_info_filter)
+        .transpose()
+    {
         Ok(needle) => needle.map(|n| n.to_lowercase()),
         Err(m) => return error_response(StatusCode::BAD_REQUEST, &m),
     };
     // Case-insensitive, like the MySQL collation behind LoanPro: a client must check what it gets.
     let matching = s.loan_payments(loan_id, |p| {
-        needle.as_deref().is_none_or(|n| p.info.to_lowercase().contains(n))
+        needle
+            .as_deref()
+            .is_none_or(|n| p.info.to_lowercase().contains(n))
     });
     let total = matching.len();
     let results = query.page(matching.iter().map(|p| odata::payment_json(&s.base_url, p)));
-    json_response(StatusCode::OK, odata::collection(results, query.skip, query.top, total))
+    json_response(
+        StatusCode::OK,
+        odata::collection(results, query.skip, query.top, total),
+    )
 }
 
 /// `GET Loans`, optionally `$filter=displayId eq 'LN000123'`.
@@ -249,8 +264,12 @@ fn list_loans(s: &Shared, uri: &Uri) -> Response {
         None => {
             // Computed, not iterated: a sandbox may hold millions of loans.
             let first = (query.skip as u64).saturating_add(1);
-            let last = (query.skip as u64).saturating_add(query.top as u64).min(s.loans);
-            let results = (first..=last).map(|id| odata::loan_json(&s.base_url, id)).collect();
+            let last = (query.skip as u64)
+                .saturating_add(query.top as u64)
+                .min(s.loans);
+            let results = (first..=last)
+                .map(|id| odata::loan_json(&s.base_url, id))
+                .collect();
             let body = odata::collection(results, query.skip, query.top, s.loans as usize);
             return json_response(StatusCode::OK, body);
         }
@@ -261,12 +280,18 @@ fn list_loans(s: &Shared, uri: &Uri) -> Response {
     };
     let total = ids.len();
     let results = query.page(ids.into_iter().map(|id| odata::loan_json(&s.base_url, id)));
-    json_response(StatusCode::OK, odata::collection(results, query.skip, query.top, total))
+    json_response(
+        StatusCode::OK,
+        odata::collection(results, query.skip, query.top, total),
+    )
 }
 
 /// The loan whose display id is `wanted` (compared case-insensitively, like MySQL would).
 fn loan_by_display_id(s: &Shared, wanted: &str) -> Option<u64> {
-    let digits = wanted.get(..2).filter(|p| p.eq_ignore_ascii_case("LN")).map(|_| &wanted[2..])?;
+    let digits = wanted
+        .get(..2)
+        .filter(|p| p.eq_ignore_ascii_case("LN"))
+        .map(|_| &wanted[2..])?;
     let id: u64 = digits.parse().ok()?;
     (s.loan_exists(id) && odata::display_id(id).eq_ignore_ascii_case(wanted)).then_some(id)
 }
@@ -280,7 +305,10 @@ async fn stats(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn not_found(uri: Uri) -> Response {
-    error_response(StatusCode::NOT_FOUND, &format!("Resource not found: {}", uri.path()))
+    error_response(
+        StatusCode::NOT_FOUND,
+        &format!("Resource not found: {}", uri.path()),
+    )
 }
 
 #[cfg(test)]
@@ -291,8 +319,14 @@ mod tests {
     fn resources() {
         assert_eq!(Resource::parse("Loans"), Some(Resource::Loans));
         assert_eq!(Resource::parse("Loans(7)"), Some(Resource::Loan(7)));
-        assert_eq!(Resource::parse("Loans(id=7)/Payments"), Some(Resource::Payments(7)));
-        assert_eq!(Resource::parse("Loans(7)/LoanSetup"), Some(Resource::LoanSetup(7)));
+        assert_eq!(
+            Resource::parse("Loans(id=7)/Payments"),
+            Some(Resource::Payments(7))
+        );
+        assert_eq!(
+            Resource::parse("Loans(7)/LoanSetup"),
+            Some(Resource::LoanSetup(7))
+        );
         assert_eq!(Resource::parse("Loans(x)"), None);
         assert_eq!(Resource::parse("Loans(7)/Payments/1"), None);
         assert_eq!(Resource::parse("Loans/Payments"), None);

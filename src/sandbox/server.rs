@@ -69,13 +69,17 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, mut stop: watch
         tracing::debug!("sandbox shutdown grace expired; cutting connections");
     }
     // Dropping the JoinSet aborts whatever is left.
+    tracing::debug!("sandbox stopped");
 }
 
 async fn serve_connection(stream: TcpStream, router: Router, mut stop: watch::Receiver<bool>) {
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let router = router.clone();
         async move {
-            let response = router.oneshot(request).await.unwrap_or_else(|e: Infallible| match e {});
+            let response = router
+                .oneshot(request)
+                .await
+                .unwrap_or_else(|e: Infallible| match e {});
             if response.extensions().get::<DropConnection>().is_some() {
                 Err(ConnectionDropped)
             } else {

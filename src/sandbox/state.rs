@@ -71,7 +71,9 @@ impl Shared {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panicking test thread must not take every later request down with it.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn loan_exists(&self, loan_id: u64) -> bool {
@@ -95,7 +97,9 @@ impl Shared {
             && let Err(wait) = limiter.try_acquire(Instant::now())
         {
             inner.stats.too_many_requests += 1;
-            return Err(Refusal::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64));
+            return Err(Refusal::RateLimited(
+                wait.as_secs_f64().ceil().max(1.0) as u64
+            ));
         }
         if !self.authorized(headers) {
             inner.stats.unauthorized += 1;
@@ -148,7 +152,11 @@ impl Shared {
         let mut inner = self.lock();
         payment.id = inner.payments.len() as u64 + 1;
         let index = inner.payments.len();
-        inner.by_loan.entry(payment.loan_id).or_default().push(index);
+        inner
+            .by_loan
+            .entry(payment.loan_id)
+            .or_default()
+            .push(index);
         inner.payments.push(payment.clone());
         inner.stats.payments += 1;
         payment
@@ -196,7 +204,12 @@ const JITTER_ALLOWANCE: f64 = 0.1;
 impl TokenBucket {
     fn new(rate: f64) -> Self {
         let capacity = rate.max(1.0);
-        TokenBucket { rate, capacity, tokens: capacity, last: Instant::now() }
+        TokenBucket {
+            rate,
+            capacity,
+            tokens: capacity,
+            last: Instant::now(),
+        }
     }
 
     /// Takes one token, or says how long until one is available.

@@ -18,7 +18,10 @@ async fn start(config: SandboxConfig) -> Sandbox {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap()
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
 }
 
 /// The exact body of SPEC §4.
@@ -40,7 +43,12 @@ fn url(sb: &Sandbox, path: &str) -> String {
     format!("{}/odata.svc/{path}", sb.base_url())
 }
 
-async fn put(sb: &Sandbox, client: &reqwest::Client, loan: u64, body: &Value) -> reqwest::Result<reqwest::Response> {
+async fn put(
+    sb: &Sandbox,
+    client: &reqwest::Client,
+    loan: u64,
+    body: &Value,
+) -> reqwest::Result<reqwest::Response> {
     client
         .put(url(sb, &format!("Loans({loan})")))
         .bearer_auth(TOKEN)
@@ -50,8 +58,17 @@ async fn put(sb: &Sandbox, client: &reqwest::Client, loan: u64, body: &Value) ->
         .await
 }
 
-async fn get(sb: &Sandbox, client: &reqwest::Client, path: &str) -> reqwest::Result<reqwest::Response> {
-    client.get(url(sb, path)).bearer_auth(TOKEN).header("Autopal-Instance-Id", TENANT).send().await
+async fn get(
+    sb: &Sandbox,
+    client: &reqwest::Client,
+    path: &str,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .get(url(sb, path))
+        .bearer_auth(TOKEN)
+        .header("Autopal-Instance-Id", TENANT)
+        .send()
+        .await
 }
 
 async fn status_and_json(response: reqwest::Response) -> (StatusCode, Value) {
@@ -71,7 +88,8 @@ fn message(body: &Value) -> &str {
 async fn put_success_has_d_and_records() {
     let sb = start(SandboxConfig::default()).await;
     let c = client();
-    let (status, body) = status_and_json(put(&sb, &c, 7, &tx_body("first [k:0001]")).await.unwrap()).await;
+    let (status, body) =
+        status_and_json(put(&sb, &c, 7, &tx_body("first [k:0001]")).await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["d"]["id"], 7);
     assert_eq!(body["d"]["displayId"], "LN000007");
@@ -112,9 +130,19 @@ async fn credentials_are_required() {
     let (status, body) = status_and_json(wrong_token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(message(&body), "Unauthorized: invalid token");
-    let no_tenant = c.get(url(&sb, "Loans(1)/Payments")).bearer_auth(TOKEN).send().await.unwrap();
+    let no_tenant = c
+        .get(url(&sb, "Loans(1)/Payments"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no_tenant.status(), StatusCode::UNAUTHORIZED);
-    let no_token = c.get(url(&sb, "Loans(1)")).header("Autopal-Instance-Id", TENANT).send().await.unwrap();
+    let no_token = c
+        .get(url(&sb, "Loans(1)"))
+        .header("Autopal-Instance-Id", TENANT)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
     assert!(sb.payments().is_empty());
     let stats = sb.stats();
@@ -123,10 +151,15 @@ async fn credentials_are_required() {
 
 #[tokio::test]
 async fn unknown_loan_is_409_with_message() {
-    let sb = start(SandboxConfig { loans: 10, ..Default::default() }).await;
+    let sb = start(SandboxConfig {
+        loans: 10,
+        ..Default::default()
+    })
+    .await;
     let c = client();
     for loan in [0, 11, 999] {
-        let (status, body) = status_and_json(put(&sb, &c, loan, &tx_body("x")).await.unwrap()).await;
+        let (status, body) =
+            status_and_json(put(&sb, &c, loan, &tx_body("x")).await.unwrap()).await;
         assert_eq!(status, StatusCode::CONFLICT);
         assert_eq!(message(&body), format!("Loan {loan} not found"));
         assert!(body.get("d").is_none());
@@ -139,7 +172,11 @@ async fn unknown_loan_is_409_with_message() {
 
 #[tokio::test]
 async fn extra_mismatch_is_200_without_d() {
-    let sb = start(SandboxConfig { periods_loans: BTreeSet::from([10]), ..Default::default() }).await;
+    let sb = start(SandboxConfig {
+        periods_loans: BTreeSet::from([10]),
+        ..Default::default()
+    })
+    .await;
     let c = client();
     let (status, body) = status_and_json(put(&sb, &c, 10, &tx_body("x")).await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
@@ -158,10 +195,26 @@ async fn extra_mismatch_is_200_without_d() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("d").is_some());
     assert_eq!(sb.payments().len(), 1);
-    let setup = get(&sb, &c, "Loans(10)/LoanSetup").await.unwrap().json::<Value>().await.unwrap();
-    assert_eq!(setup["d"]["interestApplication"], "loan.interestApplication.betweenPeriods");
-    let setup = get(&sb, &c, "Loans(11)/LoanSetup").await.unwrap().json::<Value>().await.unwrap();
-    assert_eq!(setup["d"]["interestApplication"], "loan.interestApplication.betweenTransactions");
+    let setup = get(&sb, &c, "Loans(10)/LoanSetup")
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        setup["d"]["interestApplication"],
+        "loan.interestApplication.betweenPeriods"
+    );
+    let setup = get(&sb, &c, "Loans(11)/LoanSetup")
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        setup["d"]["interestApplication"],
+        "loan.interestApplication.betweenTransactions"
+    );
     assert_eq!(setup["d"]["loanId"], 11);
 }
 
@@ -175,25 +228,41 @@ fn body_with(change: impl FnOnce(&mut Value)) -> Value {
 async fn invalid_payloads_are_refused_in_both_shapes() {
     let sb = start(SandboxConfig::default()).await;
     let c = client();
-    let (status, body) =
-        status_and_json(put(&sb, &c, 1, &body_with(|p| p["paymentMethodId"] = json!(9))).await.unwrap()).await;
+    let (status, body) = status_and_json(
+        put(&sb, &c, 1, &body_with(|p| p["paymentMethodId"] = json!(9)))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(body["d"]["error"]["message"]["value"], "Invalid paymentMethodId 9");
-    let (status, body) =
-        status_and_json(put(&sb, &c, 1, &body_with(|p| p["paymentTypeId"] = json!(3))).await.unwrap()).await;
+    assert_eq!(
+        body["d"]["error"]["message"]["value"],
+        "Invalid paymentMethodId 9"
+    );
+    let (status, body) = status_and_json(
+        put(&sb, &c, 1, &body_with(|p| p["paymentTypeId"] = json!(3)))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(body["d"]["error"]["message"]["value"], "Invalid paymentTypeId 3");
+    assert_eq!(
+        body["d"]["error"]["message"]["value"],
+        "Invalid paymentTypeId 3"
+    );
 
-    let code_shaped: [(&str, Box<dyn Fn(&mut Value)>); 6] = [
-        ("amount", Box::new(|p: &mut Value| p["amount"] = json!("1.234"))),
-        ("amount", Box::new(|p: &mut Value| p["amount"] = json!(250.0))),
-        ("amount", Box::new(|p: &mut Value| p["amount"] = json!("0.00"))),
-        ("date", Box::new(|p: &mut Value| p["date"] = json!("11/20/2026"))),
-        ("date", Box::new(|p: &mut Value| p["date"] = json!("2026-02-30"))),
-        ("__logOnly", Box::new(|p: &mut Value| p["__logOnly"] = json!(false))),
+    type Edit = fn(&mut Value);
+    let code_shaped: [(&str, Edit); 6] = [
+        ("amount", |p| p["amount"] = json!("1.234")),
+        ("amount", |p| p["amount"] = json!(250.0)),
+        ("amount", |p| p["amount"] = json!("0.00")),
+        ("date", |p| p["date"] = json!("11/20/2026")),
+        ("date", |p| p["date"] = json!("2026-02-30")),
+        ("__logOnly", |p| p["__logOnly"] = json!(false)),
     ];
     for (field, change) in code_shaped {
-        let (status, body) = status_and_json(put(&sb, &c, 1, &body_with(change)).await.unwrap()).await;
+        let (status, body) =
+            status_and_json(put(&sb, &c, 1, &body_with(change)).await.unwrap()).await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert_eq!(body["code"], 409);
         assert_eq!(body["context"]["field"], field, "{body}");
@@ -201,19 +270,30 @@ async fn invalid_payloads_are_refused_in_both_shapes() {
     }
     let mut two = tx_body("a");
     let second = two["Payments"]["results"][0].clone();
-    two["Payments"]["results"].as_array_mut().unwrap().push(second);
+    two["Payments"]["results"]
+        .as_array_mut()
+        .unwrap()
+        .push(second);
     let (status, body) = status_and_json(put(&sb, &c, 1, &two).await.unwrap()).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["code"], 409);
 
     let (status, body) = status_and_json(
-        put(&sb, &c, 1, &body_with(|p| p["extra"] = json!("payment.extra.tx.nonsense"))).await.unwrap(),
+        put(
+            &sb,
+            &c,
+            1,
+            &body_with(|p| p["extra"] = json!("payment.extra.tx.nonsense")),
+        )
+        .await
+        .unwrap(),
     )
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(body["d"]["error"].is_object());
 
-    let headers = |rb: reqwest::RequestBuilder| rb.bearer_auth(TOKEN).header("Autopal-Instance-Id", TENANT);
+    let headers =
+        |rb: reqwest::RequestBuilder| rb.bearer_auth(TOKEN).header("Autopal-Instance-Id", TENANT);
     let malformed = headers(c.put(url(&sb, "Loans(1)")))
         .header("Content-Type", "application/json")
         .body("{\"Payments\":")
@@ -238,7 +318,12 @@ async fn invalid_payloads_are_refused_in_both_shapes() {
 async fn payments_are_paged_and_filtered() {
     let sb = start(SandboxConfig::default()).await;
     for i in 0..120 {
-        sb.add_payment(5, "10.5", "2026-01-02", &format!("old payment {i} [k:{i:016x}]"));
+        sb.add_payment(
+            5,
+            "10.5",
+            "2026-01-02",
+            &format!("old payment {i} [k:{i:016x}]"),
+        );
     }
     sb.add_payment(6, "1.00", "2026-01-02", "other loan");
     let c = client();
@@ -246,12 +331,16 @@ async fn payments_are_paged_and_filtered() {
     let mut skip = 0;
     loop {
         // Asking for more than a page is silently capped: clients must page until `total`.
-        let page: Value = get(&sb, &c, &format!("Loans(5)/Payments?$top=500&$skip={skip}&$orderby=id"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = get(
+            &sb,
+            &c,
+            &format!("Loans(5)/Payments?$top=500&$skip={skip}&$orderby=id"),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
         let summary = &page["d"]["summary"];
         assert_eq!(summary["total"], 120);
         assert_eq!(summary["start"], skip);
@@ -261,23 +350,40 @@ async fn payments_are_paged_and_filtered() {
             break;
         }
         assert!(results.len() <= 50);
-        seen.extend(results.iter().map(|p| p["info"].as_str().unwrap().to_owned()));
+        seen.extend(
+            results
+                .iter()
+                .map(|p| p["info"].as_str().unwrap().to_owned()),
+        );
         skip += results.len();
     }
     assert_eq!(seen.len(), 120);
     assert_eq!(seen[119], format!("old payment 119 [k:{:016x}]", 119));
-    let last: Value = get(&sb, &c, "Loans(5)/Payments?$skip=100").await.unwrap().json().await.unwrap();
+    let last: Value = get(&sb, &c, "Loans(5)/Payments?$skip=100")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(last["d"]["results"].as_array().unwrap().len(), 20);
     assert_eq!(last["d"]["results"][0]["amount"], "10.50");
     assert_eq!(last["d"]["results"][0]["loanId"], 5);
 
     // Sent raw: the URL parser percent-encodes the spaces and quotes, as a client's would.
-    let filter = format!("Loans(5)/Payments?$filter=substringof('[k:{:016x}]', info)", 77);
+    let filter = format!(
+        "Loans(5)/Payments?$filter=substringof('[k:{:016x}]', info)",
+        77
+    );
     let filtered: Value = get(&sb, &c, &filter).await.unwrap().json().await.unwrap();
     assert_eq!(filtered["d"]["summary"]["total"], 1);
-    assert_eq!(filtered["d"]["results"][0]["info"], format!("old payment 77 [k:{:016x}]", 77));
+    assert_eq!(
+        filtered["d"]["results"][0]["info"],
+        format!("old payment 77 [k:{:016x}]", 77)
+    );
 
-    let bad = get(&sb, &c, "Loans(5)/Payments?$filter=contains(info,'x')").await.unwrap();
+    let bad = get(&sb, &c, "Loans(5)/Payments?$filter=contains(info,'x')")
+        .await
+        .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let bad = get(&sb, &c, "Loans(5)/Payments?$top=ten").await.unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
@@ -287,28 +393,48 @@ async fn payments_are_paged_and_filtered() {
 async fn loans_are_found_by_display_id() {
     let sb = start(SandboxConfig::default()).await;
     let c = client();
-    let found: Value = get(&sb, &c, "Loans?$filter=displayId eq 'LN000123'").await.unwrap().json().await.unwrap();
+    let found: Value = get(&sb, &c, "Loans?$filter=displayId eq 'LN000123'")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let results = found["d"]["results"].as_array().unwrap();
     assert_eq!(results.len(), 1);
     assert_eq!(results[0]["id"], 123);
     assert_eq!(results[0]["displayId"], "LN000123");
     assert_eq!(found["d"]["summary"]["total"], 1);
     for missing in ["LN001001", "LN123", "XX000123"] {
-        let response = get(&sb, &c, &format!("Loans?$filter=displayId eq '{missing}'")).await.unwrap();
+        let response = get(&sb, &c, &format!("Loans?$filter=displayId eq '{missing}'"))
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let body: Value = response.json().await.unwrap();
-        assert_eq!(body["d"]["results"].as_array().unwrap().len(), 0, "{missing}");
+        assert_eq!(
+            body["d"]["results"].as_array().unwrap().len(),
+            0,
+            "{missing}"
+        );
     }
     let bad = get(&sb, &c, "Loans?$filter=id eq 5").await.unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
-    let all: Value = get(&sb, &c, "Loans?$skip=990").await.unwrap().json().await.unwrap();
+    let all: Value = get(&sb, &c, "Loans?$skip=990")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all["d"]["results"].as_array().unwrap().len(), 10);
     assert_eq!(all["d"]["summary"]["total"], 1000);
 }
 
 #[tokio::test]
 async fn rate_limit_answers_429_with_retry_after() {
-    let sb = start(SandboxConfig { requests_per_second: Some(2.0), ..Default::default() }).await;
+    let sb = start(SandboxConfig {
+        requests_per_second: Some(2.0),
+        ..Default::default()
+    })
+    .await;
     let c = client();
     let mut statuses = Vec::new();
     let mut retry_after = None;
@@ -316,13 +442,19 @@ async fn rate_limit_answers_429_with_retry_after() {
         let response = get(&sb, &c, "Loans(1)/Payments").await.unwrap();
         statuses.push(response.status());
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
-            retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
             let body: Value = response.json().await.unwrap();
             assert_eq!(body["code"], 429);
         }
     }
     assert_eq!(statuses[0], StatusCode::OK);
-    let limited = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    let limited = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
     assert!(limited >= 2, "{statuses:?}");
     assert_eq!(retry_after.as_deref(), Some("1"));
     let stats = sb.stats();
@@ -330,7 +462,11 @@ async fn rate_limit_answers_429_with_retry_after() {
     assert_eq!(stats.too_many_requests, limited as u64);
     // The test endpoints are neither limited nor counted.
     for _ in 0..5 {
-        let r = c.get(format!("http://{}/__sandbox/stats", sb.addr())).send().await.unwrap();
+        let r = c
+            .get(format!("http://{}/__sandbox/stats", sb.addr()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
     assert_eq!(sb.stats().gets, 6);
@@ -371,9 +507,18 @@ async fn scripted_put_faults_do_what_they_say() {
     // Queue used up: back to normal, and the after-commit payments are visible to GETs.
     let r = put(&sb, &c, 1, &tx_body("normal")).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let listed: Value = get(&sb, &c, "Loans(1)/Payments").await.unwrap().json().await.unwrap();
-    let infos: Vec<&str> =
-        listed["d"]["results"].as_array().unwrap().iter().map(|p| p["info"].as_str().unwrap()).collect();
+    let listed: Value = get(&sb, &c, "Loans(1)/Payments")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let infos: Vec<&str> = listed["d"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["info"].as_str().unwrap())
+        .collect();
     assert_eq!(infos, ["error after", "drop after", "normal"]);
 
     let stats = sb.stats();
@@ -401,18 +546,27 @@ async fn get_failure_and_queue_order() {
 #[tokio::test]
 async fn slow_commit_records_even_after_the_client_gave_up() {
     let sb = start(SandboxConfig {
-        faults: Faults { slow_secs: 0.6, ..Default::default() },
+        faults: Faults {
+            slow_secs: 0.6,
+            ..Default::default()
+        },
         ..Default::default()
     })
     .await;
-    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(150)).build().unwrap();
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
     sb.push_faults([Fault::SlowCommit]);
     let err = put(&sb, &impatient, 3, &tx_body("slow")).await.unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
     assert!(sb.payments().is_empty(), "recorded only after the delay");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while sb.payments().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "slow commit never recorded");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "slow commit never recorded"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(sb.payments()[0].info, "slow");
@@ -428,7 +582,10 @@ async fn slow_commit_records_even_after_the_client_gave_up() {
 #[tokio::test]
 async fn first_attempt_fault_strikes_once_per_info() {
     let sb = start(SandboxConfig {
-        faults: Faults { first_attempt: Some(Fault::ErrorAfterCommit), ..Default::default() },
+        faults: Faults {
+            first_attempt: Some(Fault::ErrorAfterCommit),
+            ..Default::default()
+        },
         ..Default::default()
     })
     .await;
@@ -448,7 +605,12 @@ async fn put_statuses(sb: &Sandbox, n: usize) -> Vec<Option<u16>> {
     let c = client();
     let mut out = Vec::new();
     for i in 0..n {
-        out.push(put(sb, &c, 1, &tx_body(&format!("r{i}"))).await.ok().map(|r| r.status().as_u16()));
+        out.push(
+            put(sb, &c, 1, &tx_body(&format!("r{i}")))
+                .await
+                .ok()
+                .map(|r| r.status().as_u16()),
+        );
     }
     out
 }
@@ -463,11 +625,22 @@ async fn random_faults_follow_the_seed() {
         burst_429: 0.05,
         ..Default::default()
     };
-    let a = start(SandboxConfig { faults: faults.clone(), ..Default::default() }).await;
-    let b = start(SandboxConfig { faults: faults.clone(), ..Default::default() }).await;
+    let a = start(SandboxConfig {
+        faults: faults.clone(),
+        ..Default::default()
+    })
+    .await;
+    let b = start(SandboxConfig {
+        faults: faults.clone(),
+        ..Default::default()
+    })
+    .await;
     let (sa, sb_) = (put_statuses(&a, 40).await, put_statuses(&b, 40).await);
     assert_eq!(sa, sb_);
-    assert!(sa.contains(&Some(500)) && sa.contains(&None) && sa.contains(&Some(200)), "{sa:?}");
+    assert!(
+        sa.contains(&Some(500)) && sa.contains(&None) && sa.contains(&Some(200)),
+        "{sa:?}"
+    );
     assert_eq!(a.payments().len(), b.payments().len());
     assert_eq!(a.stats(), b.stats());
 
@@ -481,7 +654,10 @@ async fn random_faults_follow_the_seed() {
 #[tokio::test]
 async fn burst_429_answers_with_retry_after() {
     let sb = start(SandboxConfig {
-        faults: Faults { burst_429: 1.0, ..Default::default() },
+        faults: Faults {
+            burst_429: 1.0,
+            ..Default::default()
+        },
         ..Default::default()
     })
     .await;
@@ -493,7 +669,10 @@ async fn burst_429_answers_with_retry_after() {
     // The burst ended with the replacement; a fresh one lasts this request plus three.
     let r = get(&sb, &c, "Loans(1)").await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    sb.set_faults(Faults { burst_429: 1.0, ..Default::default() });
+    sb.set_faults(Faults {
+        burst_429: 1.0,
+        ..Default::default()
+    });
     assert_eq!(put_statuses(&sb, 1).await, [Some(429)]);
 }
 
@@ -502,22 +681,45 @@ async fn test_endpoints_and_unknown_routes() {
     let sb = start(SandboxConfig::default()).await;
     let c = client();
     put(&sb, &c, 9, &tx_body("one")).await.unwrap();
-    let payments: Vec<SandboxPayment> =
-        c.get(format!("http://{}/__sandbox/payments", sb.addr())).send().await.unwrap().json().await.unwrap();
+    let payments: Vec<SandboxPayment> = c
+        .get(format!("http://{}/__sandbox/payments", sb.addr()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(payments, sb.payments());
-    let stats: SandboxStats =
-        c.get(format!("http://{}/__sandbox/stats", sb.addr())).send().await.unwrap().json().await.unwrap();
+    let stats: SandboxStats = c
+        .get(format!("http://{}/__sandbox/stats", sb.addr()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stats, sb.stats());
     assert_eq!(stats.puts, 1);
     assert_eq!(stats.payments, 1);
 
-    let (status, body) = status_and_json(c.get(format!("http://{}/nowhere", sb.addr())).send().await.unwrap()).await;
+    let (status, body) = status_and_json(
+        c.get(format!("http://{}/nowhere", sb.addr()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(message(&body).contains("/nowhere"));
     let (status, _) = status_and_json(get(&sb, &c, "Customers(1)").await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = status_and_json(
-        c.delete(url(&sb, "Loans(1)")).bearer_auth(TOKEN).header("Autopal-Instance-Id", TENANT).send().await.unwrap(),
+        c.delete(url(&sb, "Loans(1)"))
+            .bearer_auth(TOKEN)
+            .header("Autopal-Instance-Id", TENANT)
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
@@ -527,7 +729,10 @@ async fn test_endpoints_and_unknown_routes() {
 async fn shutdown_and_drop_stop_the_server() {
     let sb = start(SandboxConfig::default()).await;
     let addr = sb.addr();
-    assert!(sb.base_url().starts_with(&format!("http://127.0.0.1:{}/api/public/api/1", addr.port())));
+    assert!(sb.base_url().starts_with(&format!(
+        "http://127.0.0.1:{}/api/public/api/1",
+        addr.port()
+    )));
     sb.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 
@@ -536,7 +741,10 @@ async fn shutdown_and_drop_stop_the_server() {
     drop(sb);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
     while tokio::net::TcpStream::connect(addr).await.is_ok() {
-        assert!(tokio::time::Instant::now() < deadline, "still accepting after drop");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still accepting after drop"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -544,8 +752,17 @@ async fn shutdown_and_drop_stop_the_server() {
 #[tokio::test]
 async fn bad_config_is_refused() {
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let bad = SandboxConfig { faults: Faults { error_after_commit: 1.5, ..Default::default() }, ..Default::default() };
+    let bad = SandboxConfig {
+        faults: Faults {
+            error_after_commit: 1.5,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     assert!(Sandbox::start(bad, addr).await.is_err());
-    let bad = SandboxConfig { page_size: 0, ..Default::default() };
+    let bad = SandboxConfig {
+        page_size: 0,
+        ..Default::default()
+    };
     assert!(Sandbox::start(bad, addr).await.is_err());
 }
