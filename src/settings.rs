@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::read::bai2::Bai2Options;
+use crate::read::lockbox::LockboxLayout;
+
 /// A settings file that cannot be used. The message names the file and the key.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -128,6 +131,10 @@ pub struct Source {
     pub info: InfoTemplate,
     pub control_totals: ControlTotals,
     pub type_codes: Vec<u32>,
+    /// Lockbox record layout (lockbox sources).
+    pub layout: LockboxLayout,
+    /// BAI2 options (bai2 sources).
+    pub bai2: Bai2Options,
 }
 
 /// `[sources.NAME.columns]`: which CSV header holds each field.
@@ -323,6 +330,10 @@ struct RawSource {
     control_totals: ControlTotals,
     #[serde(default)]
     type_codes: Vec<u32>,
+    #[serde(default)]
+    layout: LockboxLayout,
+    #[serde(default)]
+    bai2: Bai2Options,
 }
 
 fn default_loan_ref() -> LoanRef {
@@ -498,6 +509,8 @@ impl Settings {
                     "a bai2 source must list the detail type codes that are payments".into(),
                 ));
             }
+            s.layout.validate().map_err(|m| invalid(&key("layout"), m))?;
+            s.bai2.validate().map_err(|m| invalid(&key("bai2"), m))?;
             sources.insert(
                 name.clone(),
                 Source {
@@ -513,6 +526,8 @@ impl Settings {
                     info,
                     control_totals: s.control_totals,
                     type_codes: s.type_codes,
+                    layout: s.layout,
+                    bai2: s.bai2,
                 },
             );
         }

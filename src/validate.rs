@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use crate::payment::{Key, Payment, key_marker};
 use crate::read::{Position, RawRow};
-use crate::settings::{InfoValues, LoanRef, Payments, Source};
+use crate::settings::{Format, InfoValues, LoanRef, Payments, Source};
 
 /// How far ahead of today a payment date may be.
 pub const MAX_DAYS_AHEAD: u64 = 7;
@@ -43,6 +43,7 @@ pub struct Validator<'a> {
     payments: &'a Payments,
     today: NaiveDate,
     seen: HashMap<Key, u32>,
+    iso: String,
 }
 
 impl<'a> Validator<'a> {
@@ -53,6 +54,7 @@ impl<'a> Validator<'a> {
             payments,
             today,
             seen: HashMap::new(),
+            iso: "%Y-%m-%d".to_string(),
         }
     }
 

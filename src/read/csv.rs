@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use super::{FileError, Position, RawFields, RawRow};
+use super::{FileError, PaymentReader, Position, RawFields, RawRow};
 use crate::settings::Columns;
 
 /// Streams the rows of one CSV file.
@@ -182,6 +182,9 @@ impl<R: Read> Iterator for CsvReader<R> {
         item
     }
 }
+
+/// A CSV file states no control totals.
+impl<R: Read> PaymentReader for CsvReader<R> {}
 
 fn not_utf8(file: &Arc<str>, line: u64) -> FileError {
     FileError::new(

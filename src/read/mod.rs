@@ -3,7 +3,9 @@
 //! A reader reports two kinds of trouble: a [`FileError`] means the file as a whole cannot be
 //! trusted (nothing of it may be staged); anything wrong with one row is left to validation.
 
+pub mod bai2;
 pub mod csv;
+pub mod lockbox;
 
 use std::fmt;
 use std::sync::Arc;
@@ -58,5 +60,54 @@ impl FileError {
             line,
             message: message.into(),
         }
+    }
+}
+
+/// One control total a file states, checked against what was read (integer cents or counts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlCheck {
+    /// Where in the file: `file`, `batch 001`, `lockbox 1234567`, `group 2`, `account 123456789`...
+    pub scope: String,
+    /// What is counted: `items`, `amount` (cents) or `records`.
+    pub what: &'static str,
+    /// The 1-based line of the record that states it.
+    pub line: u64,
+    pub stated: i64,
+    pub computed: i64,
+}
+
+impl ControlCheck {
+    pub fn matches(&self) -> bool {
+        self.stated == self.computed
+    }
+}
+
+impl fmt::Display for ControlCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |v: i64| {
+            if self.what == "amount" {
+                format!("{}.{:02}", v / 100, (v % 100).abs())
+            } else {
+                v.to_string()
+            }
+        };
+        write!(
+            f,
+            "{} {}: stated {}, computed {}",
+            self.scope,
+            self.what,
+            show(self.stated),
+            show(self.computed)
+        )
+    }
+}
+
+/// A reader of one bank file: rows, then (once the rows are exhausted) the control totals the
+/// file stated and what was computed for them. A reader in `enforce` mode turns a mismatch into
+/// a [`FileError`] item; in `warn` mode it logs it and goes on.
+pub trait PaymentReader: Iterator<Item = Result<RawRow, FileError>> {
+    /// Every control total checked so far (complete once the iterator has returned `None`).
+    fn control_checks(&self) -> &[ControlCheck] {
+        &[]
     }
 }
