@@ -104,8 +104,12 @@ impl<'a> Validator<'a> {
             }
         };
         let amount = parse_amount(&f.amount).map_err(|m| err("amount", &f.amount, m))?;
-        let date =
-            parse_date(&f.date, &self.source.date_formats).map_err(|m| err("date", &f.date, m))?;
+        // Lockbox and BAI2 readers decode their own date fields and hand over ISO dates.
+        let formats = match self.source.format {
+            Format::Csv => self.source.date_formats.as_slice(),
+            Format::Lockbox | Format::Bai2 => std::slice::from_ref(&self.iso),
+        };
+        let date = parse_date(&f.date, formats).map_err(|m| err("date", &f.date, m))?;
         let latest = self.today + Days::new(MAX_DAYS_AHEAD);
         if date > latest {
             return Err(err(
