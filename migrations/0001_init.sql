@@ -46,9 +46,13 @@ CREATE TABLE rows (
     http_status         INTEGER,
     message             TEXT,
     loanpro_payment_id  INTEGER,
+    sent_by_run         INTEGER,           -- the run that sends (or last sent) this row: its queue
+    sent_at             TEXT,              -- when its last request left (settle delay before a read-back)
+    reconciled          INTEGER NOT NULL DEFAULT 0,  -- how often it was read back from LoanPro
     updated_at          TEXT    NOT NULL
 );
 
 CREATE UNIQUE INDEX rows_one_live_row_per_key ON rows(key) WHERE live = 1;
 CREATE INDEX rows_by_run_status ON rows(run_id, status);
+CREATE INDEX rows_queue ON rows(sent_by_run, status);
 CREATE INDEX rows_open ON rows(status) WHERE status IN ('pending', 'sending', 'unknown', 'failed', 'unsent');

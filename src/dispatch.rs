@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use crate::ledger::{Claimed, Ledger, LedgerError, Outcome, RunId, Status};
 use crate::loanpro::{Answer, Client};
 use crate::payment::PaymentBody;
+use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
 
 /// How hard to press.
 #[derive(Debug, Clone)]
@@ -160,6 +161,55 @@ pub async fn dispatch(
     })
 }
 
+/// What sending a run's queue came to.
+#[derive(Debug, Clone, Default)]
+pub struct SendReport {
+    /// Why the run stopped early (refused credentials), if it did.
+    pub stopped: Option<String>,
+    pub reconciled: ReconcileReport,
+}
+
+/// Sends everything queued for `run`; then reads back the rows whose outcome is unknown, sends
+/// again those LoanPro does not have, and repeats until no row is left to send. Rows still
+/// queued when the run stops are closed as `unsent`.
+pub async fn send_all(
+    ledger: &Arc<Mutex<Ledger>>,
+    run: RunId,
+    client: &Arc<Client>,
+    config: &DispatchConfig,
+    reconcile_config: &ReconcileConfig,
+    progress: &ProgressBar,
+) -> Result<SendReport, LedgerError> {
+    let mut report = SendReport::default();
+    loop {
+        if let Err(stop) = dispatch(ledger.clone(), run, client.clone(), config.clone(), progress.clone()).await? {
+            report.stopped = Some(stop.reason);
+            break;
+        }
+        let uncertain = ledger.lock().expect("ledger").uncertain(Some(run))?;
+        if uncertain.is_empty() {
+            break;
+        }
+        let round = reconcile(ledger, client, uncertain, run, reconcile_config).await?;
+        report.reconciled.add(&round);
+        if let Some(reason) = round.auth_refused {
+            report.stopped = Some(reason);
+            break;
+        }
+        if round.resent == 0 {
+            break;
+        }
+        progress.inc_length(round.resent);
+    }
+    if let Some(reason) = &report.stopped {
+        ledger
+            .lock()
+            .expect("ledger")
+            .unsend_pending(run, &format!("not sent: the run stopped ({reason})"))?;
+    }
+    Ok(report)
+}
+
 /// Sends one row until it has an outcome.
 async fn send_row(
     row: &Claimed,
@@ -176,13 +226,15 @@ async fn send_row(
         &row.extra,
     );
     let mut attempts = 0u32;
-    let outcome = |status, attempts, http_status, message: String, payment_id| Outcome {
+    let mut sent_at = None;
+    let outcome = |status, attempts, http_status, message: String, payment_id, sent_at: &Option<String>| Outcome {
         id: row.id,
         status,
         attempts,
         http_status,
         message: Some(message).filter(|m| !m.is_empty()),
         loanpro_payment_id: payment_id,
+        sent_at: sent_at.clone(),
     };
     loop {
         if stop.is_set() {
@@ -192,10 +244,10 @@ async fn send_row(
                 attempts,
                 None,
                 format!("not sent: the run stopped ({reason})"),
-                None,
-            );
+                None, &sent_at);
         }
         attempts += 1;
+        sent_at = Some(crate::ledger::now());
         match client.put_payment(row.loan_id, &body).await {
             Answer::Posted {
                 http_status,
@@ -206,14 +258,13 @@ async fn send_row(
                     attempts,
                     Some(http_status),
                     String::new(),
-                    payment_id,
-                );
+                    payment_id, &sent_at);
             }
             Answer::Refused {
                 http_status,
                 message,
             } => {
-                return outcome(Status::Failed, attempts, Some(http_status), message, None);
+                return outcome(Status::Failed, attempts, Some(http_status), message, None, &sent_at);
             }
             Answer::AuthRefused {
                 http_status,
@@ -223,13 +274,13 @@ async fn send_row(
                     format!("LoanPro refused the credentials (HTTP {http_status}: {message})");
                 tracing::error!("{reason}; stopping the run");
                 stop.stop(reason.clone());
-                return outcome(Status::Unsent, attempts, Some(http_status), reason, None);
+                return outcome(Status::Unsent, attempts, Some(http_status), reason, None, &sent_at);
             }
             Answer::Unknown {
                 http_status,
                 message,
             } => {
-                return outcome(Status::Unknown, attempts, http_status, message, None);
+                return outcome(Status::Unknown, attempts, http_status, message, None, &sent_at);
             }
             Answer::RetryLater {
                 http_status,
@@ -242,8 +293,7 @@ async fn send_row(
                         attempts,
                         http_status,
                         format!("gave up after {attempts} attempts: {message}"),
-                        None,
-                    );
+                        None, &sent_at);
                 }
                 tracing::debug!(key = %row.key, attempts, "{message}; trying again");
                 if let Some(wait) = retry_after {

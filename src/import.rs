@@ -4,8 +4,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::NaiveDate;
@@ -13,13 +12,12 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::Exit;
-use crate::dispatch::{DispatchConfig, dispatch};
-use crate::ledger::{Ledger, NewRow, RunId, Status};
-use crate::loanpro::{Client, ClientConfig};
+use crate::ledger::{Ledger, NewRow};
 use crate::output;
 use crate::payment::money;
 use crate::read::csv::CsvReader;
 use crate::read::{FileError, RawRow};
+use crate::session::Session;
 use crate::settings::{Format, LoanRef, Settings, Source, Token};
 use crate::validate::Validator;
 
@@ -37,9 +35,6 @@ pub struct ImportArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// How many rows needing attention the summary lists.
-const ATTENTION_SHOWN: usize = 10;
-
 /// Runs an import. `token` overrides the environment (the demo's in-process sandbox).
 pub async fn run(
     settings: &Settings,
@@ -55,59 +50,29 @@ pub async fn run(
     if args.dry_run {
         return dry_run(settings, source, &args.files, today);
     }
-    // Everything that can stop the run is checked before anything is written.
-    let token = match token {
-        Some(t) => t,
-        None => settings.loanpro.token().map_err(anyhow::Error::msg)?,
-    };
-    let client = Client::new(ClientConfig {
-        base_url: settings.loanpro.base_url.clone(),
-        tenant_id: settings.loanpro.tenant_id.clone(),
-        token,
-        timeout: Duration::from_secs_f64(settings.loanpro.timeout_secs),
-        requests_per_second: settings.limits.requests_per_second,
-    })
-    .map_err(anyhow::Error::msg)?;
-
-    let mut ledger = Ledger::open(ledger_path)?;
-    let (unknown, unsent) = ledger.recover_interrupted()?;
-    if unknown + unsent > 0 {
-        tracing::warn!(
-            unknown,
-            unsent,
-            "an earlier run was interrupted: {unknown} row(s) are now `unknown`, {unsent} `unsent`"
-        );
-    }
-    let run = ledger.begin_run("import", Some(&source.name))?;
-    tracing::info!(run, source = %source.name, files = args.files.len(), "import started");
+    let mut session = Session::start(settings, ledger_path, token, "import", Some(&source.name)).await?;
+    let run = session.run;
 
     let mut refused = Vec::new();
-    let mut to_send = 0;
     for path in &args.files {
         let name = path.display().to_string();
+        let mut ledger = session.ledger();
         let file_id = ledger.add_file(run, &name)?;
         let staged = match open_rows(path, source) {
             Ok(rows) => {
                 let mut validator = Validator::new(source, &settings.payments, today);
-                ledger.stage_file(
-                    run,
-                    file_id,
-                    rows.map(|r| r.map(|row| to_new_row(&row, &mut validator))),
-                )?
+                ledger.stage_file(run, file_id, rows.map(|r| r.map(|row| to_new_row(&row, &mut validator))))?
             }
             Err(e) => Err(e),
         };
         match staged {
-            Ok(s) => {
-                tracing::info!(
-                    file = %name,
-                    pending = s.pending,
-                    rejected = s.rejected,
-                    already_posted = s.already_posted,
-                    "staged"
-                );
-                to_send += s.pending;
-            }
+            Ok(s) => tracing::info!(
+                file = %name,
+                pending = s.pending,
+                rejected = s.rejected,
+                already_posted = s.already_posted,
+                "staged"
+            ),
             Err(e) => {
                 tracing::error!("{e}; nothing of this file is sent");
                 ledger.refuse_file(file_id, &e.message)?;
@@ -116,34 +81,18 @@ pub async fn run(
         }
     }
 
-    let ledger = Arc::new(Mutex::new(ledger));
-    let bar = output::progress_bar(to_send);
-    let config = DispatchConfig::new(
-        settings.limits.concurrency,
-        settings.limits.max_attempts,
-        settings.limits.requests_per_second,
+    let sent = session.send().await?;
+    let notes: Vec<String> = refused
+        .iter()
+        .map(|e| format!("file refused: {e}; nothing of it was sent"))
+        .collect();
+    let title = format!(
+        "payimport import: run {run}, source {}, {} file(s)",
+        source.name,
+        args.files.len()
     );
-    let stopped = dispatch(ledger.clone(), run, client, config, bar.clone()).await?;
-    bar.finish_and_clear();
-    let mut ledger = Arc::try_unwrap(ledger)
-        .ok()
-        .expect("dispatch is over")
-        .into_inner()
-        .expect("ledger lock");
-    if let Err(stop) = &stopped {
-        ledger.unsend_pending(run, &format!("not sent: the run stopped ({})", stop.reason))?;
-    }
-    ledger.finish_run(run)?;
-
-    let exit = print_summary(&ledger, run, &source.name, &args.files, &refused)?;
-    Ok(match (&stopped, refused.is_empty()) {
-        (Err(stop), _) => {
-            tracing::error!("{}", stop.reason);
-            Exit::Fatal
-        }
-        (_, false) => Exit::Fatal,
-        _ => exit,
-    })
+    let exit = session.print_summary(&title, &notes)?;
+    Ok(if sent.stopped.is_some() || !refused.is_empty() { Exit::Fatal } else { exit })
 }
 
 /// The formats and loan references this build can import.
@@ -309,51 +258,6 @@ fn dry_run(
     Ok(if refused > 0 {
         Exit::Fatal
     } else if rejected > 0 {
-        Exit::Attention
-    } else {
-        Exit::Done
-    })
-}
-
-/// Prints the end-of-run summary on stdout and returns the exit status its rows call for.
-fn print_summary(
-    ledger: &Ledger,
-    run: RunId,
-    source: &str,
-    files: &[PathBuf],
-    refused: &[FileError],
-) -> anyhow::Result<Exit> {
-    let totals = ledger.totals(run)?;
-    let attention: u64 = totals
-        .iter()
-        .filter(|t| Status::parse(&t.status).is_some_and(Status::needs_attention))
-        .map(|t| t.count)
-        .sum();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    writeln!(
-        out,
-        "payimport import: run {run}, source {source}, {} file(s)",
-        files.len()
-    )?;
-    output::write_totals(&mut out, &totals)?;
-    for e in refused {
-        writeln!(out, "file refused: {e}; nothing of it was sent")?;
-    }
-    output::write_attention(
-        &mut out,
-        &ledger.needing_attention(run, ATTENTION_SHOWN)?,
-        attention,
-    )?;
-    if attention > 0 || !refused.is_empty() {
-        writeln!(
-            out,
-            "full report: payimport --ledger {} report --run {run}",
-            ledger.path().display()
-        )?;
-    }
-    out.flush()?;
-    Ok(if attention > 0 {
         Exit::Attention
     } else {
         Exit::Done

@@ -10,8 +10,10 @@ pub mod loanpro;
 pub mod output;
 pub mod payment;
 pub mod read;
+pub mod reconcile;
 pub mod report;
 pub mod sandbox;
+pub mod session;
 pub mod settings;
 pub mod validate;
 

@@ -224,6 +224,101 @@ impl Client {
     }
 }
 
+/// A payment as LoanPro lists it: enough to find a key again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedPayment {
+    pub id: Option<u64>,
+    pub info: String,
+}
+
+/// Why a read-back failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// 401/403: the credentials are wrong; the run must stop.
+    AuthRefused(String),
+    /// Anything else, after the retries a GET deserves.
+    Failed(String),
+}
+
+/// The page size LoanPro uses (and caps `$top` at).
+const PAGE: usize = 50;
+
+impl Client {
+    /// Every payment of a loan: `GET Loans(id)/Payments`, page after page until `total`.
+    /// GETs are safe to repeat, so transient failures are retried up to `max_attempts`.
+    pub async fn loan_payments(&self, loan_id: i64, max_attempts: u32) -> Result<Vec<LoggedPayment>, ReadError> {
+        let mut all = Vec::new();
+        loop {
+            let url = format!(
+                "{}/Loans({loan_id})/Payments?$top={PAGE}&$skip={}&$orderby=id",
+                self.odata,
+                all.len()
+            );
+            let (page, total) = self.get_page(&url, max_attempts).await?;
+            let got = page.len();
+            all.extend(page);
+            // Page until LoanPro's own total, or until it has nothing more to give.
+            if got == 0 || total.is_some_and(|t| all.len() as u64 >= t) {
+                return Ok(all);
+            }
+        }
+    }
+
+    async fn get_page(&self, url: &str, max_attempts: u32) -> Result<(Vec<LoggedPayment>, Option<u64>), ReadError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.ready().await;
+            let failure = match self.http.get(url).send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after);
+                    let body = resp.bytes().await.unwrap_or_default();
+                    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+                    match status {
+                        200 => {
+                            let d = json.as_ref().and_then(|j| j.get("d"));
+                            match d.and_then(|d| d.get("results")).and_then(|r| r.as_array()) {
+                                Some(results) => {
+                                    let page = results
+                                        .iter()
+                                        .map(|p| LoggedPayment {
+                                            id: p.get("id").and_then(serde_json::Value::as_u64),
+                                            info: p.get("info").and_then(|i| i.as_str()).unwrap_or("").to_string(),
+                                        })
+                                        .collect();
+                                    let total = d.and_then(|d| d.pointer("/summary/total")).and_then(serde_json::Value::as_u64);
+                                    return Ok((page, total));
+                                }
+                                None => error_message(json.as_ref(), &body, status),
+                            }
+                        }
+                        401 | 403 => return Err(ReadError::AuthRefused(error_message(json.as_ref(), &body, status))),
+                        429 => {
+                            if let Some(wait) = retry_after {
+                                self.pause_all(wait);
+                            }
+                            error_message(json.as_ref(), &body, status)
+                        }
+                        400..=499 => return Err(ReadError::Failed(error_message(json.as_ref(), &body, status))),
+                        _ => error_message(json.as_ref(), &body, status),
+                    }
+                }
+                Err(e) => describe(&e),
+            };
+            if attempt >= max_attempts {
+                return Err(ReadError::Failed(format!("reading the loan's payments back failed {attempt} times: {failure}")));
+            }
+            tracing::debug!(attempt, "read-back failed ({failure}); trying again");
+            tokio::time::sleep(Duration::from_millis(200u64 << attempt.min(6))).await;
+        }
+    }
+}
+
 /// A request that got no HTTP answer. Only a refused connection proves nothing was sent.
 fn transport_error(e: &reqwest::Error) -> Answer {
     if e.is_connect() {

@@ -100,6 +100,32 @@ pub struct Outcome {
     pub http_status: Option<u16>,
     pub message: Option<String>,
     pub loanpro_payment_id: Option<u64>,
+    /// When the last request for it left, if one did.
+    pub sent_at: Option<String>,
+}
+
+/// A live row whose payment may or may not be in LoanPro.
+#[derive(Debug, Clone)]
+pub struct Uncertain {
+    pub id: i64,
+    pub key: String,
+    pub loan_id: i64,
+    pub attempts: u32,
+    /// When its last request left; the read-back waits `settle_secs` after it.
+    pub sent_at: Option<String>,
+}
+
+/// What a read-back found out about an uncertain row.
+#[derive(Debug, Clone)]
+pub enum Reconciled {
+    /// Its key is in LoanPro: it was logged.
+    Found { payment_id: Option<u64> },
+    /// Not in LoanPro: queue it again for this run.
+    Resend { run: RunId },
+    /// Not in LoanPro and out of attempts: certainly not logged.
+    GiveUp { message: String },
+    /// The read-back itself failed: it stays `unknown`, nothing is sent.
+    ReadFailed { message: String },
 }
 
 /// Counts and amounts of one status.
@@ -141,9 +167,12 @@ pub struct Staged {
     pub unknown: u64,
 }
 
-pub(crate) fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+pub fn now() -> String {
+    chrono::Utc::now().format(TIME_FORMAT).to_string()
 }
+
+/// Ledger times: UTC with milliseconds, so a settle delay can be measured from them.
+pub const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
 
 impl Ledger {
     /// Opens (creating if needed) the ledger for a run that will change it, taking its lock.
@@ -305,7 +334,7 @@ impl Ledger {
         self.conn
             .execute(
                 "UPDATE rows SET status = 'unsent', message = ?1, updated_at = ?2
-                 WHERE run_id = ?3 AND status = 'pending'",
+                 WHERE sent_by_run = ?3 AND status = 'pending'",
                 params![message, now(), run],
             )
             .map_err(|e| self.sql(e))
@@ -353,15 +382,22 @@ impl Ledger {
                      FROM rows WHERE key = ?1 AND live = 1",
                 )
                 .map_err(sql)?;
+            // A row taken over stops speaking for its key; one still queued is no longer sent.
             let mut retire = tx
-                .prepare_cached("UPDATE rows SET live = 0 WHERE id = ?1")
+                .prepare_cached(
+                    "UPDATE rows SET live = 0,
+                     message = CASE WHEN status = 'pending' THEN ?2 ELSE message END,
+                     status = CASE WHEN status = 'pending' THEN 'unsent' ELSE status END
+                     WHERE id = ?1",
+                )
                 .map_err(sql)?;
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO rows (run_id, file, line, key, live, status, loan, loan_id, amount,
                      amount_cents, date, reference, payment_method_id, payment_type_id, extra, info,
-                     message, loanpro_payment_id, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                     message, loanpro_payment_id, updated_at, sent_by_run)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                             CASE WHEN ?6 = 'pending' THEN ?1 END)",
                 )
                 .map_err(sql)?;
             for row in rows {
@@ -479,14 +515,14 @@ impl Ledger {
         Ok(Ok(staged))
     }
 
-    /// Takes up to `n` pending rows of a run for sending: one transaction marks them all
+    /// Takes up to `n` rows queued for a run for sending: one transaction marks them all
     /// `sending`, durably, before any of their requests leave.
     pub fn claim(&mut self, run: RunId, n: usize) -> Result<Vec<Claimed>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "UPDATE rows SET status = 'sending', updated_at = ?3
-                 WHERE id IN (SELECT id FROM rows WHERE run_id = ?1 AND status = 'pending' ORDER BY id LIMIT ?2)
+                "UPDATE rows SET status = 'sending', updated_at = ?3, sent_at = ?3
+                 WHERE id IN (SELECT id FROM rows WHERE sent_by_run = ?1 AND status = 'pending' ORDER BY id LIMIT ?2)
                  RETURNING id, key, loan_id, amount, date, info, payment_method_id, payment_type_id, extra",
             )
             .map_err(|e| sql_err(&self.path, e))?;
@@ -519,7 +555,8 @@ impl Ledger {
             let mut stmt = tx
                 .prepare_cached(
                     "UPDATE rows SET status = ?2, attempts = attempts + ?3, http_status = ?4,
-                     message = ?5, loanpro_payment_id = COALESCE(?6, loanpro_payment_id), updated_at = ?7
+                     message = ?5, loanpro_payment_id = COALESCE(?6, loanpro_payment_id), updated_at = ?7,
+                     sent_at = COALESCE(?8, sent_at)
                      WHERE id = ?1",
                 )
                 .map_err(sql)?;
@@ -532,7 +569,8 @@ impl Ledger {
                     o.http_status,
                     o.message,
                     o.loanpro_payment_id.map(|v| v as i64),
-                    t
+                    t,
+                    o.sent_at
                 ])
                 .map_err(sql)?;
             }
@@ -540,13 +578,101 @@ impl Ledger {
         tx.commit().map_err(sql)
     }
 
-    /// Counts and amounts per status for one run.
+    /// How many rows are queued for a run to send.
+    pub fn queued(&self, run: RunId) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM rows WHERE sent_by_run = ?1 AND status = 'pending'",
+                [run],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Live rows whose outcome is unknown: those a run sent (`Some(run)`), or all of them.
+    pub fn uncertain(&self, sent_by: Option<RunId>) -> Result<Vec<Uncertain>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, key, loan_id, attempts, sent_at FROM rows
+                 WHERE status = 'unknown' AND live = 1 AND loan_id IS NOT NULL
+                   AND (?1 IS NULL OR sent_by_run = ?1)
+                 ORDER BY loan_id, id",
+            )
+            .map_err(|e| self.sql(e))?;
+        stmt.query_map([sent_by], |r| {
+            Ok(Uncertain {
+                id: r.get(0)?,
+                key: r.get(1)?,
+                loan_id: r.get(2)?,
+                attempts: r.get(3)?,
+                sent_at: r.get(4)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| sql_err(&self.path, e))
+    }
+
+    /// Records what read-backs found, in one transaction.
+    pub fn record_reconciled(&mut self, results: &[(i64, Reconciled)]) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let sql = |e| sql_err(&path, e);
+        let tx = self.conn.transaction().map_err(sql)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE rows SET status = ?2, message = ?3,
+                     loanpro_payment_id = COALESCE(?4, loanpro_payment_id),
+                     sent_by_run = COALESCE(?5, sent_by_run),
+                     reconciled = reconciled + 1, updated_at = ?6
+                     WHERE id = ?1",
+                )
+                .map_err(sql)?;
+            let t = now();
+            for (id, r) in results {
+                let (status, message, payment_id, run) = match r {
+                    Reconciled::Found { payment_id } => (
+                        Status::Posted,
+                        Some("found in LoanPro by its key after an uncertain answer".to_string()),
+                        payment_id.map(|p| p as i64),
+                        None,
+                    ),
+                    Reconciled::Resend { run } => (
+                        Status::Pending,
+                        Some("not found in LoanPro after an uncertain answer: sent again".to_string()),
+                        None,
+                        Some(*run),
+                    ),
+                    Reconciled::GiveUp { message } => (Status::Unsent, Some(message.clone()), None, None),
+                    Reconciled::ReadFailed { message } => (Status::Unknown, Some(message.clone()), None, None),
+                };
+                stmt.execute(params![id, status.as_str(), message, payment_id, run, t])
+                    .map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// How many rows of a run were read back from LoanPro at least once.
+    pub fn reconciled_count(&self, run: RunId) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM rows WHERE (run_id = ?1 OR sent_by_run = ?1) AND reconciled > 0",
+                [run],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Counts and amounts per status for one run: the rows it staged and the earlier ones it sent.
     pub fn totals(&self, run: RunId) -> Result<Vec<StatusTotal>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT status, COUNT(*), COALESCE(SUM(amount_cents), 0) FROM rows
-                 WHERE run_id = ?1 GROUP BY status ORDER BY status",
+                 WHERE run_id = ?1 OR sent_by_run = ?1 GROUP BY status ORDER BY status",
             )
             .map_err(|e| self.sql(e))?;
         stmt.query_map([run], |r| {
@@ -570,7 +696,7 @@ impl Ledger {
             .conn
             .prepare_cached(
                 "SELECT file, line, key, status, COALESCE(message, '') FROM rows
-                 WHERE run_id = ?1 AND status IN ('rejected', 'failed', 'unsent', 'unknown')
+                 WHERE (run_id = ?1 OR sent_by_run = ?1) AND status IN ('rejected', 'failed', 'unsent', 'unknown')
                  ORDER BY id LIMIT ?2",
             )
             .map_err(|e| self.sql(e))?;

@@ -1,0 +1,144 @@
+//! One run that talks to LoanPro (`import`, `retry`): the ledger lock, recovery from an
+//! interrupted run, reconciliation of earlier uncertain rows, sending, and the summary.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::Exit;
+use crate::dispatch::{DispatchConfig, SendReport, send_all};
+use crate::ledger::{Ledger, RunId, Status};
+use crate::loanpro::{Client, ClientConfig};
+use crate::output;
+use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
+use crate::settings::{Settings, Token};
+
+/// How many rows needing attention the summary lists.
+const ATTENTION_SHOWN: usize = 10;
+
+/// A run in progress.
+pub struct Session {
+    pub run: RunId,
+    ledger: Arc<Mutex<Ledger>>,
+    client: Arc<Client>,
+    dispatch: DispatchConfig,
+    reconcile: ReconcileConfig,
+    /// What reconciliation did, at the start and during the run.
+    pub reconciled: ReconcileReport,
+}
+
+impl Session {
+    /// Checks the token, takes the ledger's lock, recovers from an interrupted run, starts a run,
+    /// and settles every earlier row whose outcome is unknown by reading it back from LoanPro.
+    pub async fn start(
+        settings: &Settings,
+        ledger_path: &std::path::Path,
+        token: Option<Token>,
+        command: &str,
+        source: Option<&str>,
+    ) -> anyhow::Result<Session> {
+        // Everything that can stop the run is checked before anything is written.
+        let token = match token {
+            Some(t) => t,
+            None => settings.loanpro.token().map_err(anyhow::Error::msg)?,
+        };
+        let client = Client::new(ClientConfig {
+            base_url: settings.loanpro.base_url.clone(),
+            tenant_id: settings.loanpro.tenant_id.clone(),
+            token,
+            timeout: Duration::from_secs_f64(settings.loanpro.timeout_secs),
+            requests_per_second: settings.limits.requests_per_second,
+        })
+        .map_err(anyhow::Error::msg)?;
+
+        let mut ledger = Ledger::open(ledger_path)?;
+        let (unknown, unsent) = ledger.recover_interrupted()?;
+        if unknown + unsent > 0 {
+            tracing::warn!(
+                "an earlier run was interrupted: {unknown} row(s) were being sent (now `unknown`, to be read back), {unsent} were not sent yet (now `unsent`)"
+            );
+        }
+        let run = ledger.begin_run(command, source)?;
+        tracing::info!(run, command, "run started");
+        let limits = &settings.limits;
+        let mut session = Session {
+            run,
+            ledger: Arc::new(Mutex::new(ledger)),
+            client,
+            dispatch: DispatchConfig::new(limits.concurrency, limits.max_attempts, limits.requests_per_second),
+            reconcile: ReconcileConfig {
+                settle: Duration::from_secs_f64(limits.settle_secs),
+                max_attempts: limits.max_attempts,
+                concurrency: limits.concurrency,
+            },
+            reconciled: ReconcileReport::default(),
+        };
+        let earlier = session.ledger().uncertain(None)?;
+        if !earlier.is_empty() {
+            tracing::info!(rows = earlier.len(), "reading back rows of earlier runs whose outcome is unknown");
+            let report = reconcile(&session.ledger, &session.client, earlier, run, &session.reconcile).await?;
+            if let Some(reason) = &report.auth_refused {
+                anyhow::bail!("{reason}");
+            }
+            session.reconciled.add(&report);
+        }
+        Ok(session)
+    }
+
+    /// The ledger, for staging and queries between the sending phases.
+    pub fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().expect("ledger lock")
+    }
+
+    /// Sends everything queued for this run (with reconciliation rounds), ends the run and
+    /// returns what happened.
+    pub async fn send(&mut self) -> anyhow::Result<SendReport> {
+        let queued = self.ledger().queued(self.run)?;
+        let bar = output::progress_bar(queued);
+        let report = send_all(&self.ledger, self.run, &self.client, &self.dispatch, &self.reconcile, &bar).await?;
+        bar.finish_and_clear();
+        self.reconciled.add(&report.reconciled);
+        self.ledger().finish_run(self.run)?;
+        if let Some(reason) = &report.stopped {
+            tracing::error!("{reason}; the run stopped");
+        }
+        Ok(report)
+    }
+
+    /// Prints the end-of-run summary on stdout and returns the exit status its rows call for.
+    pub fn print_summary(&self, title: &str, notes: &[String]) -> anyhow::Result<Exit> {
+        let ledger = self.ledger();
+        let totals = ledger.totals(self.run)?;
+        let attention: u64 = totals
+            .iter()
+            .filter(|t| Status::parse(&t.status).is_some_and(Status::needs_attention))
+            .map(|t| t.count)
+            .sum();
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        writeln!(out, "{title}")?;
+        output::write_totals(&mut out, &totals)?;
+        let r = &self.reconciled;
+        if r.rows > 0 {
+            writeln!(
+                out,
+                "reconciled: {} row(s) on {} loan(s) read back from LoanPro: {} found there, {} sent again, {} given up, {} could not be read",
+                r.rows, r.loans, r.found, r.resent, r.given_up, r.read_failed
+            )?;
+        }
+        for n in notes {
+            writeln!(out, "{n}")?;
+        }
+        output::write_attention(&mut out, &ledger.needing_attention(self.run, ATTENTION_SHOWN)?, attention)?;
+        if attention > 0 || !notes.is_empty() {
+            writeln!(
+                out,
+                "full report: payimport --ledger {} report --run {}",
+                ledger.path().display(),
+                self.run
+            )?;
+        }
+        out.flush()?;
+        Ok(if attention > 0 { Exit::Attention } else { Exit::Done })
+    }
+}
