@@ -283,33 +283,6 @@ async fn a_missing_token_is_fatal_before_anything_is_written() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_500_leaves_the_row_unknown_and_a_rerun_does_not_resend_it() {
-    let env = Env::new().await;
-    env.sandbox.push_faults([Fault::ErrorAfterCommit]);
-    let file = env.write("bank.csv", &valid_csv(5));
-    let r = env.run(&["import", file.to_str().unwrap()]).await;
-    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let rows = env.report(&[]).await;
-    let unknown: Vec<_> = rows
-        .iter()
-        .filter(|r| r.get("status") == "unknown")
-        .collect();
-    assert_eq!(unknown.len(), 1, "{rows:?}");
-    assert_eq!(unknown[0].get("http_status"), "500");
-    assert_eq!(
-        env.sandbox.payments().len(),
-        5,
-        "the 500 came after the commit"
-    );
-
-    let puts = env.sandbox.stats().puts;
-    let again = env.run(&["import", file.to_str().unwrap()]).await;
-    assert_eq!(again.code, 1, "still needs attention");
-    assert_eq!(env.sandbox.stats().puts, puts, "nothing sent again");
-    assert_eq!(env.sandbox.payments().len(), 5, "never twice");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loanpro_refusals_fail_the_row_with_loanpros_message() {
     let config = SandboxConfig {
         loans: 10,

@@ -2,4 +2,5 @@
 //! loopback, with a real SQLite ledger in a temporary folder per test.
 
 mod import_csv;
+mod reconcile;
 mod util;

@@ -19,6 +19,7 @@ pub struct Limits {
     pub concurrency: usize,
     pub max_attempts: u32,
     pub timeout_secs: f64,
+    pub settle_secs: f64,
 }
 
 impl Default for Limits {
@@ -28,6 +29,7 @@ impl Default for Limits {
             concurrency: 8,
             max_attempts: 5,
             timeout_secs: 5.0,
+            settle_secs: 0.0,
         }
     }
 }
@@ -61,7 +63,7 @@ path = "ledger.sqlite"
 requests_per_second = {rps}
 concurrency = {concurrency}
 max_attempts = {attempts}
-settle_secs = 0
+settle_secs = {settle}
 
 [payments]
 payment_methods = {{ 3 = "Credit/Debit Card", 4 = "Check", 5 = "ACH" }}
@@ -82,6 +84,7 @@ loan = "id"
                 rps = limits.requests_per_second,
                 concurrency = limits.concurrency,
                 attempts = limits.max_attempts,
+                settle = limits.settle_secs,
             ),
         )
         .unwrap();
