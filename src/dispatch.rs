@@ -9,6 +9,7 @@ use indicatif::ProgressBar;
 use rand::Rng;
 use tokio::sync::mpsc;
 
+use crate::crashpoint;
 use crate::ledger::{Claimed, Ledger, LedgerError, Outcome, RunId, Status};
 use crate::loanpro::{Answer, Client};
 use crate::payment::PaymentBody;
@@ -101,6 +102,7 @@ pub async fn dispatch(
                 if rows.is_empty() {
                     return Ok::<(), LedgerError>(());
                 }
+                crashpoint::reached("claimed");
                 for row in rows {
                     if row_tx.send(row).await.is_err() {
                         return Ok(());
@@ -123,6 +125,7 @@ pub async fn dispatch(
                 let row = row_rx.lock().await.recv().await;
                 let Some(row) = row else { break };
                 let outcome = send_row(&row, &client, &stop, &config).await;
+                crashpoint::reached("answered");
                 if out_tx.send(outcome).await.is_err() {
                     break;
                 }
@@ -143,6 +146,7 @@ pub async fn dispatch(
                 tokio::task::spawn_blocking(move || l.lock().expect("ledger").record(&group))
                     .await
                     .expect("record task")?;
+                crashpoint::reached("recorded");
                 progress.inc(n);
             }
             Ok::<(), LedgerError>(())

@@ -81,6 +81,7 @@ pub async fn run(
         }
     }
 
+    crate::crashpoint::reached("staged");
     let sent = session.send().await?;
     let notes: Vec<String> = refused
         .iter()

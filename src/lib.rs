@@ -3,6 +3,7 @@
 //! The command line (clap derive) and [`run`] live here so that tests can drive the whole tool;
 //! `main.rs` only maps the result to an exit status.
 
+pub mod crashpoint;
 pub mod dispatch;
 pub mod import;
 pub mod ledger;
