@@ -16,10 +16,14 @@ CREATE TABLE files (
     status          TEXT    NOT NULL,      -- staged | refused
     message         TEXT,                  -- why a refused file was refused
     rows            INTEGER NOT NULL DEFAULT 0,
-    stated_count    INTEGER,               -- control totals the file states, if any
-    stated_cents    INTEGER,
-    computed_count  INTEGER,
-    computed_cents  INTEGER
+    control_checks  TEXT                   -- JSON: every control total the file states, stated vs computed
+);
+
+-- Display ids (the loan number on a coupon) resolved to LoanPro loan ids, so a rerun asks nothing.
+CREATE TABLE loan_ids (
+    display_id   TEXT    PRIMARY KEY,
+    loan_id      INTEGER NOT NULL,
+    resolved_at  TEXT    NOT NULL
 );
 
 CREATE TABLE rows (

@@ -6,7 +6,7 @@ use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -15,10 +15,12 @@ use crate::Exit;
 use crate::ledger::{Ledger, NewRow};
 use crate::output;
 use crate::payment::money;
+use crate::read::bai2::Bai2Reader;
 use crate::read::csv::CsvReader;
-use crate::read::{FileError, RawRow};
+use crate::read::lockbox::LockboxReader;
+use crate::read::{FileError, PaymentReader, RawRow};
 use crate::session::Session;
-use crate::settings::{Format, LoanRef, Settings, Source, Token};
+use crate::settings::{Format, Settings, Source, Token};
 use crate::validate::Validator;
 
 /// `payimport import`.
@@ -45,7 +47,6 @@ pub async fn run(
     let source = settings
         .source(args.source.as_deref())
         .map_err(anyhow::Error::msg)?;
-    check_supported(source)?;
     let today = chrono::Local::now().date_naive();
     if args.dry_run {
         return dry_run(settings, source, &args.files, today);
@@ -59,9 +60,15 @@ pub async fn run(
         let mut ledger = session.ledger();
         let file_id = ledger.add_file(run, &name)?;
         let staged = match open_rows(path, source) {
-            Ok(rows) => {
+            Ok(mut rows) => {
                 let mut validator = Validator::new(source, &settings.payments, today);
-                ledger.stage_file(run, file_id, rows.map(|r| r.map(|row| to_new_row(&row, &mut validator))))?
+                let staged = ledger.stage_file(
+                    run,
+                    file_id,
+                    rows.by_ref().map(|r| r.map(|row| to_new_row(&row, &mut validator))),
+                )?;
+                ledger.set_control_checks(file_id, rows.control_checks())?;
+                staged
             }
             Err(e) => Err(e),
         };
@@ -96,38 +103,22 @@ pub async fn run(
     Ok(if sent.stopped.is_some() || !refused.is_empty() { Exit::Fatal } else { exit })
 }
 
-/// The formats and loan references this build can import.
-fn check_supported(source: &Source) -> anyhow::Result<()> {
-    if source.format != Format::Csv {
-        bail!(
-            "source {:?}: format {:?} is not supported yet (only csv)",
-            source.name,
-            source.format
-        );
-    }
-    if source.loan == LoanRef::DisplayId {
-        bail!(
-            "source {:?}: loan = \"display_id\" is not supported yet; use loan = \"id\"",
-            source.name
-        );
-    }
-    Ok(())
-}
-
-/// Opens a file and its reader; an error here refuses the file.
-fn open_rows(
-    path: &Path,
-    source: &Source,
-) -> Result<impl Iterator<Item = Result<RawRow, FileError>>, FileError> {
+/// Opens a file with the reader of its source's format; an error here refuses the file.
+fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader>, FileError> {
     let name: Arc<str> = path.display().to_string().into();
-    let file =
-        File::open(path).map_err(|e| FileError::new(&name, None, format!("cannot open: {e}")))?;
-    CsvReader::new(
-        name,
-        BufReader::with_capacity(1 << 16, file),
-        &source.columns,
-        source.delimiter,
-    )
+    let file = File::open(path).map_err(|e| FileError::new(&name, None, format!("cannot open: {e}")))?;
+    let input = BufReader::with_capacity(1 << 16, file);
+    Ok(match source.format {
+        Format::Csv => Box::new(CsvReader::new(name, input, &source.columns, source.delimiter)?),
+        Format::Lockbox => Box::new(LockboxReader::new(name, input, &source.layout, source.control_totals)?),
+        Format::Bai2 => Box::new(Bai2Reader::new(
+            name,
+            input,
+            &source.bai2,
+            &source.type_codes,
+            source.control_totals,
+        )?),
+    })
 }
 
 /// Validates a row into what the ledger stores.

@@ -245,7 +245,6 @@ const PAGE: usize = 50;
 
 impl Client {
     /// Every payment of a loan: `GET Loans(id)/Payments`, page after page until `total`.
-    /// GETs are safe to repeat, so transient failures are retried up to `max_attempts`.
     pub async fn loan_payments(&self, loan_id: i64, max_attempts: u32) -> Result<Vec<LoggedPayment>, ReadError> {
         let mut all = Vec::new();
         loop {
@@ -254,17 +253,46 @@ impl Client {
                 self.odata,
                 all.len()
             );
-            let (page, total) = self.get_page(&url, max_attempts).await?;
+            let d = self.get_d(&url, max_attempts).await?;
+            let page = results(&d, &url)?;
             let got = page.len();
-            all.extend(page);
+            all.extend(page.iter().map(|p| LoggedPayment {
+                id: p.get("id").and_then(serde_json::Value::as_u64),
+                info: p.get("info").and_then(|i| i.as_str()).unwrap_or("").to_string(),
+            }));
             // Page until LoanPro's own total, or until it has nothing more to give.
+            let total = d.pointer("/summary/total").and_then(serde_json::Value::as_u64);
             if got == 0 || total.is_some_and(|t| all.len() as u64 >= t) {
                 return Ok(all);
             }
         }
     }
 
-    async fn get_page(&self, url: &str, max_attempts: u32) -> Result<(Vec<LoggedPayment>, Option<u64>), ReadError> {
+    /// The loan id of a display id (the loan number on a coupon): `GET Loans?$filter=displayId eq '...'`.
+    pub async fn loan_by_display_id(&self, display_id: &str, max_attempts: u32) -> Result<Option<i64>, ReadError> {
+        // OData string literals double their quotes; the rest is percent-encoded by hand because
+        // the filter's `$`, spaces and quotes must reach LoanPro intact.
+        let literal = display_id.replace('\'', "''");
+        let filter: String = format!("displayId eq '{literal}'")
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'\'' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let url = format!("{}/Loans?$filter={filter}", self.odata);
+        let d = self.get_d(&url, max_attempts).await?;
+        let found = results(&d, &url)?;
+        Ok(found
+            .iter()
+            .find(|l| l.get("displayId").and_then(|v| v.as_str()).is_some_and(|v| v.eq_ignore_ascii_case(display_id)))
+            .and_then(|l| l.get("id"))
+            .and_then(serde_json::Value::as_i64))
+    }
+
+    /// GETs `url` and returns its `d`. GETs are safe to repeat, so transient failures (429,
+    /// 5xx, timeouts, resets) are retried up to `max_attempts`.
+    async fn get_d(&self, url: &str, max_attempts: u32) -> Result<serde_json::Value, ReadError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -278,45 +306,40 @@ impl Client {
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_retry_after);
                     let body = resp.bytes().await.unwrap_or_default();
-                    let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+                    let mut json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+                    let message = error_message(json.as_ref(), &body, status);
                     match status {
-                        200 => {
-                            let d = json.as_ref().and_then(|j| j.get("d"));
-                            match d.and_then(|d| d.get("results")).and_then(|r| r.as_array()) {
-                                Some(results) => {
-                                    let page = results
-                                        .iter()
-                                        .map(|p| LoggedPayment {
-                                            id: p.get("id").and_then(serde_json::Value::as_u64),
-                                            info: p.get("info").and_then(|i| i.as_str()).unwrap_or("").to_string(),
-                                        })
-                                        .collect();
-                                    let total = d.and_then(|d| d.pointer("/summary/total")).and_then(serde_json::Value::as_u64);
-                                    return Ok((page, total));
-                                }
-                                None => error_message(json.as_ref(), &body, status),
-                            }
-                        }
-                        401 | 403 => return Err(ReadError::AuthRefused(error_message(json.as_ref(), &body, status))),
+                        200 => match json.as_mut().and_then(|j| j.get_mut("d")).map(serde_json::Value::take) {
+                            Some(d) if d.get("error").is_none() => return Ok(d),
+                            _ => return Err(ReadError::Failed(message)),
+                        },
+                        401 | 403 => return Err(ReadError::AuthRefused(message)),
                         429 => {
                             if let Some(wait) = retry_after {
                                 self.pause_all(wait);
                             }
-                            error_message(json.as_ref(), &body, status)
+                            message
                         }
-                        400..=499 => return Err(ReadError::Failed(error_message(json.as_ref(), &body, status))),
-                        _ => error_message(json.as_ref(), &body, status),
+                        400..=499 => return Err(ReadError::Failed(message)),
+                        _ => message,
                     }
                 }
                 Err(e) => describe(&e),
             };
             if attempt >= max_attempts {
-                return Err(ReadError::Failed(format!("reading the loan's payments back failed {attempt} times: {failure}")));
+                return Err(ReadError::Failed(format!("the GET failed {attempt} times: {failure}")));
             }
-            tracing::debug!(attempt, "read-back failed ({failure}); trying again");
-            tokio::time::sleep(Duration::from_millis(200u64 << attempt.min(6))).await;
+            tracing::debug!(attempt, "GET failed ({failure}); trying again");
+            tokio::time::sleep(Duration::from_millis(100u64 << attempt.min(6))).await;
         }
     }
+}
+
+/// The `results` array of a collection's `d`.
+fn results<'a>(d: &'a serde_json::Value, url: &str) -> Result<&'a Vec<serde_json::Value>, ReadError> {
+    d.get("results")
+        .and_then(|r| r.as_array())
+        .ok_or_else(|| ReadError::Failed(format!("the answer to {url} has no `d.results` list")))
 }
 
 /// A request that got no HTTP answer. Only a refused connection proves nothing was sent.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::Exit;
 use crate::dispatch::{DispatchConfig, SendReport, send_all};
 use crate::ledger::{Ledger, RunId, Status};
-use crate::loanpro::{Client, ClientConfig};
+use crate::loanpro::{Client, ClientConfig, ReadError};
 use crate::output;
 use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
 use crate::settings::{Settings, Token};
@@ -93,6 +93,7 @@ impl Session {
     /// Sends everything queued for this run (with reconciliation rounds), ends the run and
     /// returns what happened.
     pub async fn send(&mut self) -> anyhow::Result<SendReport> {
+        self.resolve_display_ids().await?;
         let queued = self.ledger().queued(self.run)?;
         let bar = output::progress_bar(queued);
         let report = send_all(&self.ledger, self.run, &self.client, &self.dispatch, &self.reconcile, &bar).await?;
@@ -103,6 +104,37 @@ impl Session {
             tracing::error!("{reason}; the run stopped");
         }
         Ok(report)
+    }
+
+    /// Finds the LoanPro loan id of every display id (coupon loan number) queued for this run:
+    /// from the ledger's cache, else with one GET each. A number that matches no loan makes its
+    /// rows `rejected` as unidentified, so the money can go to suspense.
+    async fn resolve_display_ids(&mut self) -> anyhow::Result<()> {
+        let display_ids = self.ledger().unresolved_display_ids(self.run)?;
+        for display_id in display_ids {
+            let cached = self.ledger().cached_loan_id(&display_id)?;
+            let result = match cached {
+                Some(id) => Ok(id),
+                None => match self.client.loan_by_display_id(&display_id, self.reconcile.max_attempts).await {
+                    Ok(Some(id)) => Ok(id),
+                    Ok(None) => Err((
+                        Status::Rejected,
+                        format!(
+                            "unidentified: no loan in LoanPro has the display id {display_id:?}; route the payment to suspense"
+                        ),
+                    )),
+                    Err(ReadError::Failed(m)) => Err((
+                        Status::Unsent,
+                        format!("could not look up the display id {display_id:?}: {m}"),
+                    )),
+                    Err(ReadError::AuthRefused(m)) => {
+                        anyhow::bail!("LoanPro refused the credentials ({m})")
+                    }
+                },
+            };
+            self.ledger().resolve_display_id(self.run, &display_id, result)?;
+        }
+        Ok(())
     }
 
     /// Prints the end-of-run summary on stdout and returns the exit status its rows call for.

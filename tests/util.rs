@@ -218,3 +218,38 @@ pub fn summary_count(stdout: &str, status: &str) -> Option<u64> {
         (cells.next() == Some(status)).then(|| cells.next()?.parse().ok())?
     })
 }
+
+impl Env {
+    /// `payimport --settings ... ARGS` with the right token, not started yet: for tests that set
+    /// more environment (`PAYIMPORT_CRASH_AT`), redirect output, or kill the process. The child
+    /// is killed if its handle is dropped.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_payimport"));
+        c.arg("--settings")
+            .arg(&self.settings)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("TEST_LOANPRO_TOKEN", &self.token)
+            .env_remove("PAYIMPORT_SETTINGS")
+            .env_remove("RUST_LOG")
+            .env_remove("PAYIMPORT_CRASH_AT")
+            .kill_on_drop(true);
+        c
+    }
+
+    /// Runs `payimport --settings ... ARGS` with extra environment variables; also returns the
+    /// raw exit status, which tells a signal (`ExitStatusExt::signal`) from an exit code.
+    pub async fn run_with_env(
+        &self,
+        vars: &[(&str, &str)],
+        args: &[&str],
+    ) -> (Run, std::process::ExitStatus) {
+        let mut c = self.command(args);
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        let out = c.output().await.expect("payimport runs");
+        let status = out.status;
+        (Run::from(out), status)
+    }
+}

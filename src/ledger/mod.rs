@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::payment::Key;
+use crate::read::ControlCheck;
 
 mod status;
 pub use status::Status;
@@ -349,6 +350,81 @@ impl Ledger {
             )
             .map_err(|e| self.sql(e))?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Stores the control totals a file stated, stated vs computed.
+    pub fn set_control_checks(&mut self, file_id: i64, checks: &[ControlCheck]) -> Result<(), LedgerError> {
+        if checks.is_empty() {
+            return Ok(());
+        }
+        let json: Vec<serde_json::Value> = checks
+            .iter()
+            .map(|c| {
+                serde_json::json!({"scope": c.scope, "what": c.what, "line": c.line,
+                    "stated": c.stated, "computed": c.computed, "matches": c.matches()})
+            })
+            .collect();
+        self.conn
+            .execute(
+                "UPDATE files SET control_checks = ?1 WHERE id = ?2",
+                params![serde_json::Value::Array(json).to_string(), file_id],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Display ids queued for a run whose loan id is not known yet.
+    pub fn unresolved_display_ids(&self, run: RunId) -> Result<Vec<String>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT loan FROM rows WHERE sent_by_run = ?1 AND status = 'pending' AND loan_id IS NULL ORDER BY loan",
+            )
+            .map_err(|e| self.sql(e))?;
+        stmt.query_map([run], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| sql_err(&self.path, e))
+    }
+
+    /// A display id resolved earlier, if any.
+    pub fn cached_loan_id(&self, display_id: &str) -> Result<Option<i64>, LedgerError> {
+        self.conn
+            .query_row("SELECT loan_id FROM loan_ids WHERE display_id = ?1", [display_id], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Records what a display id resolved to for a run's queued rows: a loan id (cached), or
+    /// `Err(message)` with the status its rows take instead.
+    pub fn resolve_display_id(
+        &mut self,
+        run: RunId,
+        display_id: &str,
+        result: Result<i64, (Status, String)>,
+    ) -> Result<(), LedgerError> {
+        let t = now();
+        let r = match &result {
+            Ok(loan_id) => self
+                .conn
+                .execute(
+                    "INSERT OR REPLACE INTO loan_ids (display_id, loan_id, resolved_at) VALUES (?1, ?2, ?3)",
+                    params![display_id, loan_id, t],
+                )
+                .and_then(|_| {
+                    self.conn.execute(
+                        "UPDATE rows SET loan_id = ?1 WHERE sent_by_run = ?2 AND status = 'pending' AND loan = ?3 AND loan_id IS NULL",
+                        params![loan_id, run, display_id],
+                    )
+                }),
+            Err((status, message)) => self.conn.execute(
+                // A rejected row no longer speaks for its key: a corrected file may bring it again.
+                "UPDATE rows SET status = ?1, message = ?2, updated_at = ?3,
+                 live = CASE WHEN ?1 = 'rejected' THEN 0 ELSE live END
+                 WHERE sent_by_run = ?4 AND status = 'pending' AND loan = ?5 AND loan_id IS NULL",
+                params![status.as_str(), message, t, run, display_id],
+            ),
+        };
+        r.map(|_| ()).map_err(|e| self.sql(e))
     }
 
     /// Marks a file refused: none of its rows are staged.

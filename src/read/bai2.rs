@@ -1530,6 +1530,16 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_line_is_refused_without_reading_it_all() {
+        let mut bytes = b"01,1,2,261120,0200,1,,,2/\n16,".to_vec();
+        bytes.resize(MAX_RECORD_BYTES * 3, b'7');
+        assert_eq!(
+            error_of("x.bai", &bytes),
+            "x.bai:2: the line is longer than 1048576 bytes; this is not a BAI2 file"
+        );
+    }
+
+    #[test]
     fn warn_mode_reads_on_and_records_the_failure() {
         let (rows, error, checks) = read_fixture(
             "wrong_account_total.bai",
