@@ -186,7 +186,15 @@ pub async fn send_all(
 ) -> Result<SendReport, LedgerError> {
     let mut report = SendReport::default();
     loop {
-        if let Err(stop) = dispatch(ledger.clone(), run, client.clone(), config.clone(), progress.clone()).await? {
+        if let Err(stop) = dispatch(
+            ledger.clone(),
+            run,
+            client.clone(),
+            config.clone(),
+            progress.clone(),
+        )
+        .await?
+        {
             report.stopped = Some(stop.reason);
             break;
         }
@@ -231,15 +239,18 @@ async fn send_row(
     );
     let mut attempts = 0u32;
     let mut sent_at = None;
-    let outcome = |status, attempts, http_status, message: String, payment_id, sent_at: &Option<String>| Outcome {
-        id: row.id,
-        status,
-        attempts,
-        http_status,
-        message: Some(message).filter(|m| !m.is_empty()),
-        loanpro_payment_id: payment_id,
-        sent_at: sent_at.clone(),
-    };
+    let outcome =
+        |status, attempts, http_status, message: String, payment_id, sent_at: &Option<String>| {
+            Outcome {
+                id: row.id,
+                status,
+                attempts,
+                http_status,
+                message: Some(message).filter(|m| !m.is_empty()),
+                loanpro_payment_id: payment_id,
+                sent_at: sent_at.clone(),
+            }
+        };
     loop {
         if stop.is_set() {
             let reason = stop.reason().unwrap_or_default();
@@ -248,7 +259,9 @@ async fn send_row(
                 attempts,
                 None,
                 format!("not sent: the run stopped ({reason})"),
-                None, &sent_at);
+                None,
+                &sent_at,
+            );
         }
         attempts += 1;
         sent_at = Some(crate::ledger::now());
@@ -262,13 +275,22 @@ async fn send_row(
                     attempts,
                     Some(http_status),
                     String::new(),
-                    payment_id, &sent_at);
+                    payment_id,
+                    &sent_at,
+                );
             }
             Answer::Refused {
                 http_status,
                 message,
             } => {
-                return outcome(Status::Failed, attempts, Some(http_status), message, None, &sent_at);
+                return outcome(
+                    Status::Failed,
+                    attempts,
+                    Some(http_status),
+                    message,
+                    None,
+                    &sent_at,
+                );
             }
             Answer::AuthRefused {
                 http_status,
@@ -278,13 +300,27 @@ async fn send_row(
                     format!("LoanPro refused the credentials (HTTP {http_status}: {message})");
                 tracing::error!("{reason}; stopping the run");
                 stop.stop(reason.clone());
-                return outcome(Status::Unsent, attempts, Some(http_status), reason, None, &sent_at);
+                return outcome(
+                    Status::Unsent,
+                    attempts,
+                    Some(http_status),
+                    reason,
+                    None,
+                    &sent_at,
+                );
             }
             Answer::Unknown {
                 http_status,
                 message,
             } => {
-                return outcome(Status::Unknown, attempts, http_status, message, None, &sent_at);
+                return outcome(
+                    Status::Unknown,
+                    attempts,
+                    http_status,
+                    message,
+                    None,
+                    &sent_at,
+                );
             }
             Answer::RetryLater {
                 http_status,
@@ -297,7 +333,9 @@ async fn send_row(
                         attempts,
                         http_status,
                         format!("gave up after {attempts} attempts: {message}"),
-                        None, &sent_at);
+                        None,
+                        &sent_at,
+                    );
                 }
                 tracing::debug!(key = %row.key, attempts, "{message}; trying again");
                 if let Some(wait) = retry_after {

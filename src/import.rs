@@ -51,7 +51,8 @@ pub async fn run(
     if args.dry_run {
         return dry_run(settings, source, &args.files, today);
     }
-    let mut session = Session::start(settings, ledger_path, token, "import", Some(&source.name)).await?;
+    let mut session =
+        Session::start(settings, ledger_path, token, "import", Some(&source.name)).await?;
     let run = session.run;
 
     let mut refused = Vec::new();
@@ -65,7 +66,8 @@ pub async fn run(
                 let staged = ledger.stage_file(
                     run,
                     file_id,
-                    rows.by_ref().map(|r| r.map(|row| to_new_row(&row, &mut validator))),
+                    rows.by_ref()
+                        .map(|r| r.map(|row| to_new_row(&row, &mut validator))),
                 )?;
                 ledger.set_control_checks(file_id, rows.control_checks())?;
                 staged
@@ -100,17 +102,32 @@ pub async fn run(
         args.files.len()
     );
     let exit = session.print_summary(&title, &notes)?;
-    Ok(if sent.stopped.is_some() || !refused.is_empty() { Exit::Fatal } else { exit })
+    Ok(if sent.stopped.is_some() || !refused.is_empty() {
+        Exit::Fatal
+    } else {
+        exit
+    })
 }
 
 /// Opens a file with the reader of its source's format; an error here refuses the file.
 fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader>, FileError> {
     let name: Arc<str> = path.display().to_string().into();
-    let file = File::open(path).map_err(|e| FileError::new(&name, None, format!("cannot open: {e}")))?;
+    let file =
+        File::open(path).map_err(|e| FileError::new(&name, None, format!("cannot open: {e}")))?;
     let input = BufReader::with_capacity(1 << 16, file);
     Ok(match source.format {
-        Format::Csv => Box::new(CsvReader::new(name, input, &source.columns, source.delimiter)?),
-        Format::Lockbox => Box::new(LockboxReader::new(name, input, &source.layout, source.control_totals)?),
+        Format::Csv => Box::new(CsvReader::new(
+            name,
+            input,
+            &source.columns,
+            source.delimiter,
+        )?),
+        Format::Lockbox => Box::new(LockboxReader::new(
+            name,
+            input,
+            &source.layout,
+            source.control_totals,
+        )?),
         Format::Bai2 => Box::new(Bai2Reader::new(
             name,
             input,
@@ -258,8 +275,15 @@ fn dry_run(
 
 /// The bundled samples, so `demo` works from any folder on a fresh checkout.
 const SAMPLE_SETTINGS: &str = include_str!("../samples/payimport.toml");
-const SAMPLE_FILES: &[(&str, &str, &str)] =
-    &[("bank_csv", "bank.csv", include_str!("../samples/bank.csv"))];
+const SAMPLE_FILES: &[(&str, &str, &str)] = &[
+    ("bank_csv", "bank.csv", include_str!("../samples/bank.csv")),
+    (
+        "lockbox",
+        "lockbox.lbx",
+        include_str!("../samples/lockbox.lbx"),
+    ),
+    ("ach", "ach.bai", include_str!("../samples/ach.bai")),
+];
 /// The base URL the sample settings carry (that of `payimport sandbox` on its default port).
 const SAMPLE_BASE_URL: &str = "http://127.0.0.1:8080/api/public/api/1";
 

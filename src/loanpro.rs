@@ -245,7 +245,11 @@ const PAGE: usize = 50;
 
 impl Client {
     /// Every payment of a loan: `GET Loans(id)/Payments`, page after page until `total`.
-    pub async fn loan_payments(&self, loan_id: i64, max_attempts: u32) -> Result<Vec<LoggedPayment>, ReadError> {
+    pub async fn loan_payments(
+        &self,
+        loan_id: i64,
+        max_attempts: u32,
+    ) -> Result<Vec<LoggedPayment>, ReadError> {
         let mut all = Vec::new();
         loop {
             let url = format!(
@@ -256,12 +260,20 @@ impl Client {
             let d = self.get_d(&url, max_attempts).await?;
             let page = results(&d, &url)?;
             let got = page.len();
-            all.extend(page.iter().map(|p| LoggedPayment {
-                id: p.get("id").and_then(serde_json::Value::as_u64),
-                info: p.get("info").and_then(|i| i.as_str()).unwrap_or("").to_string(),
+            all.extend(page.iter().map(|p| {
+                LoggedPayment {
+                    id: p.get("id").and_then(serde_json::Value::as_u64),
+                    info: p
+                        .get("info")
+                        .and_then(|i| i.as_str())
+                        .unwrap_or("")
+                        .to_string(),
+                }
             }));
             // Page until LoanPro's own total, or until it has nothing more to give.
-            let total = d.pointer("/summary/total").and_then(serde_json::Value::as_u64);
+            let total = d
+                .pointer("/summary/total")
+                .and_then(serde_json::Value::as_u64);
             if got == 0 || total.is_some_and(|t| all.len() as u64 >= t) {
                 return Ok(all);
             }
@@ -269,14 +281,20 @@ impl Client {
     }
 
     /// The loan id of a display id (the loan number on a coupon): `GET Loans?$filter=displayId eq '...'`.
-    pub async fn loan_by_display_id(&self, display_id: &str, max_attempts: u32) -> Result<Option<i64>, ReadError> {
+    pub async fn loan_by_display_id(
+        &self,
+        display_id: &str,
+        max_attempts: u32,
+    ) -> Result<Option<i64>, ReadError> {
         // OData string literals double their quotes; the rest is percent-encoded by hand because
         // the filter's `$`, spaces and quotes must reach LoanPro intact.
         let literal = display_id.replace('\'', "''");
         let filter: String = format!("displayId eq '{literal}'")
             .bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'\'' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'\'' => {
+                    (b as char).to_string()
+                }
                 _ => format!("%{b:02X}"),
             })
             .collect();
@@ -285,7 +303,11 @@ impl Client {
         let found = results(&d, &url)?;
         Ok(found
             .iter()
-            .find(|l| l.get("displayId").and_then(|v| v.as_str()).is_some_and(|v| v.eq_ignore_ascii_case(display_id)))
+            .find(|l| {
+                l.get("displayId")
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|v| v.eq_ignore_ascii_case(display_id))
+            })
             .and_then(|l| l.get("id"))
             .and_then(serde_json::Value::as_i64))
     }
@@ -309,7 +331,11 @@ impl Client {
                     let mut json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
                     let message = error_message(json.as_ref(), &body, status);
                     match status {
-                        200 => match json.as_mut().and_then(|j| j.get_mut("d")).map(serde_json::Value::take) {
+                        200 => match json
+                            .as_mut()
+                            .and_then(|j| j.get_mut("d"))
+                            .map(serde_json::Value::take)
+                        {
                             Some(d) if d.get("error").is_none() => return Ok(d),
                             _ => return Err(ReadError::Failed(message)),
                         },
@@ -327,7 +353,9 @@ impl Client {
                 Err(e) => describe(&e),
             };
             if attempt >= max_attempts {
-                return Err(ReadError::Failed(format!("the GET failed {attempt} times: {failure}")));
+                return Err(ReadError::Failed(format!(
+                    "the GET failed {attempt} times: {failure}"
+                )));
             }
             tracing::debug!(attempt, "GET failed ({failure}); trying again");
             tokio::time::sleep(Duration::from_millis(100u64 << attempt.min(6))).await;
@@ -336,7 +364,10 @@ impl Client {
 }
 
 /// The `results` array of a collection's `d`.
-fn results<'a>(d: &'a serde_json::Value, url: &str) -> Result<&'a Vec<serde_json::Value>, ReadError> {
+fn results<'a>(
+    d: &'a serde_json::Value,
+    url: &str,
+) -> Result<&'a Vec<serde_json::Value>, ReadError> {
     d.get("results")
         .and_then(|r| r.as_array())
         .ok_or_else(|| ReadError::Failed(format!("the answer to {url} has no `d.results` list")))

@@ -77,7 +77,10 @@ pub async fn reconcile(
         by_loan.entry(row.loan_id).or_default().push(row);
     }
     report.loans = by_loan.len() as u64;
-    tracing::info!(loans = by_loan.len(), "reading back payments whose outcome is unknown");
+    tracing::info!(
+        loans = by_loan.len(),
+        "reading back payments whose outcome is unknown"
+    );
 
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut tasks = JoinSet::new();
@@ -100,7 +103,10 @@ pub async fn reconcile(
             let outcome = match &read {
                 Ok(payments) => {
                     let marker = Key::parse(&row.key).map(key_marker).unwrap_or_default();
-                    match payments.iter().find(|p| !marker.is_empty() && p.info.contains(&marker)) {
+                    match payments
+                        .iter()
+                        .find(|p| !marker.is_empty() && p.info.contains(&marker))
+                    {
                         Some(p) => {
                             report.found += 1;
                             Reconciled::Found { payment_id: p.id }
@@ -124,7 +130,8 @@ pub async fn reconcile(
                     report.read_failed += 1;
                     let message = match e {
                         ReadError::AuthRefused(m) => {
-                            report.auth_refused = Some(format!("LoanPro refused the credentials ({m})"));
+                            report.auth_refused =
+                                Some(format!("LoanPro refused the credentials ({m})"));
                             format!("could not read the loan's payments back: {m}")
                         }
                         ReadError::Failed(m) => format!("outcome unknown, and {m}; not sent again"),

@@ -170,15 +170,8 @@ struct FileSummary {
     status: String,
     message: Option<String>,
     totals: BTreeMap<String, Totals>,
-    control_totals: Option<ControlTotals>,
-}
-
-#[derive(Serialize)]
-struct ControlTotals {
-    stated_count: Option<i64>,
-    stated_amount: Option<String>,
-    computed_count: Option<i64>,
-    computed_amount: Option<String>,
+    /// Every control total the file stated: scope, what, line, stated, computed, matches.
+    control_checks: serde_json::Value,
 }
 
 #[derive(Serialize)]
@@ -243,28 +236,19 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
             continue;
         }
         let mut stmt = conn.prepare(
-            "SELECT path, status, message, stated_count, stated_cents, computed_count, computed_cents
-             FROM files WHERE run_id = ?1 ORDER BY id",
+            "SELECT path, status, message, control_checks FROM files WHERE run_id = ?1 ORDER BY id",
         )?;
         let files = stmt
             .query_map([info.id], |r| {
-                let path: String = r.get(0)?;
-                let stated_count: Option<i64> = r.get(3)?;
-                let stated_cents: Option<i64> = r.get(4)?;
-                let computed_count: Option<i64> = r.get(5)?;
-                let computed_cents: Option<i64> = r.get(6)?;
-                let stated = stated_count.is_some() || stated_cents.is_some();
+                let checks: Option<String> = r.get(3)?;
                 Ok(FileSummary {
                     totals: BTreeMap::new(),
-                    file: path,
+                    file: r.get(0)?,
                     status: r.get(1)?,
                     message: r.get(2)?,
-                    control_totals: stated.then(|| ControlTotals {
-                        stated_count,
-                        stated_amount: stated_cents.map(output::cents),
-                        computed_count,
-                        computed_amount: computed_cents.map(output::cents),
-                    }),
+                    control_checks: checks
+                        .and_then(|c| serde_json::from_str(&c).ok())
+                        .unwrap_or(serde_json::Value::Array(Vec::new())),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;

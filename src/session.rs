@@ -65,7 +65,11 @@ impl Session {
             run,
             ledger: Arc::new(Mutex::new(ledger)),
             client,
-            dispatch: DispatchConfig::new(limits.concurrency, limits.max_attempts, limits.requests_per_second),
+            dispatch: DispatchConfig::new(
+                limits.concurrency,
+                limits.max_attempts,
+                limits.requests_per_second,
+            ),
             reconcile: ReconcileConfig {
                 settle: Duration::from_secs_f64(limits.settle_secs),
                 max_attempts: limits.max_attempts,
@@ -75,8 +79,18 @@ impl Session {
         };
         let earlier = session.ledger().uncertain(None)?;
         if !earlier.is_empty() {
-            tracing::info!(rows = earlier.len(), "reading back rows of earlier runs whose outcome is unknown");
-            let report = reconcile(&session.ledger, &session.client, earlier, run, &session.reconcile).await?;
+            tracing::info!(
+                rows = earlier.len(),
+                "reading back rows of earlier runs whose outcome is unknown"
+            );
+            let report = reconcile(
+                &session.ledger,
+                &session.client,
+                earlier,
+                run,
+                &session.reconcile,
+            )
+            .await?;
             if let Some(reason) = &report.auth_refused {
                 anyhow::bail!("{reason}");
             }
@@ -96,7 +110,15 @@ impl Session {
         self.resolve_display_ids().await?;
         let queued = self.ledger().queued(self.run)?;
         let bar = output::progress_bar(queued);
-        let report = send_all(&self.ledger, self.run, &self.client, &self.dispatch, &self.reconcile, &bar).await?;
+        let report = send_all(
+            &self.ledger,
+            self.run,
+            &self.client,
+            &self.dispatch,
+            &self.reconcile,
+            &bar,
+        )
+        .await?;
         bar.finish_and_clear();
         self.reconciled.add(&report.reconciled);
         self.ledger().finish_run(self.run)?;
@@ -115,7 +137,11 @@ impl Session {
             let cached = self.ledger().cached_loan_id(&display_id)?;
             let result = match cached {
                 Some(id) => Ok(id),
-                None => match self.client.loan_by_display_id(&display_id, self.reconcile.max_attempts).await {
+                None => match self
+                    .client
+                    .loan_by_display_id(&display_id, self.reconcile.max_attempts)
+                    .await
+                {
                     Ok(Some(id)) => Ok(id),
                     Ok(None) => Err((
                         Status::Rejected,
@@ -132,7 +158,8 @@ impl Session {
                     }
                 },
             };
-            self.ledger().resolve_display_id(self.run, &display_id, result)?;
+            self.ledger()
+                .resolve_display_id(self.run, &display_id, result)?;
         }
         Ok(())
     }
@@ -161,7 +188,11 @@ impl Session {
         for n in notes {
             writeln!(out, "{n}")?;
         }
-        output::write_attention(&mut out, &ledger.needing_attention(self.run, ATTENTION_SHOWN)?, attention)?;
+        output::write_attention(
+            &mut out,
+            &ledger.needing_attention(self.run, ATTENTION_SHOWN)?,
+            attention,
+        )?;
         if attention > 0 || !notes.is_empty() {
             writeln!(
                 out,
@@ -171,6 +202,10 @@ impl Session {
             )?;
         }
         out.flush()?;
-        Ok(if attention > 0 { Exit::Attention } else { Exit::Done })
+        Ok(if attention > 0 {
+            Exit::Attention
+        } else {
+            Exit::Done
+        })
     }
 }

@@ -509,7 +509,9 @@ impl Settings {
                     "a bai2 source must list the detail type codes that are payments".into(),
                 ));
             }
-            s.layout.validate().map_err(|m| invalid(&key("layout"), m))?;
+            s.layout
+                .validate()
+                .map_err(|m| invalid(&key("layout"), m))?;
             s.bai2.validate().map_err(|m| invalid(&key("bai2"), m))?;
             sources.insert(
                 name.clone(),

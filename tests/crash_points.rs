@@ -146,7 +146,12 @@ async fn case(fault: Option<Fault>, point: &'static str) -> Result<Seen, String>
     } else {
         let payments: Vec<String> = payments
             .iter()
-            .map(|p| format!("  #{} loan {} {} {} {}", p.id, p.loan_id, p.amount, p.date, p.info))
+            .map(|p| {
+                format!(
+                    "  #{} loan {} {} {} {}",
+                    p.id, p.loan_id, p.amount, p.date, p.info
+                )
+            })
             .collect();
         Err(format!(
             "{}\n-- report (all runs) --\n{}-- sandbox payments --\n{}\n-- sandbox stats --\n{:?}",

@@ -1,6 +1,9 @@
 //! Integration tests: the real `payimport` binary against the in-process LoanPro sandbox over
 //! loopback, with a real SQLite ledger in a temporary folder per test.
 
+mod chaos;
+mod crash_points;
+mod import_bank;
 mod import_csv;
 mod reconcile;
 mod util;

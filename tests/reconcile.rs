@@ -36,11 +36,22 @@ async fn each_fault_kind_ends_in_exactly_one_payment() {
         assert_each_once(&env, 5);
         let uncertain = !matches!(fault, Fault::TooManyRequests);
         let stats = env.sandbox.stats();
-        assert_eq!(stats.gets, u64::from(uncertain), "{fault:?}: one read-back of one loan");
-        let resent = matches!(fault, Fault::ErrorBeforeCommit | Fault::DropBeforeCommit | Fault::TooManyRequests);
+        assert_eq!(
+            stats.gets,
+            u64::from(uncertain),
+            "{fault:?}: one read-back of one loan"
+        );
+        let resent = matches!(
+            fault,
+            Fault::ErrorBeforeCommit | Fault::DropBeforeCommit | Fault::TooManyRequests
+        );
         assert_eq!(stats.puts, 5 + u64::from(resent), "{fault:?}");
         if uncertain {
-            assert!(r.stdout.contains("reconciled: 1 row(s) on 1 loan(s)"), "{fault:?}: {}", r.stdout);
+            assert!(
+                r.stdout.contains("reconciled: 1 row(s) on 1 loan(s)"),
+                "{fault:?}: {}",
+                r.stdout
+            );
         }
     }
 }
@@ -67,7 +78,11 @@ async fn a_slow_commit_is_waited_out_before_the_read_back() {
     let r = env.run(&["import", file.to_str().unwrap()]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_each_once(&env, 3);
-    assert_eq!(env.sandbox.stats().puts, 3, "found by the read-back, not sent again");
+    assert_eq!(
+        env.sandbox.stats().puts,
+        3,
+        "found by the read-back, not sent again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,19 +92,32 @@ async fn a_failed_read_back_sends_nothing_and_a_later_run_settles_it() {
         ..Limits::default()
     };
     let env = Env::with(SandboxConfig::default(), limits).await;
-    env.sandbox.push_faults([Fault::ErrorBeforeCommit, Fault::GetFailure, Fault::GetFailure]);
+    env.sandbox.push_faults([
+        Fault::ErrorBeforeCommit,
+        Fault::GetFailure,
+        Fault::GetFailure,
+    ]);
     let file = env.write("bank.csv", &valid_csv(4));
     let r = env.run(&["import", file.to_str().unwrap()]).await;
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(summary_count(&r.stdout, "unknown"), Some(1), "{}", r.stdout);
-    assert_eq!(env.sandbox.payments().len(), 3, "the uncertain row was not sent again");
+    assert_eq!(
+        env.sandbox.payments().len(),
+        3,
+        "the uncertain row was not sent again"
+    );
 
     // The next import of anything reads it back first, finds it missing and sends it.
     let other = env.write("other.csv", "loan,amount,date\n900,1.00,2026-11-20\n");
     let r = env.run(&["import", other.to_str().unwrap()]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(env.sandbox.payments().len(), 5);
-    let keys: std::collections::HashSet<_> = env.sandbox.payments().iter().map(|p| key_of(&p.info).to_string()).collect();
+    let keys: std::collections::HashSet<_> = env
+        .sandbox
+        .payments()
+        .iter()
+        .map(|p| key_of(&p.info).to_string())
+        .collect();
     assert_eq!(keys.len(), 5);
 }
 
@@ -105,7 +133,8 @@ async fn loans_with_many_earlier_payments_are_read_back_page_by_page() {
     let env = Env::with(config, Limits::default()).await;
     for loan in 1..=3 {
         for i in 0..120 {
-            env.sandbox.add_payment(loan, "10.00", "2026-10-01", &format!("earlier payment {i}"));
+            env.sandbox
+                .add_payment(loan, "10.00", "2026-10-01", &format!("earlier payment {i}"));
         }
     }
     // Two rows per loan: each first attempt is logged but answered with a 500.
@@ -115,13 +144,22 @@ async fn loans_with_many_earlier_payments_are_read_back_page_by_page() {
     );
     let r = env.run(&["import", file.to_str().unwrap()]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let ours: Vec<_> = env.sandbox.payments().into_iter().filter(|p| p.info.contains("[k:")).collect();
+    let ours: Vec<_> = env
+        .sandbox
+        .payments()
+        .into_iter()
+        .filter(|p| p.info.contains("[k:"))
+        .collect();
     assert_eq!(ours.len(), 6, "no duplicates: {ours:?}");
     let stats = env.sandbox.stats();
     assert_eq!(stats.puts, 6);
     // 122 payments a loan are three pages of 50; rows of one loan share one read-back.
     assert_eq!(stats.gets, 3 * 3, "one paged read-back per loan");
-    assert!(r.stdout.contains("reconciled: 6 row(s) on 3 loan(s)"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("reconciled: 6 row(s) on 3 loan(s)"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

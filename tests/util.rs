@@ -253,3 +253,22 @@ impl Env {
         (Run::from(out), status)
     }
 }
+
+impl Env {
+    /// Appends settings (e.g. more `[sources.NAME]`) to the settings file.
+    pub fn add_settings(&self, text: &str) {
+        let mut s = std::fs::read_to_string(&self.settings).unwrap();
+        s.push_str(text);
+        std::fs::write(&self.settings, s).unwrap();
+    }
+
+    /// Copies a fixture from `tests/data/` into the test folder.
+    pub fn fixture(&self, rel: &str) -> PathBuf {
+        let from = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(rel);
+        let to = self.path(from.file_name().unwrap().to_str().unwrap());
+        std::fs::copy(&from, &to).unwrap();
+        to
+    }
+}

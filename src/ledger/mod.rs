@@ -353,7 +353,11 @@ impl Ledger {
     }
 
     /// Stores the control totals a file stated, stated vs computed.
-    pub fn set_control_checks(&mut self, file_id: i64, checks: &[ControlCheck]) -> Result<(), LedgerError> {
+    pub fn set_control_checks(
+        &mut self,
+        file_id: i64,
+        checks: &[ControlCheck],
+    ) -> Result<(), LedgerError> {
         if checks.is_empty() {
             return Ok(());
         }
@@ -389,7 +393,11 @@ impl Ledger {
     /// A display id resolved earlier, if any.
     pub fn cached_loan_id(&self, display_id: &str) -> Result<Option<i64>, LedgerError> {
         self.conn
-            .query_row("SELECT loan_id FROM loan_ids WHERE display_id = ?1", [display_id], |r| r.get(0))
+            .query_row(
+                "SELECT loan_id FROM loan_ids WHERE display_id = ?1",
+                [display_id],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.sql(e))
     }
@@ -716,12 +724,19 @@ impl Ledger {
                     ),
                     Reconciled::Resend { run } => (
                         Status::Pending,
-                        Some("not found in LoanPro after an uncertain answer: sent again".to_string()),
+                        Some(
+                            "not found in LoanPro after an uncertain answer: sent again"
+                                .to_string(),
+                        ),
                         None,
                         Some(*run),
                     ),
-                    Reconciled::GiveUp { message } => (Status::Unsent, Some(message.clone()), None, None),
-                    Reconciled::ReadFailed { message } => (Status::Unknown, Some(message.clone()), None, None),
+                    Reconciled::GiveUp { message } => {
+                        (Status::Unsent, Some(message.clone()), None, None)
+                    }
+                    Reconciled::ReadFailed { message } => {
+                        (Status::Unknown, Some(message.clone()), None, None)
+                    }
                 };
                 stmt.execute(params![id, status.as_str(), message, payment_id, run, t])
                     .map_err(sql)?;
