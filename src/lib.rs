@@ -13,6 +13,7 @@ pub mod payment;
 pub mod read;
 pub mod reconcile;
 pub mod report;
+pub mod retry;
 pub mod sandbox;
 pub mod session;
 pub mod settings;
@@ -58,6 +59,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Validate, stage in the ledger, send, print a summary
     Import(import::ImportArgs),
+    /// Re-send rows that are failed, unsent or unknown (all runs, one run, or the named keys)
+    Retry(retry::RetryArgs),
     /// List runs: id, start, end, source, files, counts per status
     Runs,
     /// Reconciliation export: one line per row
@@ -86,6 +89,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             let settings = load_settings(&cli)?;
             let ledger = ledger_path(&cli, &settings);
             import::run(&settings, &ledger, args, None).await
+        }
+        Command::Retry(args) => {
+            let settings = load_settings(&cli)?;
+            let ledger = ledger_path(&cli, &settings);
+            retry::run(&settings, &ledger, args, None).await
         }
         Command::Runs => {
             let settings = load_settings(&cli)?;

@@ -5,5 +5,6 @@ mod chaos;
 mod crash_points;
 mod import_bank;
 mod import_csv;
+mod operator;
 mod reconcile;
 mod util;

@@ -272,3 +272,22 @@ impl Env {
         to
     }
 }
+
+impl Env {
+    /// Starts `payimport --settings ... ARGS` without waiting for it.
+    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_payimport"))
+            .arg("--settings")
+            .arg(&self.settings)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("TEST_LOANPRO_TOKEN", &self.token)
+            .env_remove("PAYIMPORT_SETTINGS")
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("payimport starts")
+    }
+}

@@ -662,6 +662,60 @@ impl Ledger {
         tx.commit().map_err(sql)
     }
 
+    /// Live rows a `retry` may take: `failed`, `unsent` or `unknown`, of one run or of all, or the
+    /// rows (live or not) with the given keys, whatever their state, so `retry` can say why not.
+    pub fn retry_candidates(
+        &self,
+        run: Option<RunId>,
+        keys: &[String],
+    ) -> Result<Vec<(i64, String, String)>, LedgerError> {
+        let map = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?, r.get(2)?));
+        let rows: Result<Vec<_>, _> = if keys.is_empty() {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, key, status FROM rows
+                     WHERE live = 1 AND status IN ('failed', 'unsent', 'unknown') AND (?1 IS NULL OR run_id = ?1)
+                     ORDER BY id",
+                )
+                .map_err(|e| self.sql(e))?;
+            stmt.query_map([run], map).and_then(|r| r.collect())
+        } else {
+            let mut stmt = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, key, status FROM rows WHERE key = ?1 AND (?2 IS NULL OR run_id = ?2)
+                     ORDER BY live DESC, id DESC LIMIT 1",
+                )
+                .map_err(|e| self.sql(e))?;
+            keys.iter()
+                .filter_map(|k| stmt.query_row(params![k, run], map).optional().transpose())
+                .collect()
+        };
+        rows.map_err(|e| self.sql(e))
+    }
+
+    /// Queues rows for `run` to send again, with a fresh count of attempts.
+    pub fn queue_for_retry(&mut self, run: RunId, ids: &[i64]) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| sql_err(&path, e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "UPDATE rows SET status = 'pending', sent_by_run = ?2, attempts = 0,
+                     message = 'queued again by `payimport retry`', updated_at = ?3
+                     WHERE id = ?1 AND live = 1 AND status IN ('failed', 'unsent')",
+                )
+                .map_err(|e| sql_err(&path, e))?;
+            let t = now();
+            for id in ids {
+                stmt.execute(params![id, run, t])
+                    .map_err(|e| sql_err(&path, e))?;
+            }
+        }
+        tx.commit().map_err(|e| sql_err(&path, e))
+    }
+
     /// How many rows are queued for a run to send.
     pub fn queued(&self, run: RunId) -> Result<u64, LedgerError> {
         self.conn

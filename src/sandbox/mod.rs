@@ -183,6 +183,13 @@ impl Sandbox {
         self.shared.set_faults(faults);
     }
 
+    /// Makes loans `1..=loans` exist from now on, as when an operator creates a missing loan.
+    pub fn set_loans(&self, loans: u64) {
+        self.shared
+            .loans
+            .store(loans, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Pre-loads an earlier payment on a loan (method, type and `extra` get defaults that suit
     /// the loan). Panics if the loan does not exist: that is a broken test, not a runtime case.
     pub fn add_payment(
@@ -218,7 +225,7 @@ impl Sandbox {
             self.shared.loan_exists(payment.loan_id),
             "sandbox has no loan {} (loans are 1..={})",
             payment.loan_id,
-            self.shared.loans
+            self.shared.loan_count()
         );
         self.shared.record(payment)
     }

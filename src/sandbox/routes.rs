@@ -266,11 +266,11 @@ fn list_loans(s: &Shared, uri: &Uri) -> Response {
             let first = (query.skip as u64).saturating_add(1);
             let last = (query.skip as u64)
                 .saturating_add(query.top as u64)
-                .min(s.loans);
+                .min(s.loan_count());
             let results = (first..=last)
                 .map(|id| odata::loan_json(&s.base_url, id))
                 .collect();
-            let body = odata::collection(results, query.skip, query.top, s.loans as usize);
+            let body = odata::collection(results, query.skip, query.top, s.loan_count() as usize);
             return json_response(StatusCode::OK, body);
         }
         Some(filter) => match odata::parse_display_id_filter(filter) {

@@ -28,7 +28,8 @@ pub(crate) enum Refusal {
 }
 
 pub(crate) struct Shared {
-    pub(crate) loans: u64,
+    /// How many loans exist (ids 1..=loans); tests may add loans while the sandbox runs.
+    pub(crate) loans: std::sync::atomic::AtomicU64,
     pub(crate) token: String,
     pub(crate) tenant_id: String,
     pub(crate) payment_methods: BTreeSet<u32>,
@@ -51,7 +52,7 @@ struct Inner {
 impl Shared {
     pub(crate) fn new(config: SandboxConfig, base_url: String) -> Self {
         Shared {
-            loans: config.loans,
+            loans: std::sync::atomic::AtomicU64::new(config.loans),
             token: config.token,
             tenant_id: config.tenant_id,
             payment_methods: config.payment_methods,
@@ -77,7 +78,11 @@ impl Shared {
     }
 
     pub(crate) fn loan_exists(&self, loan_id: u64) -> bool {
-        (1..=self.loans).contains(&loan_id)
+        (1..=self.loan_count()).contains(&loan_id)
+    }
+
+    pub(crate) fn loan_count(&self) -> u64 {
+        self.loans.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) fn is_periods_loan(&self, loan_id: u64) -> bool {

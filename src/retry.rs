@@ -1,0 +1,99 @@
+//! `payimport retry`: send again the rows that did not make it (`failed`, `unsent`, `unknown`),
+//! in a new run. Rows whose outcome is unknown are read back from LoanPro first, as at the start
+//! of every run, so a retry never posts a payment twice.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::Exit;
+use crate::ledger::{RunId, Status};
+use crate::session::Session;
+use crate::settings::{Settings, Token};
+
+/// `payimport retry`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetryArgs {
+    /// Only the rows of this run (default: every run)
+    #[arg(long)]
+    pub run: Option<RunId>,
+    /// Only these keys (16 hex digits, as in the report)
+    #[arg(value_name = "KEY")]
+    pub keys: Vec<String>,
+}
+
+/// Runs a retry.
+pub async fn run(
+    settings: &Settings,
+    ledger_path: &Path,
+    args: &RetryArgs,
+    token: Option<Token>,
+) -> anyhow::Result<Exit> {
+    if let Some(bad) = args
+        .keys
+        .iter()
+        .find(|k| crate::payment::Key::parse(k).is_none())
+    {
+        anyhow::bail!(
+            "{bad:?} is not a key: keys are 16 hex digits, as in the report's `key` column"
+        );
+    }
+    if !ledger_path.exists() {
+        anyhow::bail!(
+            "ledger {} does not exist; nothing has been imported with it yet",
+            ledger_path.display()
+        );
+    }
+    let mut session = Session::start(settings, ledger_path, token, "retry", None).await?;
+    let run = session.run;
+
+    let candidates = session.ledger().retry_candidates(args.run, &args.keys)?;
+    let mut notes = Vec::new();
+    for key in &args.keys {
+        if !candidates.iter().any(|(_, k, _)| k == key) {
+            notes.push(format!("{key}: no row with this key{}", in_run(args.run)));
+        }
+    }
+    let mut done = Vec::new();
+    let mut queue = Vec::new();
+    for (id, key, status) in &candidates {
+        match Status::parse(status) {
+            Some(Status::Failed | Status::Unsent) => queue.push(*id),
+            // Read back at the start of this run: sent again if LoanPro does not have it.
+            Some(Status::Pending) => {}
+            Some(Status::Unknown) => notes.push(format!(
+                "{key}: outcome still unknown (reading it back from LoanPro failed); not sent again"
+            )),
+            Some(Status::Rejected) => notes.push(format!(
+                "{key}: rejected rows are not retryable: correct the file and import it again"
+            )),
+            Some(Status::Posted | Status::AlreadyPosted) => {
+                done.push(format!("{key}: already posted; nothing to do"))
+            }
+            _ => notes.push(format!("{key}: {status}; not retryable now")),
+        }
+    }
+    session.ledger().queue_for_retry(run, &queue)?;
+    tracing::info!(run, rows = queue.len(), "retrying");
+    let sent = session.send().await?;
+
+    let queued = queue.len() + session.reconciled.resent as usize;
+    let title = format!(
+        "payimport retry: run {run}, {queued} row(s) sent again{}",
+        in_run(args.run)
+    );
+    let attention = !notes.is_empty();
+    notes.extend(done);
+    let exit = session.print_summary(&title, &notes)?;
+    std::io::stdout().flush()?;
+    Ok(if sent.stopped.is_some() {
+        Exit::Fatal
+    } else if attention {
+        exit.max(Exit::Attention)
+    } else {
+        exit
+    })
+}
+
+fn in_run(run: Option<RunId>) -> String {
+    run.map(|r| format!(" in run {r}")).unwrap_or_default()
+}
