@@ -367,6 +367,106 @@ pub fn print_runs(ledger_path: &Path) -> anyhow::Result<Exit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::{NewRow, Outcome, Status};
+    use crate::payment::Key;
+
+    /// A ledger with one run of each kind of row, its times pinned so snapshots are stable.
+    fn fixed_ledger(dir: &Path) -> Ledger {
+        let mut ledger = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
+        let run = ledger.begin_run("import", Some("bank_csv")).unwrap();
+        let file = ledger.add_file(run, "in/bank.csv").unwrap();
+        let row =
+            |line: u64, loan: &str, amount: &str, cents: Option<i64>, rejection: Option<&str>| {
+                NewRow {
+                    file: "in/bank.csv".into(),
+                    line,
+                    key: Key::of_rejected(&[loan, amount], 0),
+                    loan: loan.into(),
+                    loan_id: loan.parse().ok(),
+                    amount: amount.into(),
+                    amount_cents: cents,
+                    date: "2026-11-20".into(),
+                    reference: format!("chk {line}"),
+                    payment_method_id: cents.map(|_| 4),
+                    payment_type_id: cents.map(|_| 1),
+                    extra: cents.map(|_| "payment.extra.tx.principal".into()),
+                    info: cents.map(|_| format!("2026-11-20 bank_csv chk {line}")),
+                    rejection: rejection.map(str::to_string),
+                }
+            };
+        let rows = vec![
+            row(2, "12", "250.00", Some(25000), None),
+            row(3, "13", "1234.50", Some(123450), None),
+            row(4, "14", "99.99", Some(9999), None),
+            row(
+                5,
+                "=cmd|' /C calc'!A0",
+                "10.00",
+                None,
+                Some("field `loan` value \"=cmd|' /C calc'!A0\": is not a LoanPro loan id"),
+            ),
+            row(
+                6,
+                "16",
+                "-5.00",
+                None,
+                Some("field `amount` value \"-5.00\": must be greater than zero"),
+            ),
+        ];
+        ledger
+            .stage_file::<std::convert::Infallible>(run, file, rows.into_iter().map(Ok))
+            .unwrap()
+            .unwrap();
+        let claimed = ledger.claim(run, 10).unwrap();
+        let outcome = |i: usize, status, http: Option<u16>, message: Option<&str>| Outcome {
+            id: claimed[i].id,
+            status,
+            attempts: 1,
+            http_status: http,
+            message: message.map(str::to_string),
+            loanpro_payment_id: None,
+            sent_at: None,
+        };
+        ledger
+            .record(&[
+                outcome(0, Status::Posted, Some(200), None),
+                outcome(1, Status::Failed, Some(409), Some("Loan 13 not found")),
+                outcome(
+                    2,
+                    Status::Unknown,
+                    Some(500),
+                    Some("HTTP 500: Internal server error"),
+                ),
+            ])
+            .unwrap();
+        ledger.finish_run(run).unwrap();
+        ledger
+            .connection()
+            .execute_batch(
+                "UPDATE rows SET updated_at = '2026-11-20T02:00:00.000Z';
+                 UPDATE runs SET started_at = '2026-11-20T01:59:58.000Z', ended_at = '2026-11-20T02:00:01.000Z';",
+            )
+            .unwrap();
+        ledger
+    }
+
+    #[test]
+    fn csv_report_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = fixed_ledger(dir.path());
+        let mut out = Vec::new();
+        write_csv(&ledger, None, &mut out).unwrap();
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
+
+    #[test]
+    fn json_report_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = fixed_ledger(dir.path());
+        let mut out = Vec::new();
+        write_json(&ledger, Some(1), &mut out).unwrap();
+        insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
 
     #[test]
     fn formula_cells_are_neutralised() {

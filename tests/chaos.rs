@@ -17,7 +17,7 @@ const ROWS: usize = 400;
 const LOANS: usize = 40;
 const SEED: u64 = 0x5eed_c4a0_5eed;
 /// Kills that must land on a running importer before the last, undisturbed run.
-const KILLS: usize = 6;
+const KILLS: usize = 10;
 const MAX_ITERATIONS: usize = 30;
 const DEADLINE: Duration = Duration::from_secs(60);
 const SIGKILL: i32 = 9;
@@ -165,12 +165,6 @@ async fn kill_9_at_random_moments_still_posts_each_row_once() {
         reconciled.join(" | "),
         last.stdout
     );
-    assert_eq!(
-        last.code, 0,
-        "the last run\nstdout: {}\nstderr: {}",
-        last.stdout, last.stderr
-    );
-
     // Exactly once: every payment has its own key, and there are as many as rows.
     let payments = env.sandbox.payments();
     let mut per_key: BTreeMap<&str, usize> = BTreeMap::new();
@@ -207,14 +201,6 @@ async fn kill_9_at_random_moments_still_posts_each_row_once() {
     let keys: HashSet<&str> = rows.iter().map(|r| r.get("key")).collect();
     assert_eq!(keys.len(), ROWS, "a key per row");
     for r in &rows {
-        assert!(
-            matches!(r.get("status"), "posted" | "already_posted"),
-            "line {} key {} is `{}`: {}",
-            r.get("line"),
-            r.get("key"),
-            r.get("status"),
-            r.get("message")
-        );
         assert_eq!(
             per_key.get(r.get("key")),
             Some(&1),
@@ -222,5 +208,28 @@ async fn kill_9_at_random_moments_still_posts_each_row_once() {
             r.get("line")
         );
     }
+    let unsettled: Vec<String> = rows
+        .iter()
+        .filter(|r| !matches!(r.get("status"), "posted" | "already_posted"))
+        .map(|r| {
+            format!(
+                "line {} `{}`: {}",
+                r.get("line"),
+                r.get("status"),
+                r.get("message")
+            )
+        })
+        .collect();
+    assert!(
+        unsettled.is_empty(),
+        "{} row(s) of the last run are neither posted nor already posted (though each is in LoanPro once), e.g.\n{}",
+        unsettled.len(),
+        unsettled[..unsettled.len().min(5)].join("\n")
+    );
+    assert_eq!(
+        last.code, 0,
+        "the last run\nstdout: {}\nstderr: {}",
+        last.stdout, last.stderr
+    );
     assert!(took < DEADLINE, "took {took:?}");
 }
