@@ -471,6 +471,7 @@ impl Ledger {
                 .prepare_cached(
                     "UPDATE rows SET live = 0,
                      message = CASE WHEN status = 'pending' THEN ?2 ELSE message END,
+                     sent_by_run = CASE WHEN status = 'pending' THEN NULL ELSE sent_by_run END,
                      status = CASE WHEN status = 'pending' THEN 'unsent' ELSE status END
                      WHERE id = ?1",
                 )
@@ -540,9 +541,11 @@ impl Ledger {
                                         None,
                                     )
                                 }
-                                Status::Failed | Status::Unsent => {
+                                Status::Failed | Status::Unsent | Status::Pending => {
                                     // This file brings the payment again: it takes over.
-                                    retire.execute([id]).map_err(sql)?;
+                                    retire
+                                        .execute(params![id, format!("taken over by run {run}")])
+                                        .map_err(sql)?;
                                     staged.pending += 1;
                                     (true, Status::Pending, None, None)
                                 }
