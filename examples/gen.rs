@@ -148,7 +148,7 @@ fn bai2(out: &mut impl Write, a: &Args, rng: &mut Rng) -> std::io::Result<()> {
     writeln!(out, "01,122099999,123456789,261120,0200,1,,,2/")?;
     writeln!(out, "02,031001234,122099999,1,261119,2359,USD,2/")?;
     let per_account = 10_000u64;
-    let (mut group_cents, mut group_records, mut accounts) = (0u64, 2u64, 0u64);
+    let (mut group_cents, mut group_records, mut accounts) = (0u64, 1u64, 0u64);
     let mut done = 0u64;
     while done < a.rows {
         accounts += 1;

@@ -214,47 +214,53 @@ fn dry_run(
                 continue;
             }
         };
-        // A file error can come late: hold the file's lines back until it has been read whole.
-        let mut lines = Vec::new();
+        // Rows are printed as they are read, so memory stays flat for any file size; a file
+        // error found late says that the rows listed above it would not be sent after all.
+        let (mut file_valid, mut file_rejected, mut file_cents) = (0u64, 0u64, 0i64);
         let mut file_error = None;
         for row in rows {
-            match row {
+            let row = match row {
+                Ok(row) => row,
                 Err(e) => {
                     file_error = Some(e);
                     break;
                 }
-                Ok(row) => match validator.validate(&row) {
-                    Ok(p) => {
-                        valid += 1;
-                        cents_total += to_cents(p.amount).unwrap_or(0);
-                        lines.push(format!(
-                            "would send {}  loan {}  {}  {}  method {}  type {}  {}  key {}",
-                            row.pos,
-                            p.loan,
-                            money(p.amount),
-                            p.date,
-                            p.payment_method_id,
-                            p.payment_type_id,
-                            p.extra,
-                            p.key
-                        ));
-                    }
-                    Err((_, e)) => {
-                        rejected += 1;
-                        lines.push(format!("rejected   {e}"));
-                    }
-                },
+            };
+            match validator.validate(&row) {
+                Ok(p) => {
+                    file_valid += 1;
+                    file_cents += to_cents(p.amount).unwrap_or(0);
+                    writeln!(
+                        out,
+                        "would send {}  loan {}  {}  {}  method {}  type {}  {}  key {}",
+                        row.pos,
+                        p.loan,
+                        money(p.amount),
+                        p.date,
+                        p.payment_method_id,
+                        p.payment_type_id,
+                        p.extra,
+                        p.key
+                    )?;
+                }
+                Err((_, e)) => {
+                    file_rejected += 1;
+                    writeln!(out, "rejected   {e}")?;
+                }
             }
         }
         match file_error {
             Some(e) => {
-                writeln!(out, "refused   {e}; nothing of this file would be sent")?;
+                writeln!(
+                    out,
+                    "refused   {e}; nothing of this file would be sent, not even the rows listed above"
+                )?;
                 refused += 1;
             }
             None => {
-                for l in lines {
-                    writeln!(out, "{l}")?;
-                }
+                valid += file_valid;
+                rejected += file_rejected;
+                cents_total += file_cents;
             }
         }
     }

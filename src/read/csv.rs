@@ -1,7 +1,8 @@
 //! The CSV reader (SPEC §3): a header row, columns mapped by name, rows streamed one at a time.
 
+use std::collections::VecDeque;
 use std::io::Read;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::{FileError, PaymentReader, Position, RawFields, RawRow};
 use crate::settings::Columns;
@@ -9,7 +10,8 @@ use crate::settings::Columns;
 /// Streams the rows of one CSV file.
 pub struct CsvReader<R: Read> {
     file: Arc<str>,
-    reader: csv::Reader<R>,
+    reader: csv::Reader<LineCounting<R>>,
+    newlines: Arc<Mutex<Newlines>>,
     map: ColumnMap,
     record: csv::ByteRecord,
     done: bool,
@@ -37,12 +39,17 @@ impl<R: Read> CsvReader<R> {
     ) -> Result<Self, FileError> {
         // LF alone ends a record (a CR before it is trimmed off with the cell's blanks): with the
         // default CR-or-LF terminator, the csv crate numbers every row of a CRLF file one line short.
+        let newlines = Arc::new(Mutex::new(Newlines::default()));
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .terminator(csv::Terminator::Any(b'\n'))
             .flexible(true)
             .has_headers(false)
-            .from_reader(input);
+            .from_reader(LineCounting {
+                inner: input,
+                offset: 0,
+                newlines: newlines.clone(),
+            });
         let mut header = csv::ByteRecord::new();
         match reader.read_byte_record(&mut header) {
             Ok(true) => {}
@@ -109,10 +116,29 @@ impl<R: Read> CsvReader<R> {
         Ok(CsvReader {
             file,
             reader,
+            newlines,
             map,
             record: csv::ByteRecord::new(),
             done: false,
         })
+    }
+
+    /// The line a record starts on. The csv crate numbers a record from where the previous one
+    /// ended, before the blank lines it skips, so count instead: the line of the record's last
+    /// byte (from the newlines the input held before it) less the line breaks inside the record.
+    fn start_line(&self) -> u64 {
+        let end = self.reader.position().byte();
+        let last_line = 1 + self
+            .newlines
+            .lock()
+            .expect("newlines")
+            .before(end.saturating_sub(1));
+        let inside: u64 = self
+            .record
+            .iter()
+            .map(|f| f.iter().filter(|b| **b == b'\n').count() as u64)
+            .sum();
+        last_line.saturating_sub(inside).max(1)
     }
 
     fn next_row(&mut self) -> Result<Option<RawRow>, FileError> {
@@ -124,7 +150,7 @@ impl<R: Read> CsvReader<R> {
             {
                 return Ok(None);
             }
-            let line = self.record.position().map(|p| p.line()).unwrap_or(0);
+            let line = self.start_line();
             // Spreadsheets leave rows of empty cells at the end of an export; they are no payment.
             if self
                 .record
@@ -183,6 +209,44 @@ impl<R: Read> Iterator for CsvReader<R> {
     }
 }
 
+/// The byte offsets of the newlines read from the input but not yet counted, and the count of
+/// those before them: bounded by the csv reader's read-ahead, not by the file.
+#[derive(Default)]
+struct Newlines {
+    counted: u64,
+    pending: VecDeque<u64>,
+}
+
+impl Newlines {
+    /// How many newlines lie before byte `offset`. Offsets only grow between calls.
+    fn before(&mut self, offset: u64) -> u64 {
+        while self.pending.front().is_some_and(|&o| o < offset) {
+            self.pending.pop_front();
+            self.counted += 1;
+        }
+        self.counted
+    }
+}
+
+/// Passes the input through, noting where its newlines are.
+struct LineCounting<R> {
+    inner: R,
+    offset: u64,
+    newlines: Arc<Mutex<Newlines>>,
+}
+
+impl<R: Read> Read for LineCounting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut newlines = self.newlines.lock().expect("newlines");
+        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
+            newlines.pending.push_back(self.offset + i as u64);
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
 /// A CSV file states no control totals.
 impl<R: Read> PaymentReader for CsvReader<R> {}
 
@@ -219,12 +283,23 @@ mod tests {
         assert_eq!(rows[1].pos.line, 5);
         assert_eq!(rows[1].fields.reference, "");
         assert_eq!(rows[1].fields.extra, None);
-        let lf = read(
-            b"loan,amount,date\n1,2,2026-01-01\n\n3,4,2026-01-01\n",
-            &Columns::default(),
-        )
-        .unwrap();
-        assert_eq!((lf[0].pos.line, lf[1].pos.line), (2, 4));
+        let lines = |text: &[u8]| -> Vec<u64> {
+            let rows = read(text, &Columns::default()).unwrap();
+            rows.iter().map(|r| r.pos.line).collect()
+        };
+        assert_eq!(
+            lines(b"loan,amount,date\n1,2,2026-01-01\n\n3,4,2026-01-01\n"),
+            [2, 4]
+        );
+        assert_eq!(
+            lines(b"loan,amount,date\r\n\r\n1,2,x\r\n\r\n\r\n3,4,x"),
+            [3, 6]
+        );
+        assert_eq!(
+            lines(b"loan,amount,date,reference\n1,2,x,\"two\nlines\"\n3,4,x,y\n"),
+            [2, 4]
+        );
+        assert_eq!(lines(b"loan,amount,date\n\n\n1,2,x"), [4]);
     }
 
     #[test]
