@@ -109,11 +109,25 @@ pub async fn run(
     })
 }
 
+/// The largest file accepted: about 60 million CSV rows, far beyond any bank's nightly file.
+pub const MAX_FILE_BYTES: u64 = 2 << 30;
+
 /// Opens a file with the reader of its source's format; an error here refuses the file.
 fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader>, FileError> {
     let name: Arc<str> = path.display().to_string().into();
     let file =
         File::open(path).map_err(|e| FileError::new(&name, None, format!("cannot open: {e}")))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size > MAX_FILE_BYTES {
+        return Err(FileError::new(
+            &name,
+            None,
+            format!(
+                "the file is {size} bytes; files over {} GiB are refused as not a bank payment file",
+                MAX_FILE_BYTES >> 30
+            ),
+        ));
+    }
     let input = BufReader::with_capacity(1 << 16, file);
     Ok(match source.format {
         Format::Csv => Box::new(CsvReader::new(

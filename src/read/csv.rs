@@ -48,6 +48,7 @@ impl<R: Read> CsvReader<R> {
             .from_reader(LineCounting {
                 inner: input,
                 offset: 0,
+                line_len: 0,
                 newlines: newlines.clone(),
             });
         let mut header = csv::ByteRecord::new();
@@ -228,10 +229,15 @@ impl Newlines {
     }
 }
 
-/// Passes the input through, noting where its newlines are.
+/// The longest line a payment CSV may have: rows are short, and a longer line is a broken or
+/// wrong file (a binary, an unterminated quote), to be refused before it fills memory.
+pub const MAX_LINE_BYTES: u64 = 64 * 1024;
+
+/// Passes the input through, noting where its newlines are and refusing an overlong line.
 struct LineCounting<R> {
     inner: R,
     offset: u64,
+    line_len: u64,
     newlines: Arc<Mutex<Newlines>>,
 }
 
@@ -239,8 +245,23 @@ impl<R: Read> Read for LineCounting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut newlines = self.newlines.lock().expect("newlines");
-        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
-            newlines.pending.push_back(self.offset + i as u64);
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                newlines.pending.push_back(self.offset + i as u64);
+                self.line_len = 0;
+            } else {
+                self.line_len += 1;
+                if self.line_len > MAX_LINE_BYTES {
+                    let line = 1 + newlines.counted + newlines.pending.len() as u64;
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "line {line} is longer than {} KiB; this is not a payment file",
+                            MAX_LINE_BYTES / 1024
+                        ),
+                    ));
+                }
+            }
         }
         self.offset += n as u64;
         Ok(n)
@@ -334,6 +355,14 @@ mod tests {
         );
         let e = read(b"", &Columns::default()).unwrap_err();
         assert!(e.to_string().contains("empty"), "{e}");
+    }
+
+    #[test]
+    fn an_overlong_line_is_a_file_error() {
+        let mut text = b"loan,amount,date\n1,2,2026-01-01\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 1 << 20));
+        let e = read(&text, &Columns::default()).unwrap_err();
+        assert!(e.message.contains("line 3 is longer than 64 KiB"), "{e}");
     }
 
     #[test]
