@@ -182,6 +182,9 @@ struct RunSummary {
     started_at: String,
     ended_at: Option<String>,
     totals: BTreeMap<String, Totals>,
+    /// Rows of this run (staged or sent by it) whose outcome was uncertain and that were read
+    /// back from LoanPro.
+    reconciled: u64,
     files: Vec<FileSummary>,
 }
 
@@ -270,6 +273,7 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
             started_at: info.started_at,
             ended_at: info.ended_at,
             totals: finish(by_run.remove(&info.id).unwrap_or_default()),
+            reconciled: ledger.reconciled_count(info.id)?,
             files,
         });
     }
