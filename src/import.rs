@@ -163,7 +163,7 @@ fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
             loan_id: p.loan_id,
             amount: money(p.amount),
             amount_cents: to_cents(p.amount),
-            date: p.date.format("%Y-%m-%d").to_string(),
+            date: crate::payment::iso_date(p.date),
             reference: p.reference,
             payment_method_id: Some(p.payment_method_id),
             payment_type_id: Some(p.payment_type_id),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -15,6 +15,8 @@ pub struct Key(u64);
 
 impl Key {
     /// The key of a valid payment. `occurrence` counts earlier identical rows of the same file.
+    /// The amount enters as integer cents and the date as a day number, so `250.5` and `250.50`,
+    /// or two spellings of one date, are the same payment.
     pub fn of(
         loan: &str,
         amount: Decimal,
@@ -22,14 +24,18 @@ impl Key {
         reference: &str,
         occurrence: u32,
     ) -> Key {
-        Key::hash(&[
-            "payimport-key-v1",
-            loan,
-            &money(amount),
-            &date.format("%Y-%m-%d").to_string(),
-            reference,
-            &occurrence.to_string(),
-        ])
+        let cents = (amount * Decimal::ONE_HUNDRED).trunc().mantissa();
+        let mut h = Sha256::new();
+        h.update(b"payimport-key-v2");
+        for part in [loan.as_bytes(), reference.as_bytes()] {
+            // Length-prefixed, so that no two different field lists hash alike.
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        h.update(cents.to_le_bytes());
+        h.update(date.num_days_from_ce().to_le_bytes());
+        h.update(occurrence.to_le_bytes());
+        Key::from_digest(h)
     }
 
     /// The key of a row that could not be validated: a hash of its raw cells, so that the report
@@ -48,8 +54,17 @@ impl Key {
             h.update((p.len() as u64).to_le_bytes());
             h.update(p.as_bytes());
         }
+        Key::from_digest(h)
+    }
+
+    fn from_digest(h: Sha256) -> Key {
         let digest = h.finalize();
         Key(u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")))
+    }
+
+    /// The key as a number, for hash tables.
+    pub fn as_u64(self) -> u64 {
+        self.0
     }
 
     /// Parses the 16-hex-digit form.
@@ -71,6 +86,12 @@ impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Key({self})")
     }
+}
+
+/// A date as LoanPro, the ledger and the report show it: `YYYY-MM-DD`. (chrono's `format`
+/// parses its pattern on every call, which showed at the top of the import profile.)
+pub fn iso_date(date: NaiveDate) -> String {
+    format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
 }
 
 /// An amount as LoanPro and the report show it: two decimals, no grouping.
@@ -178,7 +199,7 @@ impl<'a> PaymentBody<'a> {
     pub fn of(p: &'a Payment) -> Self {
         PaymentBody::new(
             &money(p.amount),
-            &p.date.format("%Y-%m-%d").to_string(),
+            &iso_date(p.date),
             &p.info,
             p.payment_method_id,
             p.payment_type_id,

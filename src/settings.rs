@@ -220,7 +220,15 @@ impl InfoTemplate {
             rest = &after[close + 1..];
         }
         out.push_str(rest);
-        out.split_whitespace().collect::<Vec<_>>().join(" ")
+        // An empty value leaves a double or trailing blank behind: fold every run of blanks.
+        let mut folded = String::with_capacity(out.len());
+        for word in out.split_whitespace() {
+            if !folded.is_empty() {
+                folded.push(' ');
+            }
+            folded.push_str(word);
+        }
+        folded
     }
 }
 

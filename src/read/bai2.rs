@@ -399,7 +399,7 @@ impl<R: BufRead> Bai2Reader<R> {
         self.groups_seen += 1;
         self.group = Some(Group {
             number: self.groups_seen,
-            date: date.format("%Y-%m-%d").to_string(),
+            date: crate::payment::iso_date(date),
             decimals,
             records: record.parts.len() as i64,
             accounts: 0,

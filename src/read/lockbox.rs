@@ -502,7 +502,7 @@ impl<R: BufRead> LockboxReader<R> {
         })?;
         self.lockbox = Some(Lockbox {
             number: number.to_string(),
-            date: date.format("%Y-%m-%d").to_string(),
+            date: crate::payment::iso_date(date),
             items: 0,
             amount: 0,
         });
