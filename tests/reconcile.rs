@@ -200,7 +200,11 @@ async fn a_thousand_rows_through_every_fault_kind_post_exactly_once() {
     // The report says how many rows went through reconciliation.
     let json = env.run(&["report", "--format", "json", "--run", "1"]).await;
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert!(v["summary"][0]["reconciled"].as_u64().unwrap() > 0, "{}", v["summary"][0]);
+    assert!(
+        v["summary"][0]["reconciled"].as_u64().unwrap() > 0,
+        "{}",
+        v["summary"][0]
+    );
     let stats = env.sandbox.stats();
     eprintln!("faults: {stats:?}\n{}", r.stdout);
 }
