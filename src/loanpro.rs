@@ -100,6 +100,13 @@ pub fn error_message(json: Option<&serde_json::Value>, body: &[u8], status: u16)
     }
 }
 
+fn retry_after_header(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
 fn parse_retry_after(v: &str) -> Option<Duration> {
     v.trim()
         .parse::<f64>()
@@ -206,11 +213,7 @@ impl Client {
         match sent {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                let retry_after = resp
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
+                let retry_after = retry_after_header(&resp);
                 match resp.bytes().await {
                     Ok(body) => classify(status, retry_after.as_deref(), &body),
                     Err(e) => Answer::Unknown {
@@ -322,10 +325,8 @@ impl Client {
             let failure = match self.http.get(url).send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let retry_after = resp
-                        .headers()
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
+                    let retry_after = retry_after_header(&resp)
+                        .as_deref()
                         .and_then(parse_retry_after);
                     let body = resp.bytes().await.unwrap_or_default();
                     let mut json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
