@@ -1,0 +1,105 @@
+//! Criterion benchmarks of the pure parts: CSV reading with validation, keys, the payload.
+//! `cargo bench --bench pure`. Whole-process figures come from `benches/run.sh`.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use payimport::payment::{Key, PaymentBody};
+use payimport::read::csv::CsvReader;
+use payimport::settings::Settings;
+use payimport::validate::Validator;
+use rust_decimal::Decimal;
+
+const ROWS: usize = 10_000;
+
+fn settings() -> Settings {
+    Settings::from_toml(
+        r#"
+[loanpro]
+base_url = "https://example.com/api"
+tenant_id = "1"
+[payments]
+payment_methods = { 4 = "Check" }
+payment_types = { 1 = "Regular" }
+extra = ["payment.extra.tx.principal"]
+default_payment_method_id = 4
+default_payment_type_id = 1
+default_extra = "payment.extra.tx.principal"
+[sources.bank]
+format = "csv"
+"#,
+        Path::new("bench.toml"),
+    )
+    .expect("settings")
+}
+
+fn csv_text() -> String {
+    let mut s = String::from("loan,amount,date,reference\n");
+    for i in 0..ROWS {
+        s.push_str(&format!(
+            "{},{}.{:02},2026-11-{:02},{}\n",
+            1 + i % 1000,
+            10 + i % 490,
+            i % 100,
+            1 + i % 20,
+            100_000 + i
+        ));
+    }
+    s
+}
+
+fn read_and_validate(c: &mut Criterion) {
+    let settings = settings();
+    let source = settings.source(None).expect("source");
+    let text = csv_text();
+    let today = NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+    let mut group = c.benchmark_group("csv");
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.bench_function("read", |b| {
+        b.iter(|| {
+            let reader = CsvReader::new("bench.csv".into(), text.as_bytes(), &source.columns, b',')
+                .expect("header");
+            black_box(reader.count())
+        })
+    });
+    group.bench_function("read_and_validate", |b| {
+        b.iter(|| {
+            let reader = CsvReader::new("bench.csv".into(), text.as_bytes(), &source.columns, b',')
+                .expect("header");
+            let mut validator = Validator::new(source, &settings.payments, today);
+            let valid = reader
+                .filter_map(Result::ok)
+                .filter(|row| validator.validate(row).is_ok())
+                .count();
+            black_box(valid)
+        })
+    });
+    group.finish();
+}
+
+fn key_and_payload(c: &mut Criterion) {
+    let amount = Decimal::from_str("1234.50").expect("amount");
+    let date = NaiveDate::from_ymd_opt(2026, 11, 20).expect("date");
+    c.bench_function("key", |b| {
+        b.iter(|| Key::of(black_box("12345"), amount, date, black_box("100042"), 0))
+    });
+    c.bench_function("payload_json", |b| {
+        b.iter(|| {
+            let body = PaymentBody::new(
+                "1234.50",
+                "2026-11-20",
+                "2026-11-20 bank 100042 [k:3f9a0c21d4e5b6a7]",
+                4,
+                1,
+                "payment.extra.tx.principal",
+            );
+            black_box(serde_json::to_vec(&body).expect("json"))
+        })
+    });
+}
+
+criterion_group!(benches, read_and_validate, key_and_payload);
+criterion_main!(benches);
