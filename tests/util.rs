@@ -117,14 +117,9 @@ loan = "id"
     }
 
     pub async fn run_with_token(&self, token: &str, args: &[&str]) -> Run {
-        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_payimport"))
-            .arg("--settings")
-            .arg(&self.settings)
-            .args(args)
-            .current_dir(self.dir.path())
+        let out = self
+            .command(args)
             .env("TEST_LOANPRO_TOKEN", token)
-            .env_remove("PAYIMPORT_SETTINGS")
-            .env_remove("RUST_LOG")
             .output()
             .await
             .expect("payimport runs");
@@ -276,17 +271,9 @@ impl Env {
 impl Env {
     /// Starts `payimport --settings ... ARGS` without waiting for it.
     pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_payimport"))
-            .arg("--settings")
-            .arg(&self.settings)
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("TEST_LOANPRO_TOKEN", &self.token)
-            .env_remove("PAYIMPORT_SETTINGS")
-            .env_remove("RUST_LOG")
+        self.command(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
             .spawn()
             .expect("payimport starts")
     }
