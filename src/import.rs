@@ -84,7 +84,7 @@ pub async fn run(
             ),
             Err(e) => {
                 tracing::error!("{e}; nothing of this file is sent");
-                ledger.refuse_file(file_id, &e.message)?;
+                ledger.refuse_file(file_id, &e.to_string())?;
                 refused.push(e);
             }
         }
