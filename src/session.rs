@@ -146,7 +146,7 @@ impl Session {
                     Ok(None) => Err((
                         Status::Rejected,
                         format!(
-                            "unidentified: no loan in LoanPro has the display id {display_id:?}; route the payment to suspense"
+                            "field `loan` value {display_id:?}: unidentified: no loan in LoanPro has this display id; route the payment to suspense"
                         ),
                     )),
                     Err(ReadError::Failed(m)) => Err((

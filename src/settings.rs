@@ -632,39 +632,35 @@ fn check_date_format(f: &str) -> Result<(), String> {
 
 /// The token must never cross a network in clear text: plain http is for the local sandbox only.
 fn check_base_url(url: &str) -> Result<(), String> {
-    let rest = if let Some(r) = url.strip_prefix("https://") {
-        r
-    } else if let Some(r) = url.strip_prefix("http://") {
-        let host = host_of(r);
-        if !is_loopback(host) {
-            return Err(format!(
-                "{url:?} uses plain http to a non-loopback host; use https so the token is not sent in clear text"
-            ));
-        }
-        r
-    } else {
-        return Err(format!("{url:?} must start with https://"));
-    };
-    if host_of(rest).is_empty() {
-        return Err(format!("{url:?} has no host"));
+    // Parsed by the same URL parser reqwest sends with, so the host checked is the host used
+    // (`http://127.0.0.1@evil.example` goes to evil.example).
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(format!(
+            "{url:?} carries a user name or password; the token is the only credential, from the environment"
+        ));
     }
-    Ok(())
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| format!("{url:?} has no host"))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(host) => Ok(()),
+        "http" => Err(format!(
+            "{url:?} uses plain http to a non-loopback host; use https so the token is not sent in clear text"
+        )),
+        _ => Err(format!("{url:?} must start with https://")),
+    }
 }
 
-fn host_of(rest: &str) -> &str {
-    let authority = rest.split('/').next().unwrap_or("");
-    if let Some(v6) = authority.strip_prefix('[') {
-        return v6.split(']').next().unwrap_or("");
-    }
-    authority.split(':').next().unwrap_or("")
-}
-
+/// `localhost`, or a loopback address (IPv6 as the URL writes it, in brackets).
 fn is_loopback(host: &str) -> bool {
+    let ip = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
-        || host
+        || ip
             .parse::<std::net::IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 
 mod chaos;
 mod crash_points;
+mod hardening;
 mod import_bank;
 mod import_csv;
 mod operator;
+mod properties;
 mod reconcile;
 mod util;

@@ -37,6 +37,10 @@ pub enum LedgerError {
     },
     #[error("ledger {path} does not exist; nothing has been imported with it yet")]
     Missing { path: PathBuf },
+    #[error(
+        "ledger {path} {problem}; it was left as it is: restore it from a backup (a new, empty ledger would not know which payments were already posted)"
+    )]
+    Corrupt { path: PathBuf, problem: String },
     #[error("ledger {path}: {source}")]
     Sqlite {
         path: PathBuf,
@@ -188,6 +192,7 @@ impl Ledger {
         let lock = take_lock(path)?;
         create_private(path).map_err(io)?;
         let mut ledger = Ledger::connect(path, Some(lock))?;
+        ledger.quick_check()?;
         ledger.migrate()?;
         Ok(ledger)
     }
@@ -208,6 +213,7 @@ impl Ledger {
     }
 
     fn connect(path: &Path, lock: Option<File>) -> Result<Ledger, LedgerError> {
+        check_file(path)?;
         let conn = Connection::open(path).map_err(|source| LedgerError::Sqlite {
             path: path.to_path_buf(),
             source,
@@ -217,6 +223,13 @@ impl Ledger {
             path: path.to_path_buf(),
             _lock: lock,
         };
+        // Before the pragmas below, which write to the file: a ledger this payimport cannot
+        // use is left exactly as it is. (Waiting out a writer does not write.)
+        ledger
+            .conn
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| ledger.sql(e))?;
+        ledger.check_schema()?;
         // FULL, not NORMAL: a `sending` mark lost in a power cut would let a rerun post twice.
         ledger
             .conn
@@ -232,6 +245,67 @@ impl Ledger {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// An error met while opening: SQLite's "not a database" and "malformed" mean a damaged
+    /// file, said so plainly.
+    fn opening(&self, source: rusqlite::Error) -> LedgerError {
+        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        match source.sqlite_error_code() {
+            Some(NotADatabase | DatabaseCorrupt) => LedgerError::Corrupt {
+                path: self.path.clone(),
+                problem: format!("is damaged ({source})"),
+            },
+            _ => self.sql(source),
+        }
+    }
+
+    /// A ledger from a newer payimport, or a SQLite database that is no ledger at all (its
+    /// tables were not made by our migrations), is refused.
+    fn check_schema(&self) -> Result<(), LedgerError> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.opening(e))?;
+        if version as usize > MIGRATIONS.len() {
+            return Err(self.too_new(version));
+        }
+        if version == 0 {
+            let tables: Vec<String> = self
+                .conn
+                .prepare(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 5",
+                )
+                .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                .map_err(|e| self.opening(e))?;
+            if !tables.is_empty() {
+                return Err(LedgerError::Corrupt {
+                    path: self.path.clone(),
+                    problem: format!(
+                        "is not a payimport ledger: it is a SQLite database of other tables ({})",
+                        tables.join(", ")
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// SQLite's quick check of every page and b-tree (not of index contents), before a run
+    /// that writes: a damaged ledger may have lost the rows that say a payment was posted,
+    /// and building on it could post that payment twice. About a second per million rows.
+    fn quick_check(&self) -> Result<(), LedgerError> {
+        let result: String = self
+            .conn
+            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
+            .map_err(|e| self.opening(e))?;
+        if result != "ok" {
+            return Err(LedgerError::Corrupt {
+                path: self.path.clone(),
+                problem: format!("is damaged (SQLite's quick_check: {result})"),
+            });
+        }
+        Ok(())
     }
 
     fn too_new(&self, found: i64) -> LedgerError {
@@ -943,6 +1017,55 @@ fn take_lock(path: &Path) -> Result<File, LedgerError> {
         }
         Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
     }
+}
+
+/// Looks at a ledger file's header before SQLite opens it: a file that is not a SQLite
+/// database, or is shorter than its header says (cut short by a full disk or a partial copy),
+/// is refused as it is. A missing or empty file is a new ledger.
+fn check_file(path: &Path) -> Result<(), LedgerError> {
+    use std::io::Read;
+    let corrupt = |problem: String| LedgerError::Corrupt {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let io = |source| LedgerError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(e)),
+    };
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut header = Vec::with_capacity(100);
+    (&mut file).take(100).read_to_end(&mut header).map_err(io)?;
+    if header.len() < 100 || !header.starts_with(b"SQLite format 3\0") {
+        return Err(corrupt(
+            "is not a payimport ledger: it is not a SQLite database (it may be damaged, or another file)".into(),
+        ));
+    }
+    let be32 = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    // The page count in the header is trusted only when its change counter matches (SQLite's
+    // own rule); a WAL with frames in it may hold pages the file does not have yet.
+    let pages = u64::from(be32(28));
+    let wal_frames = std::fs::metadata(format!("{}-wal", path.display())).map_or(0, |m| m.len());
+    if be32(24) == be32(92) && wal_frames == 0 && len < pages * page_size {
+        return Err(corrupt(format!(
+            "is truncated: its header gives {pages} pages of {page_size} bytes ({} bytes), the file holds {len}",
+            pages * page_size
+        )));
+    }
+    Ok(())
 }
 
 /// Creates the ledger file readable by its owner only: it holds borrowers' payment data.

@@ -14,6 +14,12 @@ pub struct CsvReader<R: Read> {
     newlines: Arc<Mutex<Newlines>>,
     map: ColumnMap,
     record: csv::ByteRecord,
+    /// The number of cells in the header row: a row may have fewer, but never more that hold text.
+    width: usize,
+    /// The line of the header row.
+    header_line: u64,
+    /// Rows returned so far: a file with none is refused.
+    rows: u64,
     done: bool,
 }
 
@@ -48,22 +54,29 @@ impl<R: Read> CsvReader<R> {
             .from_reader(LineCounting {
                 inner: input,
                 offset: 0,
+                line: 1,
                 line_len: 0,
+                bom: true,
+                quotes: Quotes::new(delimiter),
                 newlines: newlines.clone(),
             });
+        // Blank lines above the header are skipped, as they are between rows.
         let mut header = csv::ByteRecord::new();
-        match reader.read_byte_record(&mut header) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(FileError::new(
-                    &file,
-                    None,
-                    "the file is empty; expected a header row",
-                ));
+        loop {
+            match reader.read_byte_record(&mut header) {
+                Ok(true) if is_blank(&header) => continue,
+                Ok(true) => break,
+                Ok(false) => {
+                    return Err(FileError::new(
+                        &file,
+                        None,
+                        "the file is empty; expected a header row",
+                    ));
+                }
+                Err(e) => return Err(csv_error(&file, e)),
             }
-            Err(e) => return Err(csv_error(&file, e)),
         }
-        let line = header.position().map(|p| p.line()).unwrap_or(1);
+        let line = start_line(&reader, &newlines, &header);
         let names: Vec<String> = header
             .iter()
             .map(|h| {
@@ -91,19 +104,19 @@ impl<R: Read> CsvReader<R> {
             }
             Ok(first)
         };
-        let required =
-            |field: &str, wanted: &str| -> Result<usize, FileError> {
-                find(field, wanted)?.ok_or_else(|| {
+        let required = |field: &str, wanted: &str| -> Result<usize, FileError> {
+            find(field, wanted)?.ok_or_else(|| {
                 FileError::new(
                     &file,
                     Some(line),
                     format!(
-                        "no column {wanted:?} for the required field `{field}`; the header has {}",
-                        names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+                        "no column {wanted:?} for the required field `{field}`; the header has {}{}",
+                        names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", "),
+                        header_hint(&names, delimiter)
                     ),
                 )
             })
-            };
+        };
         let map = ColumnMap {
             loan: required("loan", &columns.loan)?,
             amount: required("amount", &columns.amount)?,
@@ -120,26 +133,16 @@ impl<R: Read> CsvReader<R> {
             newlines,
             map,
             record: csv::ByteRecord::new(),
+            width: names.len(),
+            header_line: line,
+            rows: 0,
             done: false,
         })
     }
 
-    /// The line a record starts on. The csv crate numbers a record from where the previous one
-    /// ended, before the blank lines it skips, so count instead: the line of the record's last
-    /// byte (from the newlines the input held before it) less the line breaks inside the record.
+    /// The line the current record starts on.
     fn start_line(&self) -> u64 {
-        let end = self.reader.position().byte();
-        let last_line = 1 + self
-            .newlines
-            .lock()
-            .expect("newlines")
-            .before(end.saturating_sub(1));
-        let inside: u64 = self
-            .record
-            .iter()
-            .map(|f| f.iter().filter(|b| **b == b'\n').count() as u64)
-            .sum();
-        last_line.saturating_sub(inside).max(1)
+        start_line(&self.reader, &self.newlines, &self.record)
     }
 
     fn next_row(&mut self) -> Result<Option<RawRow>, FileError> {
@@ -149,17 +152,45 @@ impl<R: Read> CsvReader<R> {
                 .read_byte_record(&mut self.record)
                 .map_err(|e| csv_error(&self.file, e))?
             {
+                if self.rows == 0 {
+                    // A CSV states no totals, so a transfer cut short after the header looks like
+                    // a day without payments: refuse it, for a person to look at.
+                    return Err(FileError::new(
+                        &self.file,
+                        Some(self.header_line),
+                        "the file has a header row but no payment rows; it may have been cut short in transfer",
+                    ));
+                }
                 return Ok(None);
             }
             let line = self.start_line();
             // Spreadsheets leave rows of empty cells at the end of an export; they are no payment.
-            if self
-                .record
-                .iter()
-                .all(|c| c.iter().all(u8::is_ascii_whitespace))
-            {
+            if is_blank(&self.record) {
                 continue;
             }
+            // A cell beyond the header is a shifted row: an unquoted `1,234.50` puts `1` in the
+            // amount column and `234.50` past the last one. Sending it would post the wrong
+            // amount, so the file is refused; empty cells there (trailing commas) are harmless.
+            if let Some((i, extra)) = self
+                .record
+                .iter()
+                .enumerate()
+                .skip(self.width)
+                .find(|(_, c)| !c.iter().all(u8::is_ascii_whitespace))
+            {
+                return Err(FileError::new(
+                    &self.file,
+                    Some(line),
+                    format!(
+                        "the row has {} cells but the header only {}, and cell {} holds {:?}: a comma inside an unquoted value (such as 1,234.50) shifts the cells; quote that value",
+                        self.record.len(),
+                        self.width,
+                        i + 1,
+                        shown(&String::from_utf8_lossy(extra))
+                    ),
+                ));
+            }
+            self.rows += 1;
             let cell = |i: usize| -> Result<String, FileError> {
                 let bytes = self.record.get(i).unwrap_or_default();
                 std::str::from_utf8(bytes)
@@ -230,33 +261,144 @@ impl Newlines {
 }
 
 /// The longest line a payment CSV may have: rows are short, and a longer line is a broken or
-/// wrong file (a binary, an unterminated quote), to be refused before it fills memory.
+/// wrong file (a binary, an unterminated quote), to be refused before it fills memory. A quoted
+/// cell spanning lines is held to the same bound.
 pub const MAX_LINE_BYTES: u64 = 64 * 1024;
 
-/// Passes the input through, noting where its newlines are and refusing an overlong line.
+/// Passes the input through, noting where its newlines are and refusing what no payment CSV
+/// holds: an overlong line or quoted cell, a NUL byte, a quote never closed.
 struct LineCounting<R> {
     inner: R,
     offset: u64,
+    /// The 1-based line of the next byte.
+    line: u64,
     line_len: u64,
+    /// The bytes so far are (the start of) a UTF-8 BOM.
+    bom: bool,
+    quotes: Quotes,
     newlines: Arc<Mutex<Newlines>>,
+}
+
+/// Why [`LineCounting`] stopped the input: carried through the csv crate's I/O error so the
+/// [`FileError`] can name the line.
+#[derive(Debug)]
+struct Refusal {
+    line: u64,
+    message: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+fn refuse(line: u64, message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, Refusal { line, message })
+}
+
+/// Tracks whether the input is inside a quoted cell, as the csv crate's parser does (quote
+/// doubling, no escape character), so that a quote never closed is seen: the parser itself
+/// would take the rest of the file as one cell and say nothing.
+struct Quotes {
+    delimiter: u8,
+    state: QuoteState,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    /// At the start of a cell (and of the file): a quote here opens a quoted cell.
+    CellStart,
+    /// In a cell that did not start with a quote: quotes are plain text.
+    Unquoted,
+    /// In a quoted cell opened on `line`, `len` bytes ago.
+    Quoted { line: u64, len: u64 },
+    /// Just after a quote inside a quoted cell: the close, or the first of a doubled quote.
+    QuoteInQuoted { line: u64, len: u64 },
+}
+
+impl Quotes {
+    fn new(delimiter: u8) -> Self {
+        Quotes {
+            delimiter,
+            state: QuoteState::CellStart,
+        }
+    }
+
+    /// Moves past byte `b` on `line`; `Err` when a quoted cell grows past the line bound.
+    fn step(&mut self, b: u8, line: u64) -> Result<(), String> {
+        use QuoteState::*;
+        let boundary = b == self.delimiter || b == b'\n';
+        self.state = match self.state {
+            CellStart if b == b'"' => Quoted { line, len: 0 },
+            CellStart | Unquoted if boundary => CellStart,
+            CellStart | Unquoted => Unquoted,
+            Quoted { line, len } | QuoteInQuoted { line, len } if len >= MAX_LINE_BYTES => {
+                return Err(format!(
+                    "the quoted cell opened on line {line} runs on for more than {} KiB; is its closing quote missing?",
+                    MAX_LINE_BYTES / 1024
+                ));
+            }
+            Quoted { line, len } if b == b'"' => QuoteInQuoted { line, len: len + 1 },
+            Quoted { line, len } => Quoted { line, len: len + 1 },
+            QuoteInQuoted { line, len } if b == b'"' => Quoted { line, len: len + 1 },
+            QuoteInQuoted { .. } if boundary => CellStart,
+            QuoteInQuoted { .. } => Unquoted,
+        };
+        Ok(())
+    }
+
+    /// At the end of the input: the line of a quoted cell still open.
+    fn unclosed(&self) -> Option<u64> {
+        match self.state {
+            QuoteState::Quoted { line, .. } => Some(line),
+            _ => None,
+        }
+    }
 }
 
 impl<R: Read> Read for LineCounting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
+        if n == 0
+            && !buf.is_empty()
+            && let Some(line) = self.quotes.unclosed()
+        {
+            return Err(refuse(
+                line,
+                "a quoted cell opened on this line is never closed: a closing quote is missing, and the rest of the file would be read as one cell".into(),
+            ));
+        }
         let mut newlines = self.newlines.lock().expect("newlines");
         for (i, b) in buf[..n].iter().enumerate() {
+            let at = self.offset + i as u64;
+            // The csv crate drops a UTF-8 BOM at the very start; so does the quote tracking.
+            if at < 3 && self.bom && *b == b"\xEF\xBB\xBF"[at as usize] {
+                continue;
+            }
+            self.bom = false;
+            if *b == 0 {
+                return Err(refuse(
+                    self.line,
+                    "the line holds a NUL byte: this is a binary file or UTF-16 text, not a UTF-8 CSV; save it as UTF-8".into(),
+                ));
+            }
+            self.quotes
+                .step(*b, self.line)
+                .map_err(|m| refuse(self.line, m))?;
             if *b == b'\n' {
-                newlines.pending.push_back(self.offset + i as u64);
+                newlines.pending.push_back(at);
+                self.line += 1;
                 self.line_len = 0;
             } else {
                 self.line_len += 1;
                 if self.line_len > MAX_LINE_BYTES {
-                    let line = 1 + newlines.counted + newlines.pending.len() as u64;
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
+                    return Err(refuse(
+                        self.line,
                         format!(
-                            "line {line} is longer than {} KiB; this is not a payment file",
+                            "the line is longer than {} KiB; this is not a payment file",
                             MAX_LINE_BYTES / 1024
                         ),
                     ));
@@ -266,6 +408,58 @@ impl<R: Read> Read for LineCounting<R> {
         self.offset += n as u64;
         Ok(n)
     }
+}
+
+/// A cell's text for a message: trimmed, and cut after 40 characters.
+fn shown(cell: &str) -> String {
+    let cell = cell.trim();
+    match cell.char_indices().nth(40) {
+        Some((at, _)) => format!("{}...", &cell[..at]),
+        None => cell.to_string(),
+    }
+}
+
+/// Whether every cell of a record is blank.
+fn is_blank(record: &csv::ByteRecord) -> bool {
+    record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace))
+}
+
+/// The line a record starts on. The csv crate numbers a record from where the previous one
+/// ended, before the blank lines it skips, so count instead: the line of the record's last
+/// byte (from the newlines the input held before it) less the line breaks inside the record.
+fn start_line<R: Read>(
+    reader: &csv::Reader<LineCounting<R>>,
+    newlines: &Mutex<Newlines>,
+    record: &csv::ByteRecord,
+) -> u64 {
+    let end = reader.position().byte();
+    let last_line = 1 + newlines
+        .lock()
+        .expect("newlines")
+        .before(end.saturating_sub(1));
+    let inside: u64 = record
+        .iter()
+        .map(|f| f.iter().filter(|b| **b == b'\n').count() as u64)
+        .sum();
+    last_line.saturating_sub(inside).max(1)
+}
+
+/// A hint for a header that has none of the expected columns because the file is cut into
+/// cells or lines differently than expected.
+fn header_hint(names: &[String], delimiter: u8) -> String {
+    if names.iter().any(|n| n.contains('\r')) {
+        return "; the lines end with a carriage return alone (an old Mac format): save the file with LF or CRLF line endings".into();
+    }
+    if names.len() == 1 {
+        for (sep, name) in [(b';', "';'"), (b'\t', "tabs"), (b'|', "'|'"), (b',', "','")] {
+            if sep != delimiter && names[0].as_bytes().contains(&sep) {
+                return format!(
+                    "; the cells seem to be separated by {name}: set `delimiter` for this source"
+                );
+            }
+        }
+    }
+    String::new()
 }
 
 /// A CSV file states no control totals.
@@ -280,6 +474,11 @@ fn not_utf8(file: &Arc<str>, line: u64) -> FileError {
 }
 
 fn csv_error(file: &Arc<str>, e: csv::Error) -> FileError {
+    if let csv::ErrorKind::Io(io) = e.kind()
+        && let Some(r) = io.get_ref().and_then(|r| r.downcast_ref::<Refusal>())
+    {
+        return FileError::new(file, Some(r.line), r.message.clone());
+    }
     let line = e.position().map(|p| p.line());
     FileError::new(file, line, format!("cannot read CSV: {e}"))
 }
@@ -362,7 +561,124 @@ mod tests {
         let mut text = b"loan,amount,date\n1,2,2026-01-01\n".to_vec();
         text.extend(std::iter::repeat_n(b'x', 1 << 20));
         let e = read(&text, &Columns::default()).unwrap_err();
-        assert!(e.message.contains("line 3 is longer than 64 KiB"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "f.csv:3: the line is longer than 64 KiB; this is not a payment file"
+        );
+    }
+
+    #[test]
+    fn a_quote_never_closed_refuses_the_file_instead_of_swallowing_rows() {
+        // The csv crate would read the rest of the file into the reference of line 2 and post it.
+        let e = read(
+            b"loan,amount,date,reference\n1,10,2026-11-20,\"chk 1\n2,11,2026-11-20,r2\n",
+            &Columns::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.csv:2: a quoted cell opened on this line is never closed: a closing quote is missing, and the rest of the file would be read as one cell"
+        );
+        // A quoted cell that runs on over many short lines is bounded like a line.
+        let mut text =
+            b"loan,amount,date,reference\n1,10,2026-11-20,r1\n2,11,2026-11-20,\"memo\n".to_vec();
+        for _ in 0..10_000 {
+            text.extend_from_slice(b"more memo\n");
+        }
+        text.extend_from_slice(b"\"\n");
+        let e = read(&text, &Columns::default()).unwrap_err();
+        assert_eq!(e.line, Some(6557), "{e}");
+        assert_eq!(
+            e.message,
+            "the quoted cell opened on line 3 runs on for more than 64 KiB; is its closing quote missing?"
+        );
+        // Quotes that close, doubled quotes, quotes inside an unquoted cell and a BOM are fine.
+        let rows = read(
+            b"\xEF\xBB\xBF\"loan\",amount,date,reference\n1,10,2026-11-20,\"a \"\"b\"\" c\"\n2,11,2026-11-20,x\"y\n",
+            &Columns::default(),
+        )
+        .unwrap();
+        let refs: Vec<_> = rows.iter().map(|r| r.fields.reference.as_str()).collect();
+        assert_eq!(refs, ["a \"b\" c", "x\"y"]);
+    }
+
+    #[test]
+    fn nul_bytes_refuse_the_file() {
+        let e = read(
+            b"loan,amount,date,reference\n1,10,2026-11-20,r\x001\n",
+            &Columns::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert!(e.message.contains("NUL byte"), "{e}");
+        // UTF-16 without a BOM is ASCII with NULs between: refused on line 1.
+        let utf16: Vec<u8> = "loan,amount,date\n".bytes().flat_map(|b| [0, b]).collect();
+        let e = read(&utf16, &Columns::default()).unwrap_err();
+        assert_eq!(e.line, Some(1));
+        assert!(e.message.contains("UTF-16"), "{e}");
+    }
+
+    #[test]
+    fn a_cell_beyond_the_header_refuses_the_file() {
+        // `1,234.50` unquoted: the amount column holds 1, and 234.50 falls off the end.
+        let e = read(
+            b"loan,date,amount\n1,2026-11-20,10\n7,2026-11-20,1,234.50\n",
+            &Columns::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.csv:3: the row has 4 cells but the header only 3, and cell 4 holds \"234.50\": a comma inside an unquoted value (such as 1,234.50) shifts the cells; quote that value"
+        );
+        // Empty cells past the header (trailing commas) and short rows are left to validation.
+        let rows = read(
+            b"loan,amount,date\n1,10,2026-11-20,, \n2,11\n",
+            &Columns::default(),
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].fields.date, "");
+    }
+
+    #[test]
+    fn a_file_without_payment_rows_is_refused() {
+        for text in [
+            &b"loan,amount,date\n"[..],
+            b"loan,amount,date",
+            b"loan,amount,date\n,,\n  , ,\n\n",
+        ] {
+            let e = read(text, &Columns::default()).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "f.csv:1: the file has a header row but no payment rows; it may have been cut short in transfer"
+            );
+        }
+        // Blank lines above the header are skipped; a file of nothing else is empty.
+        let rows = read(b"\n\r\n  \nloan,amount,date\n1,2,x\n", &Columns::default()).unwrap();
+        assert_eq!(rows[0].pos.line, 5);
+        let e = read(b"\n\r\n   \n", &Columns::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.csv: the file is empty; expected a header row"
+        );
+        let e = read(b"\n\nloan,date\n1,x\n", &Columns::default()).unwrap_err();
+        assert!(
+            e.to_string().starts_with("f.csv:3: no column \"amount\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_header_cut_wrongly_says_why() {
+        let e = read(b"loan;amount;date\n1;2;x\n", &Columns::default()).unwrap_err();
+        assert!(
+            e.message.ends_with(
+                "; the cells seem to be separated by ';': set `delimiter` for this source"
+            ),
+            "{e}"
+        );
+        let e = read(b"loan,amount,date\r1,2,x\r", &Columns::default()).unwrap_err();
+        assert!(e.message.contains("carriage return alone"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,549 @@
+//! Properties (issue #7), checked with proptest on every `cargo test`: any bytes given to any
+//! reader end without a panic; valid rows survive reading, validation and the LoanPro payload
+//! with every field intact. Case counts are modest so the suite stays fast; the fuzz targets
+//! in `fuzz/` search the same ground for longer.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use chrono::{Days, NaiveDate};
+use payimport::payment::{Key, PaymentBody};
+use payimport::read::bai2::{Bai2Options, Bai2Reader, LoanFrom as Bai2LoanFrom};
+use payimport::read::csv::CsvReader;
+use payimport::read::lockbox::{LoanFrom, LockboxLayout, LockboxReader, Span};
+use payimport::read::{FileError, PaymentReader, RawFields, RawRow};
+use payimport::settings::{Columns, ControlTotals, Settings};
+use payimport::validate::Validator;
+use proptest::prelude::*;
+
+const SETTINGS: &str = r#"
+[loanpro]
+base_url = "https://loanpro.example/api/public/api/1"
+tenant_id = "1"
+
+[payments]
+payment_methods = { 3 = "Card", 4 = "Check", 5 = "ACH" }
+payment_types = { 1 = "Regular", 2 = "Payoff" }
+extra = ["payment.extra.tx.principal", "payment.extra.tx.classic", "payment.extra.periods.next"]
+default_payment_method_id = 4
+default_payment_type_id = 1
+default_extra = "payment.extra.tx.principal"
+info = "{date} {source} {reference}"
+
+[sources.bank]
+format = "csv"
+loan = "id"
+date_formats = ["%Y-%m-%d", "%m/%d/%Y"]
+
+[sources.lockbox]
+format = "lockbox"
+loan = "display_id"
+
+[sources.ach]
+format = "bai2"
+loan = "id"
+type_codes = [165, 175]
+"#;
+
+const EXTRAS: [&str; 3] = [
+    "payment.extra.tx.principal",
+    "payment.extra.tx.classic",
+    "payment.extra.periods.next",
+];
+
+fn settings() -> &'static Settings {
+    static S: OnceLock<Settings> = OnceLock::new();
+    S.get_or_init(|| Settings::from_toml(SETTINGS, Path::new("props.toml")).unwrap())
+}
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+/// Drains a reader: it must end (no more items than the input has bytes, plus the end), stop
+/// after a file error, and every row and error must print. Valid rows are validated and
+/// serialised, so that no input can make those panic either.
+fn drain(source: &str, len: usize, rows: impl Iterator<Item = Result<RawRow, FileError>>) {
+    let s = settings();
+    let mut v = Validator::new(s.source(Some(source)).unwrap(), &s.payments, today());
+    let mut items = 0;
+    let mut failed = false;
+    for item in rows {
+        assert!(!failed, "an item after a file error");
+        items += 1;
+        assert!(
+            items <= len + 2,
+            "more items than bytes: the reader does not end"
+        );
+        match item {
+            Ok(row) => {
+                let _ = row.pos.to_string();
+                if let Ok(p) = v.validate(&row) {
+                    serde_json::to_string(&PaymentBody::of(&p)).unwrap();
+                }
+            }
+            Err(e) => {
+                assert!(!e.to_string().is_empty());
+                failed = true;
+            }
+        }
+    }
+}
+
+fn read_csv(bytes: &[u8], delimiter: u8) {
+    if let Ok(r) = CsvReader::new("p.csv".into(), bytes, &Columns::default(), delimiter) {
+        drain("bank", bytes.len(), r);
+    }
+}
+
+fn read_lockbox(bytes: &[u8], layout: &LockboxLayout, mode: ControlTotals) {
+    let mut r = LockboxReader::new("p.lbx".into(), bytes, layout, mode).unwrap();
+    drain("lockbox", bytes.len(), r.by_ref());
+    for c in r.control_checks() {
+        let _ = c.to_string();
+    }
+}
+
+fn read_bai2(bytes: &[u8], options: &Bai2Options, mode: ControlTotals) {
+    let mut r = Bai2Reader::new("p.bai".into(), bytes, options, &[165, 175], mode).unwrap();
+    drain("ach", bytes.len(), r.by_ref());
+    for c in r.control_checks() {
+        let _ = c.to_string();
+    }
+}
+
+fn fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(rel),
+    )
+    .unwrap()
+}
+
+/// Bytes close to a real file: a fixture with a few bytes replaced, inserted or cut.
+fn damaged(good: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+    let len = good.len();
+    (
+        proptest::collection::vec((0..len, any::<u8>(), 0..3u8), 1..8),
+        0..=len,
+    )
+        .prop_map(move |(edits, cut)| {
+            let mut bytes = good.clone();
+            for (at, b, how) in edits {
+                let at = at.min(bytes.len().saturating_sub(1));
+                match how {
+                    0 if !bytes.is_empty() => bytes[at] = b,
+                    1 => bytes.insert(at, b),
+                    _ if !bytes.is_empty() => {
+                        bytes.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            bytes.truncate(cut.max(bytes.len() / 2));
+            bytes
+        })
+}
+
+/// Text made of what CSV files are made of, in any order.
+fn csv_like() -> impl Strategy<Value = Vec<u8>> {
+    let pieces = prop_oneof![
+        Just(b"loan,amount,date,reference\n".to_vec()),
+        Just(b"\"".to_vec()),
+        Just(b",".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\xEF\xBB\xBF".to_vec()),
+        Just(b"12".to_vec()),
+        Just(b"$1,234.50".to_vec()),
+        Just(b"2026-11-20".to_vec()),
+        Just(b" ".to_vec()),
+        Just(b"\xff".to_vec()),
+        Just(b"\0".to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..8),
+    ];
+    proptest::collection::vec(pieces, 0..40).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn any_bytes_to_the_csv_reader_end_without_a_panic(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        delimiter in prop_oneof![Just(b','), Just(b';'), Just(b'\t')],
+    ) {
+        read_csv(&bytes, delimiter);
+    }
+
+    #[test]
+    fn csv_like_text_to_the_csv_reader_ends_without_a_panic(bytes in csv_like()) {
+        read_csv(&bytes, b',');
+    }
+
+    #[test]
+    fn any_bytes_to_the_lockbox_reader_end_without_a_panic(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        warn in any::<bool>(),
+        wide in any::<bool>(),
+    ) {
+        let layout = if wide {
+            LockboxLayout {
+                loan_from: LoanFrom::Detail,
+                detail_amount: Span::new(8, 26),
+                ..LockboxLayout::default()
+            }
+        } else {
+            LockboxLayout::default()
+        };
+        let mode = if warn { ControlTotals::Warn } else { ControlTotals::Enforce };
+        read_lockbox(&bytes, &layout, mode);
+    }
+
+    #[test]
+    fn any_bytes_to_the_bai2_reader_end_without_a_panic(
+        bytes in proptest::collection::vec(any::<u8>(), 0..2048),
+        warn in any::<bool>(),
+    ) {
+        let mode = if warn { ControlTotals::Warn } else { ControlTotals::Enforce };
+        read_bai2(&bytes, &Bai2Options::default(), mode);
+    }
+
+    #[test]
+    fn any_cells_to_the_validator_give_a_payment_or_a_rejection(
+        loan in ".{0,24}",
+        amount in ".{0,24}",
+        date in ".{0,16}",
+        reference in ".{0,16}",
+        method in proptest::option::of(".{0,6}"),
+        extra in proptest::option::of(".{0,30}"),
+    ) {
+        let s = settings();
+        let mut v = Validator::new(s.source(Some("bank")).unwrap(), &s.payments, today());
+        let row = RawRow {
+            pos: payimport::read::Position { file: "p.csv".into(), line: 2 },
+            fields: RawFields {
+                loan, amount, date, reference,
+                payment_method_id: method,
+                extra,
+                ..RawFields::default()
+            },
+        };
+        match v.validate(&row) {
+            Ok(p) => {
+                serde_json::to_string(&PaymentBody::of(&p)).unwrap();
+            }
+            Err((_, e)) => prop_assert!(e.to_string().starts_with("p.csv:2: field `")),
+        }
+    }
+}
+
+proptest! {
+    // Each case reads a whole fixture: fewer cases.
+    #![proptest_config(ProptestConfig::with_cases(192))]
+
+    #[test]
+    fn damaged_lockbox_files_end_without_a_panic(bytes in damaged(fixture("lockbox/good.lbx"))) {
+        read_lockbox(&bytes, &LockboxLayout::default(), ControlTotals::Enforce);
+        read_lockbox(&bytes, &LockboxLayout::default(), ControlTotals::Warn);
+    }
+
+    #[test]
+    fn damaged_bai2_files_end_without_a_panic(bytes in damaged(fixture("bai2/good.bai"))) {
+        let text = Bai2Options {
+            loan_from: Bai2LoanFrom::Text,
+            loan_pattern: Some(r"LOAN\s*#?\s*(\d+)".into()),
+        };
+        read_bai2(&bytes, &Bai2Options::default(), ControlTotals::Enforce);
+        read_bai2(&bytes, &text, ControlTotals::Warn);
+    }
+
+    #[test]
+    fn damaged_csv_files_end_without_a_panic(
+        bytes in damaged(b"loan,amount,date,reference\n1,\"$1,234.50\",2026-11-20,\"chk, 1\"\n2,5,11/20/2026,x\n".to_vec()),
+    ) {
+        read_csv(&bytes, b',');
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Valid rows round-trip: file → reader → validation → the JSON body LoanPro receives.
+
+/// One valid payment as a CSV row states it, and what LoanPro must receive for it.
+#[derive(Debug, Clone)]
+struct GoodRow {
+    loan: u64,
+    cents: u64,
+    /// How the amount is written: plain, grouped, with `$`, or whole.
+    amount_style: u8,
+    date: NaiveDate,
+    us_date: bool,
+    reference: String,
+    method: Option<u32>,
+    kind: Option<u32>,
+    extra: Option<&'static str>,
+}
+
+impl GoodRow {
+    fn amount_text(&self) -> String {
+        let (int, frac) = (self.cents / 100, self.cents % 100);
+        let grouped = {
+            let digits = int.to_string();
+            let mut out = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    out.push(',');
+                }
+                out.push(c);
+            }
+            out
+        };
+        match self.amount_style {
+            0 => format!("{int}.{frac:02}"),
+            1 => format!("{grouped}.{frac:02}"),
+            2 => format!("${grouped}.{frac:02}"),
+            _ if frac == 0 => int.to_string(),
+            _ if frac % 10 == 0 => format!("{int}.{}", frac / 10),
+            _ => format!("{int}.{frac:02}"),
+        }
+    }
+
+    fn date_text(&self) -> String {
+        let f = if self.us_date { "%m/%d/%Y" } else { "%Y-%m-%d" };
+        self.date.format(f).to_string()
+    }
+}
+
+fn good_row() -> impl Strategy<Value = GoodRow> {
+    (
+        (1..=i64::MAX as u64, 1..100_000_000_000_000_u64, 0..4u8),
+        (0..20_000u64, 0..=7u64, any::<bool>()),
+        "[A-Za-z0-9 ,\"'=#/.-]{0,20}",
+        (
+            proptest::option::of(prop_oneof![Just(3u32), Just(4), Just(5)]),
+            proptest::option::of(prop_oneof![Just(1u32), Just(2)]),
+            proptest::option::of(proptest::sample::select(&EXTRAS[..])),
+        ),
+    )
+        .prop_map(
+            |(
+                (loan, cents, amount_style),
+                (back, ahead, us_date),
+                reference,
+                (method, kind, extra),
+            )| {
+                let date = if back > 0 {
+                    today() - Days::new(back)
+                } else {
+                    today() + Days::new(ahead)
+                };
+                GoodRow {
+                    loan,
+                    cents,
+                    amount_style,
+                    date,
+                    us_date,
+                    reference,
+                    method,
+                    kind,
+                    extra,
+                }
+            },
+        )
+}
+
+/// The rows as a CSV file, written by the csv crate (quoting what needs quotes).
+fn csv_file(rows: &[GoodRow], crlf: bool) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(if crlf {
+            csv::Terminator::CRLF
+        } else {
+            csv::Terminator::Any(b'\n')
+        })
+        .from_writer(Vec::new());
+    w.write_record([
+        "loan",
+        "amount",
+        "date",
+        "reference",
+        "payment_method_id",
+        "payment_type_id",
+        "extra",
+    ])
+    .unwrap();
+    for r in rows {
+        w.write_record([
+            r.loan.to_string(),
+            r.amount_text(),
+            r.date_text(),
+            r.reference.clone(),
+            r.method.map(|m| m.to_string()).unwrap_or_default(),
+            r.kind.map(|k| k.to_string()).unwrap_or_default(),
+            r.extra.unwrap_or_default().to_string(),
+        ])
+        .unwrap();
+    }
+    w.into_inner().unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn valid_csv_rows_round_trip_through_the_payload(
+        rows in proptest::collection::vec(good_row(), 1..12),
+        crlf in any::<bool>(),
+        twice in any::<bool>(),
+    ) {
+        // Identical rows are distinct payments: repeat the file's rows once more sometimes.
+        let mut rows = rows;
+        if twice {
+            rows.extend(rows.clone());
+        }
+        let bytes = csv_file(&rows, crlf);
+        let s = settings();
+        let source = s.source(Some("bank")).unwrap();
+        let mut v = Validator::new(source, &s.payments, today());
+        let read: Vec<RawRow> = CsvReader::new("in/bank.csv".into(), &bytes[..], &Columns::default(), b',')
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        prop_assert_eq!(read.len(), rows.len());
+        let mut keys = std::collections::HashSet::new();
+        for (i, (raw, want)) in read.iter().zip(&rows).enumerate() {
+            prop_assert_eq!(raw.pos.line, i as u64 + 2);
+            let p = v.validate(raw).map_err(|(_, e)| TestCaseError::fail(e.to_string()))?;
+            prop_assert!(keys.insert(p.key), "two rows share a key");
+            prop_assert_eq!(p.loan_id, Some(want.loan));
+            let body = serde_json::to_value(PaymentBody::of(&p)).unwrap();
+            let pay = &body["Payments"]["results"][0];
+            prop_assert_eq!(
+                pay["amount"].as_str().unwrap(),
+                format!("{}.{:02}", want.cents / 100, want.cents % 100)
+            );
+            let iso = want.date.format("%Y-%m-%d").to_string();
+            prop_assert_eq!(pay["date"].as_str().unwrap(), iso.as_str());
+            prop_assert_eq!(pay["paymentMethodId"].as_u64(), Some(u64::from(want.method.unwrap_or(4))));
+            prop_assert_eq!(pay["paymentTypeId"].as_u64(), Some(u64::from(want.kind.unwrap_or(1))));
+            prop_assert_eq!(
+                pay["extra"].as_str().unwrap(),
+                want.extra.unwrap_or("payment.extra.tx.principal")
+            );
+            prop_assert_eq!(&pay["__logOnly"], &serde_json::Value::Bool(true));
+            prop_assert_eq!(pay["selectedProcessor"].as_str(), Some("0"));
+            let info = pay["info"].as_str().unwrap();
+            // The info template, with runs of blanks folded into one.
+            let head = format!("{iso} bank {}", want.reference)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let marker = format!(" [k:{}]", p.key);
+            prop_assert_eq!(info, format!("{head}{marker}"));
+            prop_assert!(info.ends_with(&marker), "{info:?}");
+            let key = &info[info.len() - 17..info.len() - 1];
+            prop_assert_eq!(Key::parse(key), Some(p.key));
+        }
+    }
+}
+
+/// A lockbox transmission of the default layout holding `payments` (cents, coupon number).
+fn lockbox_file(payments: &[(u64, u32)]) -> Vec<u8> {
+    let mut recs = vec![
+        "101021000021009876543212611200615".to_string(),
+        "5001   123456726111802100002100987654321".to_string(),
+    ];
+    for (i, (cents, loan)) in payments.iter().enumerate() {
+        let item = i + 1;
+        recs.push(format!(
+            "6001{item:03}{cents:010}0210000214455667788{:>10}111426J DOE",
+            1000 + i
+        ));
+        recs.push(format!("4001{item:03}4019LN{loan:06}"));
+    }
+    let total: u64 = payments.iter().map(|p| p.0).sum();
+    let n = payments.len();
+    recs.push(format!("70010001234567261118{n:03}{total:010}"));
+    recs.push(format!("80000001234567261118{n:04}{total:010}"));
+    recs.push(format!("9{:06}", recs.len() + 1));
+    (recs.join("\r\n") + "\r\n").into_bytes()
+}
+
+/// A BAI2 file of one account holding `payments` (cents, loan id) as 165 details.
+fn bai2_file(payments: &[(u64, u32)]) -> Vec<u8> {
+    let mut recs = vec![
+        "01,122099999,123456789,261120,0200,1,,,2/".to_string(),
+        "02,031001234,122099999,1,261119,2359,USD,2/".to_string(),
+        "03,123456789,USD/".to_string(),
+    ];
+    for (i, (cents, loan)) in payments.iter().enumerate() {
+        recs.push(format!("16,165,{cents},0,ACH{i:04},{loan},LOAN {loan}/"));
+    }
+    let total: u64 = payments.iter().map(|p| p.0).sum();
+    let n = payments.len();
+    recs.push(format!("49,{total},{}/", n + 2));
+    recs.push(format!("98,{total},1,{}/", n + 4));
+    recs.push(format!("99,{total},1,{}/", n + 6));
+    (recs.join("\n") + "\n").into_bytes()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn valid_lockbox_payments_round_trip_through_the_payload(
+        payments in proptest::collection::vec((1..10_000_000u64, 1..1_000_000u32), 1..20),
+    ) {
+        let bytes = lockbox_file(&payments);
+        let mut reader =
+            LockboxReader::new("p.lbx".into(), &bytes[..], &LockboxLayout::default(), ControlTotals::Enforce)
+                .unwrap();
+        let rows: Vec<RawRow> = reader.by_ref().collect::<Result<_, _>>().unwrap();
+        prop_assert!(reader.control_checks().iter().all(|c| c.matches()));
+        prop_assert_eq!(rows.len(), payments.len());
+        let s = settings();
+        let mut v = Validator::new(s.source(Some("lockbox")).unwrap(), &s.payments, today());
+        for (row, (cents, loan)) in rows.iter().zip(&payments) {
+            let p = v.validate(row).map_err(|(_, e)| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&p.loan, &format!("LN{loan:06}"));
+            let body = serde_json::to_value(PaymentBody::of(&p)).unwrap();
+            let pay = &body["Payments"]["results"][0];
+            prop_assert_eq!(pay["amount"].as_str().unwrap(), format!("{}.{:02}", cents / 100, cents % 100));
+            prop_assert_eq!(pay["date"].as_str(), Some("2026-11-18"));
+            let marker = format!(" [k:{}]", p.key);
+            let info = pay["info"].as_str().unwrap();
+            prop_assert!(info.ends_with(&marker), "{info:?}");
+        }
+    }
+
+    #[test]
+    fn valid_bai2_payments_round_trip_through_the_payload(
+        payments in proptest::collection::vec((1..1_000_000_000_000u64, 1..u32::MAX), 1..20),
+    ) {
+        let bytes = bai2_file(&payments);
+        let mut reader = Bai2Reader::new(
+            "p.bai".into(),
+            &bytes[..],
+            &Bai2Options::default(),
+            &[165, 175],
+            ControlTotals::Enforce,
+        )
+        .unwrap();
+        let rows: Vec<RawRow> = reader.by_ref().collect::<Result<_, _>>().unwrap();
+        prop_assert!(reader.control_checks().iter().all(|c| c.matches()));
+        prop_assert_eq!(rows.len(), payments.len());
+        let s = settings();
+        let mut v = Validator::new(s.source(Some("ach")).unwrap(), &s.payments, today());
+        for (row, (cents, loan)) in rows.iter().zip(&payments) {
+            let p = v.validate(row).map_err(|(_, e)| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(p.loan_id, Some(u64::from(*loan)));
+            let body = serde_json::to_value(PaymentBody::of(&p)).unwrap();
+            let pay = &body["Payments"]["results"][0];
+            prop_assert_eq!(pay["amount"].as_str().unwrap(), format!("{}.{:02}", cents / 100, cents % 100));
+            prop_assert_eq!(pay["date"].as_str(), Some("2026-11-19"));
+            let marker = format!(" [k:{}]", p.key);
+            let info = pay["info"].as_str().unwrap();
+            prop_assert!(info.ends_with(&marker), "{info:?}");
+        }
+    }
+}
