@@ -59,4 +59,5 @@ CREATE TABLE rows (
 CREATE UNIQUE INDEX rows_one_live_row_per_key ON rows(key) WHERE live = 1;
 CREATE INDEX rows_by_run_status ON rows(run_id, status);
 CREATE INDEX rows_queue ON rows(sent_by_run, status);
-CREATE INDEX rows_open ON rows(status) WHERE status IN ('pending', 'sending', 'unknown', 'failed', 'unsent');
+-- Rows that may need a later run's attention; pending rows are reached through rows_queue.
+CREATE INDEX rows_open ON rows(status) WHERE status IN ('sending', 'unknown', 'failed', 'unsent');

@@ -234,7 +234,7 @@ impl Ledger {
         ledger
             .conn
             .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;",
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000; PRAGMA cache_size=-32768;",
             )
             .map_err(|e| ledger.sql(e))?;
         Ok(ledger)
