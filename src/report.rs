@@ -73,6 +73,9 @@ pub struct ReportRow {
     pub http_status: Option<i64>,
     pub message: Option<String>,
     pub updated_at: String,
+    /// The amount in integer cents, for totals; none for a row whose amount was never valid.
+    #[serde(skip)]
+    pub amount_cents: Option<i64>,
 }
 
 impl ReportRow {
@@ -115,7 +118,8 @@ fn for_each_row(
 ) -> anyhow::Result<()> {
     let mut stmt = ledger.connection().prepare(
         "SELECT run_id, file, line, key, status, loan, loan_id, amount, date, reference,
-                payment_method_id, payment_type_id, extra, attempts, http_status, message, updated_at
+                payment_method_id, payment_type_id, extra, attempts, http_status, message, updated_at,
+                amount_cents
          FROM rows WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id",
     )?;
     let mut rows = stmt.query(params![run])?;
@@ -138,6 +142,7 @@ fn for_each_row(
             http_status: r.get(14)?,
             message: r.get(15)?,
             updated_at: r.get(16)?,
+            amount_cents: r.get(17)?,
         })?;
     }
     Ok(())
@@ -200,14 +205,9 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
     let mut rows = Vec::new();
     let mut by_file: BTreeMap<(i64, String), BTreeMap<String, Totals>> = BTreeMap::new();
     let mut by_run: BTreeMap<i64, BTreeMap<String, Totals>> = BTreeMap::new();
-    let cents_of = |r: &ReportRow| -> i64 {
-        if r.status == "rejected" {
-            return 0; // a rejected row's amount may not even be a number
-        }
-        r.amount.replace('.', "").parse::<i64>().unwrap_or(0)
-    };
     for_each_row(ledger, run, |r| {
-        let c = cents_of(&r);
+        // The ledger's integer cents, as the run summary sums them: never re-parsed from text.
+        let c = r.amount_cents.unwrap_or(0);
         for t in [
             by_file
                 .entry((r.run_id, r.file.clone()))
