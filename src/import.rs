@@ -18,7 +18,7 @@ use crate::payment::money;
 use crate::read::bai2::Bai2Reader;
 use crate::read::csv::CsvReader;
 use crate::read::lockbox::LockboxReader;
-use crate::read::{FileError, PaymentReader, RawRow};
+use crate::read::{FileError, PaymentReader, RawRow, background};
 use crate::session::Session;
 use crate::settings::{Format, Settings, Source, Token};
 use crate::validate::Validator;
@@ -61,17 +61,15 @@ pub async fn run(
         let mut ledger = session.ledger();
         let file_id = ledger.add_file(run, &name)?;
         let staged = match open_rows(path, source) {
-            Ok(mut rows) => {
+            // Reading and validating run on their own thread, overlapping the ledger's writes.
+            Ok(rows) => std::thread::scope(|scope| {
                 let mut validator = Validator::new(source, &settings.payments, today);
-                let staged = ledger.stage_file(
-                    run,
-                    file_id,
-                    rows.by_ref()
-                        .map(|r| r.map(|row| to_new_row(&row, &mut validator))),
-                )?;
+                let mut rows =
+                    background::spawn(scope, rows, move |row| to_new_row(&row, &mut validator));
+                let staged = ledger.stage_file(run, file_id, rows.by_ref())?;
                 ledger.set_control_checks(file_id, rows.control_checks())?;
-                staged
-            }
+                anyhow::Ok(staged)
+            })?,
             Err(e) => Err(e),
         };
         match staged {
@@ -113,7 +111,7 @@ pub async fn run(
 pub const MAX_FILE_BYTES: u64 = 2 << 30;
 
 /// Opens a file with the reader of its source's format; an error here refuses the file.
-fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader>, FileError> {
+fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader + Send>, FileError> {
     let name: Arc<str> = path.display().to_string().into();
     let file =
         File::open(path).map_err(|e| FileError::new(&name, None, format!("cannot open: {e}")))?;
@@ -219,7 +217,6 @@ fn dry_run(
     let (mut valid, mut rejected, mut cents_total) = (0u64, 0u64, 0i64);
     let mut refused = 0;
     for path in files {
-        let mut validator = Validator::new(source, &settings.payments, today);
         let rows = match open_rows(path, source) {
             Ok(rows) => rows,
             Err(e) => {
@@ -230,39 +227,44 @@ fn dry_run(
         };
         // Rows are printed as they are read, so memory stays flat for any file size; a file
         // error found late says that the rows listed above it would not be sent after all.
+        // Reading and validating run on their own thread, overlapping the printing.
         let (mut file_valid, mut file_rejected, mut file_cents) = (0u64, 0u64, 0i64);
-        let mut file_error = None;
-        for row in rows {
-            let row = match row {
-                Ok(row) => row,
-                Err(e) => {
-                    file_error = Some(e);
-                    break;
-                }
-            };
-            match validator.validate(&row) {
-                Ok(p) => {
-                    file_valid += 1;
-                    file_cents += to_cents(p.amount).unwrap_or(0);
-                    writeln!(
-                        out,
-                        "would send {}  loan {}  {}  {}  method {}  type {}  {}  key {}",
-                        row.pos,
-                        p.loan,
-                        money(p.amount),
-                        p.date,
-                        p.payment_method_id,
-                        p.payment_type_id,
-                        p.extra,
-                        p.key
-                    )?;
-                }
-                Err((_, e)) => {
-                    file_rejected += 1;
-                    writeln!(out, "rejected   {e}")?;
+        let name = path.display().to_string();
+        let file_error = std::thread::scope(|scope| -> std::io::Result<Option<FileError>> {
+            let mut validator = Validator::new(source, &settings.payments, today);
+            let rows = background::spawn(scope, rows, move |row| {
+                let checked = validator.validate(&row);
+                (row.pos.line, checked)
+            });
+            for row in rows {
+                let (line, checked) = match row {
+                    Ok(row) => row,
+                    Err(e) => return Ok(Some(e)),
+                };
+                match checked {
+                    Ok(p) => {
+                        file_valid += 1;
+                        file_cents += to_cents(p.amount).unwrap_or(0);
+                        writeln!(
+                            out,
+                            "would send {name}:{line}  loan {}  {}  {}  method {}  type {}  {}  key {}",
+                            p.loan,
+                            money(p.amount),
+                            crate::payment::iso_date(p.date),
+                            p.payment_method_id,
+                            p.payment_type_id,
+                            p.extra,
+                            p.key
+                        )?;
+                    }
+                    Err((_, e)) => {
+                        file_rejected += 1;
+                        writeln!(out, "rejected   {e}")?;
+                    }
                 }
             }
-        }
+            Ok(None)
+        })?;
         match file_error {
             Some(e) => {
                 writeln!(

@@ -203,33 +203,59 @@ impl InfoTemplate {
 
     /// Fills the template in, collapsing the blanks an empty value leaves behind.
     pub fn render(&self, v: &InfoValues) -> String {
-        let line = v.line.to_string();
-        let mut out = String::with_capacity(self.0.len() + 32);
+        let mut out = String::with_capacity(self.0.len() + 64);
+        self.render_into(&mut out, v);
+        out
+    }
+
+    /// Appends the filled-in template to `out` (which the caller may have started).
+    pub fn render_into(&self, out: &mut String, v: &InfoValues) {
+        let start = out.len();
         let mut rest = self.0.as_str();
         while let Some(open) = rest.find('{') {
             out.push_str(&rest[..open]);
             let after = &rest[open + 1..];
             let close = after.find('}').expect("validated at load");
-            out.push_str(match &after[..close] {
-                "date" => v.date,
-                "source" => v.source,
-                "reference" => v.reference,
-                "file" => v.file,
-                _ => &line,
-            });
+            match &after[..close] {
+                "date" => out.push_str(v.date),
+                "source" => out.push_str(v.source),
+                "reference" => out.push_str(v.reference),
+                "file" => out.push_str(v.file),
+                _ => {
+                    use std::fmt::Write;
+                    let _ = write!(out, "{}", v.line);
+                }
+            }
             rest = &after[close + 1..];
         }
         out.push_str(rest);
-        // An empty value leaves a double or trailing blank behind: fold every run of blanks.
-        let mut folded = String::with_capacity(out.len());
-        for word in out.split_whitespace() {
-            if !folded.is_empty() {
-                folded.push(' ');
-            }
-            folded.push_str(word);
+        // An empty value leaves a double or trailing blank behind: fold every run of blanks
+        // (most rows have none, and are left as they are).
+        if !is_folded(&out[start..]) {
+            let folded = out[start..]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.truncate(start);
+            out.push_str(&folded);
         }
-        folded
     }
+}
+
+/// Whether folding the blanks of `text` would leave it as it is: single spaces between words.
+fn is_folded(text: &str) -> bool {
+    let mut after_word = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if c != ' ' || !after_word {
+                return false;
+            }
+            after_word = false;
+        } else {
+            after_word = true;
+        }
+    }
+    after_word || text.is_empty()
 }
 
 /// The API token: read from the environment, never printed.
@@ -783,6 +809,26 @@ loan = "Loan Number"
             line: 2,
         };
         assert_eq!(t.render(&v), "2026-11-20 bank_csv");
+        let t = InfoTemplate::parse("  {reference}\t{file}:{line}  ").unwrap();
+        assert_eq!(t.render(&v), "f.csv:2");
+        let v = InfoValues {
+            reference: "A\u{a0} B",
+            ..v
+        };
+        assert_eq!(t.render(&v), "A B f.csv:2");
+        let mut out = String::from("kept  ");
+        t.render_into(&mut out, &v);
+        assert_eq!(out, "kept  A B f.csv:2", "only the appended part is folded");
+    }
+
+    #[test]
+    fn text_is_folded_only_with_single_spaces_between_words() {
+        for folded in ["", "a", "a b", "2026-11-20 bank 1042"] {
+            assert!(is_folded(folded), "{folded:?}");
+        }
+        for loose in [" a", "a ", "a  b", "a\tb", "a\u{a0}b", " "] {
+            assert!(!is_folded(loose), "{loose:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
 
-use crate::payment::{Key, Payment, key_marker};
+use crate::payment::{Key, Payment, push_key_marker};
 use crate::read::{Position, RawRow};
 use crate::settings::{Format, InfoValues, LoanRef, Payments, Source};
 
@@ -156,23 +156,25 @@ impl<'a> Validator<'a> {
             0 => identity,
             n => Key::of(&loan, amount, date, &f.reference, n),
         };
-        let date_text = crate::payment::iso_date(date);
-        let text = match &f.info {
-            Some(info) => info.clone(),
-            None => self.source.info.render(&InfoValues {
-                date: &date_text,
-                source: &self.source.name,
-                reference: &f.reference,
-                file: file_name(&row.pos.file),
-                line: row.pos.line,
-            }),
-        };
-        let marker = key_marker(key);
-        let info = if text.is_empty() {
-            marker
-        } else {
-            format!("{text} {marker}")
-        };
+        // The info text and its ` [k:KEY]` marker, built in one buffer.
+        let mut info = String::with_capacity(96);
+        match &f.info {
+            Some(text) => info.push_str(text),
+            None => self.source.info.render_into(
+                &mut info,
+                &InfoValues {
+                    date: &crate::payment::iso_date(date),
+                    source: &self.source.name,
+                    reference: &f.reference,
+                    file: file_name(&row.pos.file),
+                    line: row.pos.line,
+                },
+            ),
+        }
+        if !info.is_empty() {
+            info.push(' ');
+        }
+        push_key_marker(&mut info, key);
         Ok(Payment {
             key,
             loan,

@@ -3,6 +3,7 @@
 //! A reader reports two kinds of trouble: a [`FileError`] means the file as a whole cannot be
 //! trusted (nothing of it may be staged); anything wrong with one row is left to validation.
 
+pub mod background;
 pub mod bai2;
 pub mod csv;
 pub mod lockbox;
