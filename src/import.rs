@@ -60,6 +60,19 @@ pub async fn run(
         let name = path.display().to_string();
         let mut ledger = session.ledger();
         let file_id = ledger.add_file(run, &name)?;
+        let fingerprint = fingerprint(path, source, &settings.payments);
+        if let Some(original) = match &fingerprint {
+            Some(f) => ledger.settled_original(f)?,
+            None => None,
+        } {
+            let s = ledger.stage_echo(file_id, original)?;
+            tracing::info!(
+                file = %name,
+                already_posted = s.already_posted,
+                "staged: the same file with the same settings as an earlier one whose payments are all posted"
+            );
+            continue;
+        }
         let staged = match open_rows(path, source) {
             // Reading and validating run on their own thread, overlapping the ledger's writes.
             Ok(rows) => std::thread::scope(|scope| {
@@ -73,13 +86,18 @@ pub async fn run(
             Err(e) => Err(e),
         };
         match staged {
-            Ok(s) => tracing::info!(
-                file = %name,
-                pending = s.pending,
-                rejected = s.rejected,
-                already_posted = s.already_posted,
-                "staged"
-            ),
+            Ok(s) => {
+                if let Some(f) = &fingerprint {
+                    ledger.set_fingerprint(file_id, f)?;
+                }
+                tracing::info!(
+                    file = %name,
+                    pending = s.pending,
+                    rejected = s.rejected,
+                    already_posted = s.already_posted,
+                    "staged"
+                )
+            }
             Err(e) => {
                 tracing::error!("{e}; nothing of this file is sent");
                 ledger.refuse_file(file_id, &e.to_string())?;
@@ -109,6 +127,31 @@ pub async fn run(
 
 /// The largest file accepted: about 60 million CSV rows, far beyond any bank's nightly file.
 pub const MAX_FILE_BYTES: u64 = 2 << 30;
+
+/// SHA-256 of a file's bytes and of everything that decides how they are read and validated
+/// (this payimport's version, the source and the payment settings): two files with the same
+/// fingerprint give the same rows and keys. `None` when the file cannot be read or is too large,
+/// which [`open_rows`] then reports.
+fn fingerprint(
+    path: &Path,
+    source: &Source,
+    payments: &crate::settings::Payments,
+) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = File::open(path).ok()?;
+    if file.metadata().ok()?.len() > MAX_FILE_BYTES {
+        return None;
+    }
+    let mut hash = Sha256::new();
+    let settings = format!(
+        "payimport-file-v1 {} {source:?} {payments:?}",
+        env!("CARGO_PKG_VERSION")
+    );
+    hash.update((settings.len() as u64).to_le_bytes());
+    hash.update(settings.as_bytes());
+    std::io::copy(&mut file, &mut hash).ok()?;
+    Some(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
 
 /// Opens a file with the reader of its source's format; an error here refuses the file.
 fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader + Send>, FileError> {

@@ -111,20 +111,62 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The report's columns of a ledger row, then its file id (NULL before migration 0002).
+const ROW_COLUMNS: &str =
+    "SELECT run_id, file, line, key, status, loan, loan_id, amount, date, reference,
+        payment_method_id, payment_type_id, extra, attempts, http_status, message, updated_at,
+        amount_cents, file_id
+    FROM rows WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id";
+
+/// The same columns for the rows of echo files (see migration 0002): the original file's rows,
+/// each `already_posted`, named as the per-row staging would have named them.
+const ECHO_COLUMNS: &str =
+    "SELECT e.run_id, e.path, r.line, r.key, 'already_posted', r.loan, r.loan_id,
+        r.amount, r.date, r.reference, r.payment_method_id, r.payment_type_id, r.extra, 0, NULL,
+        CASE WHEN r.status = 'posted'
+             THEN 'posted by run ' || r.run_id || ' (' || r.file || ':' || r.line || ')'
+             ELSE r.message END,
+        run.started_at, r.amount_cents, e.id
+    FROM files e CROSS JOIN files o CROSS JOIN runs run CROSS JOIN rows r
+    WHERE o.id = e.echo_of AND run.id = e.run_id AND (?1 IS NULL OR e.run_id = ?1)
+      -- a file's rows are one id range: read in order, file after file (CROSS JOIN keeps
+      -- SQLite to that loop order, so nothing is sorted)
+      AND r.id BETWEEN o.first_row AND o.last_row AND +r.file_id = o.id
+    ORDER BY e.id, r.id";
+
+/// Calls `f` with every row of the report in order: by run, then file, then line. Rows are
+/// streamed, the ledger's own and those of echo files merged in their file's place.
 fn for_each_row(
     ledger: &Ledger,
     run: Option<RunId>,
     mut f: impl FnMut(ReportRow) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut stmt = ledger.connection().prepare(
-        "SELECT run_id, file, line, key, status, loan, loan_id, amount, date, reference,
-                payment_method_id, payment_type_id, extra, attempts, http_status, message, updated_at,
-                amount_cents
-         FROM rows WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id",
-    )?;
-    let mut rows = stmt.query(params![run])?;
-    while let Some(r) = rows.next()? {
-        f(ReportRow {
+    let conn = ledger.connection();
+    let mut own = conn.prepare(ROW_COLUMNS)?;
+    let mut echo = conn.prepare(ECHO_COLUMNS)?;
+    let mut own = own.query(params![run])?;
+    let mut echo = echo.query(params![run])?;
+    let mut next_echo = echo.next()?.map(report_row).transpose()?;
+    while let Some(r) = own.next()? {
+        let (row, file_id) = report_row(r)?;
+        // Rows staged before file ids were kept come before any echo file.
+        let place = (row.run_id, file_id.unwrap_or(0));
+        while let Some((e, _)) = next_echo.take_if(|(e, id)| (e.run_id, id.unwrap_or(0)) < place) {
+            f(e)?;
+            next_echo = echo.next()?.map(report_row).transpose()?;
+        }
+        f(row)?;
+    }
+    while let Some((e, _)) = next_echo {
+        f(e)?;
+        next_echo = echo.next()?.map(report_row).transpose()?;
+    }
+    Ok(())
+}
+
+fn report_row(r: &rusqlite::Row) -> rusqlite::Result<(ReportRow, Option<i64>)> {
+    Ok((
+        ReportRow {
             run_id: r.get(0)?,
             file: r.get(1)?,
             line: r.get(2)?,
@@ -143,9 +185,9 @@ fn for_each_row(
             message: r.get(15)?,
             updated_at: r.get(16)?,
             amount_cents: r.get(17)?,
-        })?;
-    }
-    Ok(())
+        },
+        r.get(18)?,
+    ))
 }
 
 /// Writes the CSV report, header first, streaming from the ledger.

@@ -3,6 +3,7 @@
 
 mod chaos;
 mod crash_points;
+mod echo;
 mod hardening;
 mod import_bank;
 mod import_csv;

@@ -18,7 +18,10 @@ mod status;
 pub use status::Status;
 
 /// The numbered migrations, applied in order at open; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_echo_files.sql"),
+];
 
 /// Something went wrong with the ledger file.
 #[derive(Debug, thiserror::Error)]
@@ -388,16 +391,20 @@ impl Ledger {
             .execute(
                 "UPDATE rows SET status = 'unknown', updated_at = ?1,
                  message = 'the run stopped while this payment was being sent: it may or may not have been logged'
-                 WHERE status = 'sending'",
+                 WHERE status = 'sending'
+                 -- rows_open's own condition, so SQLite sees that index can serve this
+                 AND status IN ('sending', 'unknown', 'failed', 'unsent')",
                 [&t],
             )
             .map_err(|e| self.sql(e))?;
         let unsent = self
             .conn
             .execute(
+                // Every pending row is queued for a run (sent_by_run), so rows_queue finds
+                // them run by run; `status = 'pending'` alone would read the whole table.
                 "UPDATE rows SET status = 'unsent', updated_at = ?1,
                  message = 'the run stopped before this payment was sent'
-                 WHERE status = 'pending'",
+                 WHERE sent_by_run IN (SELECT id FROM runs) AND status = 'pending'",
                 [&t],
             )
             .map_err(|e| self.sql(e))?;
@@ -424,6 +431,70 @@ impl Ledger {
             )
             .map_err(|e| self.sql(e))?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Notes what a file's bytes and the settings that read it hash to, so a later run can tell
+    /// the same file again.
+    pub fn set_fingerprint(&mut self, file_id: i64, fingerprint: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE files SET fingerprint = ?1 WHERE id = ?2",
+                params![fingerprint, file_id],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// An earlier file with this fingerprint whose payments are all in LoanPro (every row
+    /// `posted` or `already_posted`), newest first: a file the same file again can echo.
+    pub fn settled_original(&self, fingerprint: &str) -> Result<Option<i64>, LedgerError> {
+        let candidates: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM files WHERE fingerprint = ?1 AND echo_of IS NULL
+                 AND status = 'staged' AND rows > 0 ORDER BY id DESC",
+            )
+            .and_then(|mut s| s.query_map([fingerprint], |r| r.get(0))?.collect())
+            .map_err(|e| self.sql(e))?;
+        // Two seeks in rows_by_file_status: the states sorting between and after the two
+        // settled ones are the unsettled ones.
+        let mut open = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM rows WHERE file_id = ?1
+                                AND status > 'already_posted' AND status < 'posted')
+                     OR EXISTS (SELECT 1 FROM rows WHERE file_id = ?1 AND status > 'posted')
+                     OR EXISTS (SELECT 1 FROM rows WHERE file_id = ?1 AND status < 'already_posted')",
+            )
+            .map_err(|e| self.sql(e))?;
+        for id in candidates {
+            let unsettled: bool = open
+                .query_row([id], |r| r.get(0))
+                .map_err(|e| self.sql(e))?;
+            if !unsettled {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records a file as the echo of `original` (see [`Ledger::settled_original`]): every one of
+    /// its rows is `already_posted`, and none is copied.
+    pub fn stage_echo(&mut self, file_id: i64, original: i64) -> Result<Staged, LedgerError> {
+        let rows: i64 = self
+            .conn
+            .query_row(
+                "UPDATE files SET echo_of = ?1, (rows, cents, control_checks) =
+                 (SELECT rows, cents, control_checks FROM files WHERE id = ?1)
+                 WHERE id = ?2 RETURNING rows",
+                params![original, file_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(Staged {
+            already_posted: rows as u64,
+            ..Staged::default()
+        })
     }
 
     /// Stores the control totals a file stated, stated vs computed.
@@ -532,6 +603,7 @@ impl Ledger {
         let sql = |e| sql_err(&path, e);
         let tx = self.conn.transaction().map_err(sql)?;
         let mut staged = Staged::default();
+        let (mut first_row, mut last_row, mut cents) = (None, None, 0i64);
         let t = now();
         {
             let mut find_live = tx
@@ -554,9 +626,9 @@ impl Ledger {
                 .prepare_cached(
                     "INSERT INTO rows (run_id, file, line, key, live, status, loan, loan_id, amount,
                      amount_cents, date, reference, payment_method_id, payment_type_id, extra, info,
-                     message, loanpro_payment_id, updated_at, sent_by_run)
+                     message, loanpro_payment_id, updated_at, sent_by_run, file_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                             CASE WHEN ?6 = 'pending' THEN ?1 END)",
+                             CASE WHEN ?6 = 'pending' THEN ?1 END, ?20)",
                 )
                 .map_err(sql)?;
             for row in rows {
@@ -659,14 +731,21 @@ impl Ledger {
                         message,
                         payment_id,
                         t,
+                        file_id,
                     ])
                     .map_err(sql)?;
+                last_row = Some(tx.last_insert_rowid());
+                first_row = first_row.or(last_row);
+                cents += row.amount_cents.unwrap_or(0);
             }
             tx.execute(
-                "UPDATE files SET rows = ?1 WHERE id = ?2",
+                "UPDATE files SET rows = ?1, first_row = ?2, last_row = ?3, cents = ?4 WHERE id = ?5",
                 params![
                     (staged.pending + staged.rejected + staged.already_posted + staged.unknown)
                         as i64,
+                    first_row,
+                    last_row,
+                    cents,
                     file_id
                 ],
             )
@@ -751,8 +830,10 @@ impl Ledger {
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT id, key, status FROM rows
-                     WHERE live = 1 AND status IN ('failed', 'unsent', 'unknown') AND (?1 IS NULL OR run_id = ?1)
+                    // INDEXED BY: the planner would otherwise walk the live-key index, a
+                    // read of every payment ever posted.
+                    "SELECT id, key, status FROM rows INDEXED BY rows_open
+                     WHERE status IN ('sending', 'unknown', 'failed', 'unsent') AND live = 1 AND status IN ('failed', 'unsent', 'unknown') AND (?1 IS NULL OR run_id = ?1)
                      ORDER BY id",
                 )
                 .map_err(|e| self.sql(e))?;
@@ -810,8 +891,10 @@ impl Ledger {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id, key, loan_id, attempts, sent_at FROM rows
-                 WHERE status = 'unknown' AND live = 1 AND loan_id IS NOT NULL
+                // INDEXED BY: see retry_candidates.
+                "SELECT id, key, loan_id, attempts, sent_at FROM rows INDEXED BY rows_open
+                 WHERE status IN ('sending', 'unknown', 'failed', 'unsent')
+                   AND status = 'unknown' AND live = 1 AND loan_id IS NOT NULL
                    AND (?1 IS NULL OR sent_by_run = ?1)
                  ORDER BY loan_id, id",
             )
@@ -897,15 +980,43 @@ impl Ledger {
                  WHERE run_id = ?1 OR sent_by_run = ?1 GROUP BY status ORDER BY status",
             )
             .map_err(|e| self.sql(e))?;
-        stmt.query_map([run], |r| {
-            Ok(StatusTotal {
-                status: r.get(0)?,
-                count: r.get::<_, i64>(1)? as u64,
-                cents: r.get(2)?,
+        let mut totals: Vec<StatusTotal> = stmt
+            .query_map([run], |r| {
+                Ok(StatusTotal {
+                    status: r.get(0)?,
+                    count: r.get::<_, i64>(1)? as u64,
+                    cents: r.get(2)?,
+                })
             })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(|e| sql_err(&self.path, e))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| sql_err(&self.path, e))?;
+        // The rows of echo files: those of their originals, each `already_posted`.
+        let (count, cents): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(SUM(rows), 0), COALESCE(SUM(cents), 0)
+                 FROM files WHERE run_id = ?1 AND echo_of IS NOT NULL",
+            )
+            .and_then(|mut s| s.query_row([run], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(|e| self.sql(e))?;
+        if count > 0 {
+            let status = Status::AlreadyPosted.as_str();
+            match totals.iter_mut().find(|t| t.status == status) {
+                Some(t) => {
+                    t.count += count as u64;
+                    t.cents += cents;
+                }
+                None => {
+                    totals.push(StatusTotal {
+                        status: status.to_string(),
+                        count: count as u64,
+                        cents,
+                    });
+                    totals.sort_by(|a, b| a.status.cmp(&b.status));
+                }
+            }
+        }
+        Ok(totals)
     }
 
     /// The first rows of a run that need a person.
