@@ -135,3 +135,47 @@ async fn a_changed_file_or_one_with_a_failed_payment_is_staged_row_by_row() {
     assert_eq!(summary_count(&r.stdout, "posted"), Some(1));
     assert_eq!(ledger_rows(&env), 93);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_staged_before_the_echo_migration_report_and_rerun_as_before() {
+    let env = Env::new().await;
+    let file = env.write("bank.csv", &valid_csv(20));
+    let path = file.to_str().unwrap();
+    assert_eq!(env.run(&["import", path]).await.code, 0);
+    // What a ledger staged before migration 0002 holds: no file ids, fingerprints or ranges.
+    rusqlite::Connection::open(env.ledger())
+        .unwrap()
+        .execute_batch(
+            "UPDATE rows SET file_id = NULL;
+             UPDATE files SET fingerprint = NULL, first_row = NULL, last_row = NULL, cents = NULL;",
+        )
+        .unwrap();
+
+    // No fingerprint to match: staged row by row, every row already posted.
+    let again = env.run(&["import", path]).await;
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(summary_count(&again.stdout, "already_posted"), Some(20));
+    assert_eq!(ledger_rows(&env), 40);
+    // That run's file has a fingerprint: the next one is its echo.
+    let third = env.run(&["import", path]).await;
+    assert_eq!(summary_count(&third.stdout, "already_posted"), Some(20));
+    assert_eq!(ledger_rows(&env), 40);
+    assert_eq!(env.sandbox.stats().puts, 20);
+
+    let all = env.report(&[]).await;
+    assert_eq!(all.len(), 60);
+    let order: Vec<(u64, u64)> = all
+        .iter()
+        .map(|r| {
+            (
+                r.get("run_id").parse().unwrap(),
+                r.get("line").parse().unwrap(),
+            )
+        })
+        .collect();
+    assert!(order.is_sorted(), "{order:?}");
+    assert_eq!(
+        all[59].get("message"),
+        format!("posted by run 1 ({path}:21)")
+    );
+}
