@@ -201,14 +201,8 @@ impl InfoTemplate {
         Ok(InfoTemplate(template.to_string()))
     }
 
-    /// Fills the template in, collapsing the blanks an empty value leaves behind.
-    pub fn render(&self, v: &InfoValues) -> String {
-        let mut out = String::with_capacity(self.0.len() + 64);
-        self.render_into(&mut out, v);
-        out
-    }
-
-    /// Appends the filled-in template to `out` (which the caller may have started).
+    /// Appends the filled-in template to `out` (which the caller may have started), collapsing
+    /// the blanks an empty value leaves behind.
     pub fn render_into(&self, out: &mut String, v: &InfoValues) {
         let start = out.len();
         let mut rest = self.0.as_str();
@@ -797,6 +791,12 @@ loan = "Loan Number"
         }
     }
 
+    fn render(t: &InfoTemplate, v: &InfoValues) -> String {
+        let mut out = String::new();
+        t.render_into(&mut out, v);
+        out
+    }
+
     #[test]
     fn info_template_is_checked_and_rendered() {
         assert!(InfoTemplate::parse("{date} {amount}").is_err());
@@ -808,14 +808,14 @@ loan = "Loan Number"
             file: "f.csv",
             line: 2,
         };
-        assert_eq!(t.render(&v), "2026-11-20 bank_csv");
+        assert_eq!(render(&t, &v), "2026-11-20 bank_csv");
         let t = InfoTemplate::parse("  {reference}\t{file}:{line}  ").unwrap();
-        assert_eq!(t.render(&v), "f.csv:2");
+        assert_eq!(render(&t, &v), "f.csv:2");
         let v = InfoValues {
             reference: "A\u{a0} B",
             ..v
         };
-        assert_eq!(t.render(&v), "A B f.csv:2");
+        assert_eq!(render(&t, &v), "A B f.csv:2");
         let mut out = String::from("kept  ");
         t.render_into(&mut out, &v);
         assert_eq!(out, "kept  A B f.csv:2", "only the appended part is folded");
