@@ -971,52 +971,30 @@ impl Ledger {
             .map_err(|e| self.sql(e))
     }
 
-    /// Counts and amounts per status for one run: the rows it staged and the earlier ones it sent.
+    /// Counts and amounts per status for one run: the rows it staged and the earlier ones it
+    /// sent, and the rows of its echo files (those of their originals, each `already_posted`).
     pub fn totals(&self, run: RunId) -> Result<Vec<StatusTotal>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT status, COUNT(*), COALESCE(SUM(amount_cents), 0) FROM rows
-                 WHERE run_id = ?1 OR sent_by_run = ?1 GROUP BY status ORDER BY status",
+                "SELECT status, SUM(n), SUM(cents) FROM (
+                     SELECT status, COUNT(*) AS n, COALESCE(SUM(amount_cents), 0) AS cents
+                     FROM rows WHERE run_id = ?1 OR sent_by_run = ?1 GROUP BY status
+                     UNION ALL
+                     SELECT 'already_posted', rows, cents FROM files
+                     WHERE run_id = ?1 AND echo_of IS NOT NULL)
+                 GROUP BY status ORDER BY status",
             )
             .map_err(|e| self.sql(e))?;
-        let mut totals: Vec<StatusTotal> = stmt
-            .query_map([run], |r| {
-                Ok(StatusTotal {
-                    status: r.get(0)?,
-                    count: r.get::<_, i64>(1)? as u64,
-                    cents: r.get(2)?,
-                })
+        stmt.query_map([run], |r| {
+            Ok(StatusTotal {
+                status: r.get(0)?,
+                count: r.get::<_, i64>(1)? as u64,
+                cents: r.get(2)?,
             })
-            .and_then(|rows| rows.collect())
-            .map_err(|e| sql_err(&self.path, e))?;
-        // The rows of echo files: those of their originals, each `already_posted`.
-        let (count, cents): (i64, i64) = self
-            .conn
-            .prepare_cached(
-                "SELECT COALESCE(SUM(rows), 0), COALESCE(SUM(cents), 0)
-                 FROM files WHERE run_id = ?1 AND echo_of IS NOT NULL",
-            )
-            .and_then(|mut s| s.query_row([run], |r| Ok((r.get(0)?, r.get(1)?))))
-            .map_err(|e| self.sql(e))?;
-        if count > 0 {
-            let status = Status::AlreadyPosted.as_str();
-            match totals.iter_mut().find(|t| t.status == status) {
-                Some(t) => {
-                    t.count += count as u64;
-                    t.cents += cents;
-                }
-                None => {
-                    totals.push(StatusTotal {
-                        status: status.to_string(),
-                        count: count as u64,
-                        cents,
-                    });
-                    totals.sort_by(|a, b| a.status.cmp(&b.status));
-                }
-            }
-        }
-        Ok(totals)
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| sql_err(&self.path, e))
     }
 
     /// The first rows of a run that need a person.
