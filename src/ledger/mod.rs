@@ -17,6 +17,14 @@ use crate::read::ControlCheck;
 mod status;
 pub use status::Status;
 
+/// The condition of the partial index `rows_open` (migrations/0001_init.sql), word for word: a
+/// query must state it for SQLite to see that the index can serve it.
+macro_rules! rows_open {
+    () => {
+        "status IN ('sending', 'unknown', 'failed', 'unsent')"
+    };
+}
+
 /// The numbered migrations, applied in order at open; `PRAGMA user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
@@ -389,11 +397,12 @@ impl Ledger {
         let unknown = self
             .conn
             .execute(
-                "UPDATE rows SET status = 'unknown', updated_at = ?1,
-                 message = 'the run stopped while this payment was being sent: it may or may not have been logged'
-                 WHERE status = 'sending'
-                 -- rows_open's own condition, so SQLite sees that index can serve this
-                 AND status IN ('sending', 'unknown', 'failed', 'unsent')",
+                concat!(
+                    "UPDATE rows SET status = 'unknown', updated_at = ?1,
+                     message = 'the run stopped while this payment was being sent: it may or may not have been logged'
+                     WHERE status = 'sending' AND ",
+                    rows_open!()
+                ),
                 [&t],
             )
             .map_err(|e| self.sql(e))?;
@@ -832,9 +841,12 @@ impl Ledger {
                 .prepare_cached(
                     // INDEXED BY: the planner would otherwise walk the live-key index, a
                     // read of every payment ever posted.
-                    "SELECT id, key, status FROM rows INDEXED BY rows_open
-                     WHERE status IN ('sending', 'unknown', 'failed', 'unsent') AND live = 1 AND status IN ('failed', 'unsent', 'unknown') AND (?1 IS NULL OR run_id = ?1)
-                     ORDER BY id",
+                    concat!(
+                        "SELECT id, key, status FROM rows INDEXED BY rows_open WHERE ",
+                        rows_open!(),
+                        " AND live = 1 AND status IN ('failed', 'unsent', 'unknown')
+                         AND (?1 IS NULL OR run_id = ?1) ORDER BY id"
+                    ),
                 )
                 .map_err(|e| self.sql(e))?;
             stmt.query_map([run], map).and_then(|r| r.collect())
@@ -892,11 +904,12 @@ impl Ledger {
             .conn
             .prepare_cached(
                 // INDEXED BY: see retry_candidates.
-                "SELECT id, key, loan_id, attempts, sent_at FROM rows INDEXED BY rows_open
-                 WHERE status IN ('sending', 'unknown', 'failed', 'unsent')
-                   AND status = 'unknown' AND live = 1 AND loan_id IS NOT NULL
-                   AND (?1 IS NULL OR sent_by_run = ?1)
-                 ORDER BY loan_id, id",
+                concat!(
+                    "SELECT id, key, loan_id, attempts, sent_at FROM rows INDEXED BY rows_open WHERE ",
+                    rows_open!(),
+                    " AND status = 'unknown' AND live = 1 AND loan_id IS NOT NULL
+                     AND (?1 IS NULL OR sent_by_run = ?1) ORDER BY loan_id, id"
+                ),
             )
             .map_err(|e| self.sql(e))?;
         stmt.query_map([sent_by], |r| {
@@ -1174,4 +1187,14 @@ fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
         o.mode(0o600);
     }
     o.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_state_rows_open_as_its_migration_does() {
+        assert!(MIGRATIONS[0].contains(concat!("ON rows(status) WHERE ", rows_open!(), ";")));
+    }
 }
