@@ -62,7 +62,7 @@ pub async fn run(
         let file_id = ledger.add_file(run, &name)?;
         let fingerprint = fingerprint(path, source, &settings.payments);
         if let Some(original) = match &fingerprint {
-            Some(f) => ledger.settled_original(f)?,
+            Some(f) => ledger.settled_original(&f.hash)?,
             None => None,
         } {
             let s = ledger.stage_echo(file_id, original)?;
@@ -87,8 +87,10 @@ pub async fn run(
         };
         match staged {
             Ok(s) => {
-                if let Some(f) = &fingerprint {
-                    ledger.set_fingerprint(file_id, f)?;
+                // Only if the file did not change while it was read: the fingerprint must be
+                // that of the bytes staged, or a later file could echo rows never staged.
+                if let Some(f) = fingerprint.as_ref().filter(|f| f.still_matches(path)) {
+                    ledger.set_fingerprint(file_id, &f.hash)?;
                 }
                 tracing::info!(
                     file = %name,
@@ -130,16 +132,31 @@ pub const MAX_FILE_BYTES: u64 = 2 << 30;
 
 /// SHA-256 of a file's bytes and of everything that decides how they are read and validated
 /// (this payimport's version, the source and the payment settings): two files with the same
-/// fingerprint give the same rows and keys. `None` when the file cannot be read or is too large,
-/// which [`open_rows`] then reports.
+/// fingerprint give the same rows and keys.
+struct Fingerprint {
+    hash: String,
+    /// The file's length and modification time when it was hashed.
+    stamp: (u64, Option<std::time::SystemTime>),
+}
+
+impl Fingerprint {
+    /// Whether the file still has the length and modification time it had when hashed.
+    fn still_matches(&self, path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|m| (m.len(), m.modified().ok()) == self.stamp)
+    }
+}
+
+/// The file's fingerprint; `None` when the file cannot be read or is too large, which
+/// [`open_rows`] then reports.
 fn fingerprint(
     path: &Path,
     source: &Source,
     payments: &crate::settings::Payments,
-) -> Option<String> {
+) -> Option<Fingerprint> {
     use sha2::{Digest, Sha256};
     let mut file = File::open(path).ok()?;
-    if file.metadata().ok()?.len() > MAX_FILE_BYTES {
+    let meta = file.metadata().ok()?;
+    if meta.len() > MAX_FILE_BYTES {
         return None;
     }
     let mut hash = Sha256::new();
@@ -150,7 +167,10 @@ fn fingerprint(
     hash.update((settings.len() as u64).to_le_bytes());
     hash.update(settings.as_bytes());
     std::io::copy(&mut file, &mut hash).ok()?;
-    Some(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Some(Fingerprint {
+        hash: hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        stamp: (meta.len(), meta.modified().ok()),
+    })
 }
 
 /// Opens a file with the reader of its source's format; an error here refuses the file.
@@ -403,4 +423,36 @@ pub async fn demo() -> anyhow::Result<Exit> {
     .await;
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_no_longer_matches_a_file_changed_after_hashing() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings =
+            Settings::from_toml(SAMPLE_SETTINGS, &dir.path().join("payimport.toml")).unwrap();
+        let source = settings.source(Some("bank_csv")).unwrap();
+        let path = dir.path().join("bank.csv");
+        std::fs::write(&path, "loan,amount,date\n7,1.00,2026-11-20\n").unwrap();
+        let before = fingerprint(&path, source, &settings.payments).unwrap();
+        assert!(before.still_matches(&path));
+        assert_eq!(
+            before.hash,
+            fingerprint(&path, source, &settings.payments).unwrap().hash
+        );
+
+        std::fs::write(
+            &path,
+            "loan,amount,date\n7,1.00,2026-11-20\n8,2.00,2026-11-20\n",
+        )
+        .unwrap();
+        assert!(!before.still_matches(&path), "a row appended after hashing");
+        assert_ne!(
+            before.hash,
+            fingerprint(&path, source, &settings.payments).unwrap().hash
+        );
+    }
 }
