@@ -3,15 +3,14 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::str::FromStr;
 
 use chrono::NaiveDate;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use payimport::money::Cents;
 use payimport::payment::{Key, PaymentBody};
 use payimport::read::csv::CsvReader;
 use payimport::settings::Settings;
 use payimport::validate::Validator;
-use rust_decimal::Decimal;
 
 const ROWS: usize = 10_000;
 
@@ -81,7 +80,7 @@ fn read_and_validate(c: &mut Criterion) {
 }
 
 fn key_and_payload(c: &mut Criterion) {
-    let amount = Decimal::from_str("1234.50").expect("amount");
+    let amount = Cents(123_450);
     let date = NaiveDate::from_ymd_opt(2026, 11, 20).expect("date");
     c.bench_function("key", |b| {
         b.iter(|| Key::of(black_box("12345"), amount, date, black_box("100042"), 0))
@@ -89,7 +88,7 @@ fn key_and_payload(c: &mut Criterion) {
     c.bench_function("payload_json", |b| {
         b.iter(|| {
             let body = PaymentBody::new(
-                "1234.50",
+                amount,
                 "2026-11-20",
                 "2026-11-20 bank 100042 [k:3f9a0c21d4e5b6a7]",
                 4,

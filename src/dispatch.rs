@@ -230,7 +230,7 @@ async fn send_row(
     config: &DispatchConfig,
 ) -> Outcome {
     let body = PaymentBody::new(
-        &row.amount,
+        row.amount,
         &row.date,
         &row.info,
         row.payment_method_id,

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::ledger::{AttentionRow, StatusTotal};
+use crate::money::Cents;
 
 /// A progress bar on stderr when stderr is a terminal, and a hidden one otherwise (cron), so no
 /// caller ever branches on it.
@@ -34,30 +35,17 @@ const SUMMARY_ORDER: [&str; 8] = [
     "sending",
 ];
 
-/// Formats integer cents as `1234.50` (negative never occurs, but is shown honestly).
-pub fn cents(c: i64) -> String {
-    let sign = if c < 0 { "-" } else { "" };
-    let c = c.unsigned_abs();
-    format!("{sign}{}.{:02}", c / 100, c % 100)
-}
-
 /// Writes the per-status lines of a summary: every status that has rows, in a fixed order.
 pub fn write_totals(out: &mut impl Write, totals: &[StatusTotal]) -> std::io::Result<()> {
     writeln!(out, "  {:<15} {:>9} {:>16}", "status", "rows", "amount")?;
     for name in SUMMARY_ORDER {
         if let Some(t) = totals.iter().find(|t| t.status == name) {
-            writeln!(
-                out,
-                "  {:<15} {:>9} {:>16}",
-                t.status,
-                t.count,
-                cents(t.cents)
-            )?;
+            writeln!(out, "  {:<15} {:>9} {:>16}", t.status, t.count, t.cents)?;
         }
     }
     let count: u64 = totals.iter().map(|t| t.count).sum();
-    let sum: i64 = totals.iter().map(|t| t.cents).sum();
-    writeln!(out, "  {:<15} {:>9} {:>16}", "total", count, cents(sum))
+    let sum: Cents = totals.iter().map(|t| t.cents).sum();
+    writeln!(out, "  {:<15} {:>9} {:>16}", "total", count, sum)
 }
 
 /// Writes the first rows that need a person.
@@ -81,16 +69,4 @@ pub fn write_attention(
         writeln!(out, "  ... and {} more", total - rows.len() as u64)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cents_are_shown_with_two_decimals() {
-        assert_eq!(cents(123450), "1234.50");
-        assert_eq!(cents(5), "0.05");
-        assert_eq!(cents(0), "0.00");
-    }
 }

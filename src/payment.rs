@@ -3,9 +3,10 @@
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
-use rust_decimal::Decimal;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use crate::money::Cents;
 
 /// A payment's identity, shown as 16 hex digits. The same payment delivered again, in the same
 /// file, a renamed one or a re-sent one, gets the same key; identical rows of one file are told
@@ -17,14 +18,9 @@ impl Key {
     /// The key of a valid payment. `occurrence` counts earlier identical rows of the same file.
     /// The amount enters as integer cents and the date as a day number, so `250.5` and `250.50`,
     /// or two spellings of one date, are the same payment.
-    pub fn of(
-        loan: &str,
-        amount: Decimal,
-        date: NaiveDate,
-        reference: &str,
-        occurrence: u32,
-    ) -> Key {
-        let cents = (amount * Decimal::ONE_HUNDRED).trunc().mantissa();
+    pub fn of(loan: &str, amount: Cents, date: NaiveDate, reference: &str, occurrence: u32) -> Key {
+        // As i128, the width an earlier Decimal mantissa had: the key of a payment never changes.
+        let cents = i128::from(amount.0);
         let mut h = Sha256::new();
         h.update(b"payimport-key-v2");
         for part in [loan.as_bytes(), reference.as_bytes()] {
@@ -114,13 +110,6 @@ pub fn iso_date(date: NaiveDate) -> String {
     format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
 }
 
-/// An amount as LoanPro and the report show it: two decimals, no grouping.
-pub fn money(amount: Decimal) -> String {
-    let mut a = amount.round_dp(2);
-    a.rescale(2);
-    a.to_string()
-}
-
 /// The ` [k:KEY]` suffix of `info` that lets a payment be found in LoanPro again.
 pub fn key_marker(key: Key) -> String {
     let mut marker = String::with_capacity(20);
@@ -143,7 +132,7 @@ pub struct Payment {
     pub loan: String,
     /// LoanPro's loan id, when known.
     pub loan_id: Option<u64>,
-    pub amount: Decimal,
+    pub amount: Cents,
     pub date: NaiveDate,
     pub reference: String,
     pub payment_method_id: u32,
@@ -192,7 +181,7 @@ struct LogOnlyPayment<'a> {
 impl<'a> PaymentBody<'a> {
     /// The body of a row as stored in the ledger.
     pub fn new(
-        amount: &str,
+        amount: Cents,
         date: &str,
         info: &'a str,
         payment_method_id: u32,
@@ -227,7 +216,7 @@ impl<'a> PaymentBody<'a> {
     /// The body of a validated payment.
     pub fn of(p: &'a Payment) -> Self {
         PaymentBody::new(
-            &money(p.amount),
+            p.amount,
             &iso_date(p.date),
             &p.info,
             p.payment_method_id,
@@ -240,7 +229,6 @@ impl<'a> PaymentBody<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
 
     #[test]
     fn body_is_exactly_the_spec_payload() {
@@ -249,7 +237,7 @@ mod tests {
             key: Key::parse("3f9a0c21d4e5b6a7").unwrap(),
             loan: "515".into(),
             loan_id: Some(515),
-            amount: Decimal::from_str("250").unwrap(),
+            amount: Cents(25_000),
             date,
             reference: "1042".into(),
             payment_method_id: 4,
@@ -269,14 +257,10 @@ mod tests {
     #[test]
     fn key_is_stable_and_distinguishes_occurrences() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-        let a = Decimal::from_str("250.5").unwrap();
-        let b = Decimal::from_str("250.50").unwrap();
+        let a = Cents(25_050);
         let k0 = Key::of("12", a, d, "1042", 0);
-        assert_eq!(
-            k0,
-            Key::of("12", b, d, "1042", 0),
-            "same amount, other scale"
-        );
+        // Pinned: a key that changed would let a rerun post every earlier payment again.
+        assert_eq!(k0.to_string(), "5499bfb63b995b18");
         assert_ne!(k0, Key::of("12", a, d, "1042", 1));
         assert_ne!(k0, Key::of("12", a, d, "1043", 0));
         assert_ne!(
@@ -286,11 +270,5 @@ mod tests {
         );
         assert_eq!(k0.to_string().len(), 16);
         assert_eq!(Key::parse(&k0.to_string()), Some(k0));
-    }
-
-    #[test]
-    fn money_has_two_decimals() {
-        assert_eq!(money(Decimal::from_str("1234.5").unwrap()), "1234.50");
-        assert_eq!(money(Decimal::from_str("7").unwrap()), "7.00");
     }
 }

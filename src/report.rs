@@ -1,36 +1,12 @@
-//! The reconciliation report (SPEC §6) and `payimport runs`: read from the ledger only.
+//! The reconciliation report (SPEC §6), as CSV or JSON: read from the ledger only.
 
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
 use rusqlite::params;
 use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::Write;
 
-use crate::Exit;
 use crate::ledger::{Ledger, RunId};
-use crate::output;
-
-/// `payimport report`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ReportArgs {
-    /// Only this run (default: every run)
-    #[arg(long)]
-    pub run: Option<RunId>,
-    /// csv: one line per row; json: the rows plus totals per run and file
-    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
-    pub format: ReportFormat,
-    /// Write here (atomically) instead of stdout
-    #[arg(long, value_name = "PATH")]
-    pub output: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ReportFormat {
-    Csv,
-    Json,
-}
+use crate::money::Cents;
 
 /// The report's columns, in order.
 pub const COLUMNS: [&str; 17] = [
@@ -75,7 +51,7 @@ pub struct ReportRow {
     pub updated_at: String,
     /// The amount in integer cents, for totals; none for a row whose amount was never valid.
     #[serde(skip)]
-    pub amount_cents: Option<i64>,
+    pub amount_cents: Option<Cents>,
 }
 
 impl ReportRow {
@@ -206,9 +182,7 @@ pub fn write_csv(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> a
 #[derive(Serialize, Default)]
 struct Totals {
     count: u64,
-    amount: String,
-    #[serde(skip)]
-    cents: i64,
+    amount: Cents,
 }
 
 #[derive(Serialize)]
@@ -249,7 +223,7 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
     let mut by_run: BTreeMap<i64, BTreeMap<String, Totals>> = BTreeMap::new();
     for_each_row(ledger, run, |r| {
         // The ledger's integer cents, as the run summary sums them: never re-parsed from text.
-        let c = r.amount_cents.unwrap_or(0);
+        let c = r.amount_cents.unwrap_or_default();
         for t in [
             by_file
                 .entry((r.run_id, r.file.clone()))
@@ -263,17 +237,11 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
                 .or_default(),
         ] {
             t.count += 1;
-            t.cents += c;
+            t.amount = t.amount.saturating_add(c);
         }
         rows.push(r);
         Ok(())
     })?;
-    let finish = |mut m: BTreeMap<String, Totals>| {
-        for t in m.values_mut() {
-            t.amount = output::cents(t.cents);
-        }
-        m
-    };
     let conn = ledger.connection();
     let mut summary = Vec::new();
     for info in ledger.runs()? {
@@ -300,11 +268,9 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
         let files = files
             .into_iter()
             .map(|mut f| {
-                f.totals = finish(
-                    by_file
-                        .remove(&(info.id, f.file.clone()))
-                        .unwrap_or_default(),
-                );
+                f.totals = by_file
+                    .remove(&(info.id, f.file.clone()))
+                    .unwrap_or_default();
                 f
             })
             .collect();
@@ -314,7 +280,7 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
             source: info.source,
             started_at: info.started_at,
             ended_at: info.ended_at,
-            totals: finish(by_run.remove(&info.id).unwrap_or_default()),
+            totals: by_run.remove(&info.id).unwrap_or_default(),
             reconciled: ledger.reconciled_count(info.id)?,
             files,
         });
@@ -324,95 +290,11 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
     Ok(())
 }
 
-/// `payimport report`.
-pub fn run(ledger_path: &Path, args: &ReportArgs) -> anyhow::Result<Exit> {
-    let ledger = Ledger::open_read_only(ledger_path)?;
-    let write = |out: &mut dyn Write| -> anyhow::Result<()> {
-        let mut out = std::io::BufWriter::new(out);
-        match args.format {
-            ReportFormat::Csv => write_csv(&ledger, args.run, &mut out)?,
-            ReportFormat::Json => write_json(&ledger, args.run, &mut out)?,
-        }
-        out.flush()?;
-        Ok(())
-    };
-    match &args.output {
-        None => write(&mut std::io::stdout().lock())?,
-        Some(path) => write_atomically(path, write)?,
-    }
-    Ok(Exit::Done)
-}
-
-/// Writes a file so that a reader sees the old one or the whole new one, never a part.
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .context("--output names no file")?
-        .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut o = std::fs::OpenOptions::new();
-        o.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
-        }
-        let mut f = o
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        write(&mut f)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// `payimport runs`: one line per run.
-pub fn print_runs(ledger_path: &Path) -> anyhow::Result<Exit> {
-    let ledger = Ledger::open_read_only(ledger_path)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    writeln!(out, "run\tcommand\tstarted\tended\tsource\tfiles\tcounts")?;
-    for r in ledger.runs()? {
-        let counts: Vec<String> = r
-            .totals
-            .iter()
-            .map(|t| format!("{}={}", t.status, t.count))
-            .collect();
-        writeln!(
-            out,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            r.id,
-            r.command,
-            r.started_at,
-            r.ended_at.as_deref().unwrap_or("(not ended)"),
-            r.source.as_deref().unwrap_or("-"),
-            if r.files.is_empty() {
-                "-".to_string()
-            } else {
-                r.files.join(",")
-            },
-            counts.join(" ")
-        )?;
-    }
-    Ok(Exit::Done)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
     use crate::ledger::{NewRow, Outcome, Status};
     use crate::payment::Key;
 
@@ -422,7 +304,7 @@ mod tests {
         let run = ledger.begin_run("import", Some("bank_csv")).unwrap();
         let file = ledger.add_file(run, "in/bank.csv").unwrap();
         let row =
-            |line: u64, loan: &str, amount: &str, cents: Option<i64>, rejection: Option<&str>| {
+            |line: u64, loan: &str, amount: &str, cents: Option<Cents>, rejection: Option<&str>| {
                 NewRow {
                     file: "in/bank.csv".into(),
                     line,
@@ -441,9 +323,9 @@ mod tests {
                 }
             };
         let rows = vec![
-            row(2, "12", "250.00", Some(25000), None),
-            row(3, "13", "1234.50", Some(123450), None),
-            row(4, "14", "99.99", Some(9999), None),
+            row(2, "12", "250.00", Some(Cents(25000)), None),
+            row(3, "13", "1234.50", Some(Cents(123450)), None),
+            row(4, "14", "99.99", Some(Cents(9999)), None),
             row(
                 5,
                 "=cmd|' /C calc'!A0",

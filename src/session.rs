@@ -5,7 +5,6 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::Exit;
 use crate::dispatch::{DispatchConfig, SendReport, send_all};
 use crate::ledger::{Ledger, RunId, Status};
 use crate::loanpro::{Client, ClientConfig, ReadError};
@@ -164,8 +163,8 @@ impl Session {
         Ok(())
     }
 
-    /// Prints the end-of-run summary on stdout and returns the exit status its rows call for.
-    pub fn print_summary(&self, title: &str, notes: &[String]) -> anyhow::Result<Exit> {
+    /// Prints the end-of-run summary on stdout and returns how many rows need a person.
+    pub fn print_summary(&self, title: &str, notes: &[String]) -> anyhow::Result<u64> {
         let ledger = self.ledger();
         let totals = ledger.totals(self.run)?;
         let attention: u64 = totals
@@ -202,10 +201,6 @@ impl Session {
             )?;
         }
         out.flush()?;
-        Ok(if attention > 0 {
-            Exit::Attention
-        } else {
-            Exit::Done
-        })
+        Ok(attention)
     }
 }

@@ -7,8 +7,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{Days, NaiveDate};
-use rust_decimal::Decimal;
 
+use crate::money::Cents;
 use crate::payment::{Key, Payment, push_key_marker};
 use crate::read::{Position, RawRow};
 use crate::settings::{Format, InfoValues, LoanRef, Payments, Source};
@@ -221,7 +221,7 @@ fn parse_setting_id(s: &str) -> Result<u32, String> {
 const MAX_INTEGER_DIGITS: usize = 12;
 
 /// Parses `1234.5`, `1,234.50` or `$1,234.50`: ASCII digits, comma grouping, at most two decimals.
-pub fn parse_amount(s: &str) -> Result<Decimal, String> {
+pub fn parse_amount(s: &str) -> Result<Cents, String> {
     const EXPECTED: &str = "expected an amount such as 1234.50, 1,234.50 or $1,234.50";
     if s.is_empty() {
         return Err(EXPECTED.into());
@@ -271,8 +271,8 @@ pub fn parse_amount(s: &str) -> Result<Decimal, String> {
         1 => frac.parse::<i64>().map_err(|_| EXPECTED.to_string())? * 10,
         _ => frac.parse().map_err(|_| EXPECTED.to_string())?,
     };
-    let amount = Decimal::new(whole * 100 + hundredths, 2);
-    if amount.is_zero() {
+    let amount = Cents(whole * 100 + hundredths);
+    if amount == Cents::ZERO {
         return Err("must be greater than zero".into());
     }
     Ok(amount)
@@ -362,7 +362,6 @@ mod tests {
     use crate::read::RawFields;
     use crate::settings::Settings;
     use std::path::Path;
-    use std::str::FromStr;
 
     fn settings() -> Settings {
         Settings::from_toml(
@@ -411,7 +410,7 @@ format = "csv"
         let mut v = Validator::new(s.source(None).unwrap(), &s.payments, today());
         let p = v.validate(&row("12", "$1,234.5", "11/20/2026")).unwrap();
         assert_eq!(p.loan_id, Some(12));
-        assert_eq!(p.amount, Decimal::from_str("1234.5").unwrap());
+        assert_eq!(p.amount, Cents(123_450));
         assert_eq!(p.payment_method_id, 4);
         assert_eq!(p.info, format!("2026-11-20 bank 1042 [k:{}]", p.key));
     }
@@ -475,16 +474,9 @@ format = "csv"
     #[test]
     fn amounts_in_the_spec_forms() {
         for s in ["1234.5", "1,234.50", "$1,234.50", "$ 1234.50"] {
-            assert_eq!(
-                parse_amount(s).unwrap(),
-                Decimal::from_str("1234.50").unwrap(),
-                "{s}"
-            );
+            assert_eq!(parse_amount(s).unwrap(), Cents(123_450), "{s}");
         }
-        assert_eq!(
-            parse_amount(".5").unwrap(),
-            Decimal::from_str("0.5").unwrap()
-        );
+        assert_eq!(parse_amount(".5").unwrap(), Cents(50));
         for s in [
             "NaN",
             "--5",

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::money::Cents;
 use crate::payment::Key;
 use crate::read::ControlCheck;
 
@@ -81,8 +82,9 @@ pub struct NewRow {
     pub key: Key,
     pub loan: String,
     pub loan_id: Option<u64>,
+    /// As the file gives it (rejected rows) or two decimals (valid rows).
     pub amount: String,
-    pub amount_cents: Option<i64>,
+    pub amount_cents: Option<Cents>,
     pub date: String,
     pub reference: String,
     pub payment_method_id: Option<u32>,
@@ -99,7 +101,7 @@ pub struct Claimed {
     pub id: i64,
     pub key: String,
     pub loan_id: i64,
-    pub amount: String,
+    pub amount: Cents,
     pub date: String,
     pub info: String,
     pub payment_method_id: u32,
@@ -149,7 +151,7 @@ pub enum Reconciled {
 pub struct StatusTotal {
     pub status: String,
     pub count: u64,
-    pub cents: i64,
+    pub cents: Cents,
 }
 
 /// A row that needs a person, for the summary.
@@ -612,7 +614,7 @@ impl Ledger {
         let sql = |e| sql_err(&path, e);
         let tx = self.conn.transaction().map_err(sql)?;
         let mut staged = Staged::default();
-        let (mut first_row, mut last_row, mut cents) = (None, None, 0i64);
+        let (mut first_row, mut last_row, mut cents) = (None, None, Cents::ZERO);
         let t = now();
         {
             let mut find_live = tx
@@ -745,7 +747,7 @@ impl Ledger {
                     .map_err(sql)?;
                 last_row = Some(tx.last_insert_rowid());
                 first_row = first_row.or(last_row);
-                cents += row.amount_cents.unwrap_or(0);
+                cents = cents.saturating_add(row.amount_cents.unwrap_or_default());
             }
             tx.execute(
                 "UPDATE files SET rows = ?1, first_row = ?2, last_row = ?3, cents = ?4 WHERE id = ?5",
@@ -772,7 +774,7 @@ impl Ledger {
             .prepare_cached(
                 "UPDATE rows SET status = 'sending', updated_at = ?3, sent_at = ?3
                  WHERE id IN (SELECT id FROM rows WHERE sent_by_run = ?1 AND status = 'pending' ORDER BY id LIMIT ?2)
-                 RETURNING id, key, loan_id, amount, date, info, payment_method_id, payment_type_id, extra",
+                 RETURNING id, key, loan_id, amount_cents, date, info, payment_method_id, payment_type_id, extra",
             )
             .map_err(|e| sql_err(&self.path, e))?;
         let mut rows = stmt

@@ -11,6 +11,8 @@ pub mod lockbox;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::money::Cents;
+
 /// Where a row came from: the file as given on the command line, and the 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
@@ -87,7 +89,7 @@ impl fmt::Display for ControlCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let show = |v: i64| {
             if self.what == "amount" {
-                format!("{}.{:02}", v / 100, (v % 100).abs())
+                Cents(v).to_string()
             } else {
                 v.to_string()
             }

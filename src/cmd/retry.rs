@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::Exit;
+use crate::cli::Exit;
 use crate::ledger::{RunId, Status};
 use crate::session::Session;
 use crate::settings::{Settings, Token};
@@ -81,16 +81,14 @@ pub async fn run(
         "payimport retry: run {run}, {queued} row(s) sent again{}",
         in_run(args.run)
     );
-    let attention = !notes.is_empty();
+    let unretried = notes.len() as u64;
     notes.extend(done);
-    let exit = session.print_summary(&title, &notes)?;
+    let attention = session.print_summary(&title, &notes)?;
     std::io::stdout().flush()?;
     Ok(if sent.stopped.is_some() {
         Exit::Fatal
-    } else if attention {
-        exit.max(Exit::Attention)
     } else {
-        exit
+        Exit::for_attention(attention + unretried)
     })
 }
 

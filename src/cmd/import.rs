@@ -1,0 +1,209 @@
+//! `payimport import`: read and validate every file, stage it in the ledger, send what is
+//! pending, print the summary; or, with `--dry-run`, only show what would be sent.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::cli::Exit;
+use crate::files::{fingerprint, open_rows, to_new_row};
+use crate::money::Cents;
+use crate::read::{FileError, background};
+use crate::session::Session;
+use crate::settings::{Settings, Source, Token};
+use crate::validate::Validator;
+
+/// `payimport import`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportArgs {
+    /// The `[sources.NAME]` these files come from (default: the only source)
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Parse and validate, print what would be sent and every rejection; write and send nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The bank files
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// Runs an import. `token` overrides the environment (the demo's in-process sandbox).
+pub async fn run(
+    settings: &Settings,
+    ledger_path: &Path,
+    args: &ImportArgs,
+    token: Option<Token>,
+) -> anyhow::Result<Exit> {
+    let source = settings
+        .source(args.source.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let today = chrono::Local::now().date_naive();
+    if args.dry_run {
+        return dry_run(settings, source, &args.files, today);
+    }
+    let mut session =
+        Session::start(settings, ledger_path, token, "import", Some(&source.name)).await?;
+    let run = session.run;
+
+    let mut refused = Vec::new();
+    for path in &args.files {
+        let name = path.display().to_string();
+        let mut ledger = session.ledger();
+        let file_id = ledger.add_file(run, &name)?;
+        let fingerprint = fingerprint(path, source, &settings.payments);
+        if let Some(original) = match &fingerprint {
+            Some(f) => ledger.settled_original(&f.hash)?,
+            None => None,
+        } {
+            let s = ledger.stage_echo(file_id, original)?;
+            tracing::info!(
+                file = %name,
+                already_posted = s.already_posted,
+                "staged: the same file with the same settings as an earlier one whose payments are all posted"
+            );
+            continue;
+        }
+        let staged = match open_rows(path, source) {
+            // Reading and validating run on their own thread, overlapping the ledger's writes.
+            Ok(rows) => std::thread::scope(|scope| {
+                let mut validator = Validator::new(source, &settings.payments, today);
+                let mut rows =
+                    background::spawn(scope, rows, move |row| to_new_row(&row, &mut validator));
+                let staged = ledger.stage_file(run, file_id, rows.by_ref())?;
+                ledger.set_control_checks(file_id, rows.control_checks())?;
+                anyhow::Ok(staged)
+            })?,
+            Err(e) => Err(e),
+        };
+        match staged {
+            Ok(s) => {
+                // Only if the file did not change while it was read: the fingerprint must be
+                // that of the bytes staged, or a later file could echo rows never staged.
+                if let Some(f) = fingerprint.as_ref().filter(|f| f.still_matches(path)) {
+                    ledger.set_fingerprint(file_id, &f.hash)?;
+                }
+                tracing::info!(
+                    file = %name,
+                    pending = s.pending,
+                    rejected = s.rejected,
+                    already_posted = s.already_posted,
+                    "staged"
+                )
+            }
+            Err(e) => {
+                tracing::error!("{e}; nothing of this file is sent");
+                ledger.refuse_file(file_id, &e.to_string())?;
+                refused.push(e);
+            }
+        }
+    }
+
+    crate::crashpoint::reached("staged");
+    let sent = session.send().await?;
+    let notes: Vec<String> = refused
+        .iter()
+        .map(|e| format!("file refused: {e}; nothing of it was sent"))
+        .collect();
+    let title = format!(
+        "payimport import: run {run}, source {}, {} file(s)",
+        source.name,
+        args.files.len()
+    );
+    let attention = session.print_summary(&title, &notes)?;
+    Ok(if sent.stopped.is_some() || !refused.is_empty() {
+        Exit::Fatal
+    } else {
+        Exit::for_attention(attention)
+    })
+}
+
+/// `--dry-run`: everything but writing and sending.
+fn dry_run(
+    settings: &Settings,
+    source: &Source,
+    files: &[PathBuf],
+    today: NaiveDate,
+) -> anyhow::Result<Exit> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let (mut valid, mut rejected, mut cents_total) = (0u64, 0u64, Cents::ZERO);
+    let mut refused = 0;
+    for path in files {
+        let rows = match open_rows(path, source) {
+            Ok(rows) => rows,
+            Err(e) => {
+                writeln!(out, "refused   {e}")?;
+                refused += 1;
+                continue;
+            }
+        };
+        // Rows are printed as they are read, so memory stays flat for any file size; a file
+        // error found late says that the rows listed above it would not be sent after all.
+        // Reading and validating run on their own thread, overlapping the printing.
+        let (mut file_valid, mut file_rejected, mut file_cents) = (0u64, 0u64, Cents::ZERO);
+        let name = path.display().to_string();
+        let file_error = std::thread::scope(|scope| -> std::io::Result<Option<FileError>> {
+            let mut validator = Validator::new(source, &settings.payments, today);
+            let rows = background::spawn(scope, rows, move |row| {
+                let checked = validator.validate(&row);
+                (row.pos.line, checked)
+            });
+            for row in rows {
+                let (line, checked) = match row {
+                    Ok(row) => row,
+                    Err(e) => return Ok(Some(e)),
+                };
+                match checked {
+                    Ok(p) => {
+                        file_valid += 1;
+                        file_cents = file_cents.saturating_add(p.amount);
+                        writeln!(
+                            out,
+                            "would send {name}:{line}  loan {}  {}  {}  method {}  type {}  {}  key {}",
+                            p.loan,
+                            p.amount,
+                            crate::payment::iso_date(p.date),
+                            p.payment_method_id,
+                            p.payment_type_id,
+                            p.extra,
+                            p.key
+                        )?;
+                    }
+                    Err((_, e)) => {
+                        file_rejected += 1;
+                        writeln!(out, "rejected   {e}")?;
+                    }
+                }
+            }
+            Ok(None)
+        })?;
+        match file_error {
+            Some(e) => {
+                writeln!(
+                    out,
+                    "refused   {e}; nothing of this file would be sent, not even the rows listed above"
+                )?;
+                refused += 1;
+            }
+            None => {
+                valid += file_valid;
+                rejected += file_rejected;
+                cents_total = cents_total.saturating_add(file_cents);
+            }
+        }
+    }
+    writeln!(
+        out,
+        "dry run: {valid} row(s) would be sent, total {}; {rejected} rejected; {refused} file(s) refused; nothing was written or sent",
+        cents_total
+    )?;
+    out.flush()?;
+    Ok(if refused > 0 {
+        Exit::Fatal
+    } else if rejected > 0 {
+        Exit::Attention
+    } else {
+        Exit::Done
+    })
+}

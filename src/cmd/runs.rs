@@ -1,0 +1,38 @@
+//! `payimport runs`: one line per run.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::Exit;
+use crate::ledger::Ledger;
+
+/// `payimport runs`: one line per run.
+pub fn run(ledger_path: &Path) -> anyhow::Result<Exit> {
+    let ledger = Ledger::open_read_only(ledger_path)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(out, "run\tcommand\tstarted\tended\tsource\tfiles\tcounts")?;
+    for r in ledger.runs()? {
+        let counts: Vec<String> = r
+            .totals
+            .iter()
+            .map(|t| format!("{}={}", t.status, t.count))
+            .collect();
+        writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            r.id,
+            r.command,
+            r.started_at,
+            r.ended_at.as_deref().unwrap_or("(not ended)"),
+            r.source.as_deref().unwrap_or("-"),
+            if r.files.is_empty() {
+                "-".to_string()
+            } else {
+                r.files.join(",")
+            },
+            counts.join(" ")
+        )?;
+    }
+    Ok(Exit::Done)
+}
