@@ -75,6 +75,33 @@ impl Exit {
     }
 }
 
+/// A write to stdout that stopped because its reader went away (`payimport report | head`) is
+/// not an error: the reader had what it wanted (ripgrep's rule).
+pub fn ignore_broken_pipe(result: anyhow::Result<()>) -> anyhow::Result<()> {
+    match result {
+        Err(e) if is_broken_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind);
+        let json = cause
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind);
+        let csv = cause
+            .downcast_ref::<csv::Error>()
+            .and_then(|e| match e.kind() {
+                csv::ErrorKind::Io(io) => Some(io.kind()),
+                _ => None,
+            });
+        [io, json, csv].contains(&Some(std::io::ErrorKind::BrokenPipe))
+    })
+}
+
 impl Cli {
     /// The settings file: `--settings`, else `$PAYIMPORT_SETTINGS`, else `./payimport.toml`.
     pub fn settings_path(&self) -> PathBuf {

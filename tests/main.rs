@@ -10,4 +10,5 @@ mod import_csv;
 mod operator;
 mod properties;
 mod reconcile;
+mod report_output;
 mod util;

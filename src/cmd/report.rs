@@ -42,10 +42,98 @@ pub fn run(ledger_path: &Path, args: &ReportArgs) -> anyhow::Result<Exit> {
         Ok(())
     };
     match &args.output {
-        None => write(&mut std::io::stdout().lock())?,
-        Some(path) => write_atomically(path, write)?,
+        // `report | head` is not an error: the reader had what it wanted.
+        None => crate::cli::ignore_broken_pipe(write(&mut std::io::stdout().lock()))?,
+        Some(path) => match output_target(path, ledger_path)? {
+            Target::Replace(path) => write_atomically(&path, write)?,
+            Target::Through(path) => {
+                let mut fifo = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                write(&mut fifo)?
+            }
+        },
     }
     Ok(Exit::Done)
+}
+
+/// Where `--output` may write.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    /// A new or regular file: replaced atomically (a reader sees the old one or the whole new one).
+    Replace(PathBuf),
+    /// A FIFO: written through, never replaced by a regular file.
+    Through(PathBuf),
+}
+
+/// Checks `--output` before anything is written: never the ledger or one of SQLite's files
+/// beside it (by any spelling, symlink or hard link), never a device, socket or directory.
+fn output_target(path: &Path, ledger: &Path) -> anyhow::Result<Target> {
+    let shown = path.display();
+    let resolved = resolve(path).with_context(|| format!("--output {shown}: cannot resolve"))?;
+    let ledger = ledger
+        .canonicalize()
+        .unwrap_or_else(|_| ledger.to_path_buf());
+    let companions = ["", "-wal", "-shm", "-journal", ".lock"].map(|suffix| {
+        let mut p = ledger.clone().into_os_string();
+        p.push(suffix);
+        PathBuf::from(p)
+    });
+    let refuse_ledger = || {
+        anyhow::anyhow!(
+            "--output {shown} is the ledger {} or one of its files; the report must go elsewhere",
+            ledger.display()
+        )
+    };
+    if companions.contains(&resolved) {
+        return Err(refuse_ledger());
+    }
+    let meta = match std::fs::metadata(&resolved) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::Replace(resolved)),
+        Err(e) => return Err(e).with_context(|| format!("--output {shown}")),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let same_file = |p: &PathBuf| {
+            std::fs::metadata(p).is_ok_and(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()))
+        };
+        if companions.iter().any(same_file) {
+            return Err(refuse_ledger());
+        }
+        if meta.file_type().is_fifo() {
+            return Ok(Target::Through(resolved));
+        }
+    }
+    if meta.is_file() {
+        return Ok(Target::Replace(resolved));
+    }
+    let kind = if meta.is_dir() {
+        "a directory"
+    } else {
+        "a device, socket or other special file"
+    };
+    anyhow::bail!(
+        "--output {shown} is {kind}, not a regular file; it was left as it is (give a file path)"
+    )
+}
+
+/// The path with every symlink resolved; for a file not there yet, its folder resolved.
+fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    match path.canonicalize() {
+        Ok(p) => Ok(p),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let name = path.file_name().ok_or(e)?;
+            Ok(dir.canonicalize()?.join(name))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Writes a file so that a reader sees the old one or the whole new one, never a part.

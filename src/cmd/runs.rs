@@ -9,8 +9,11 @@ use crate::ledger::Ledger;
 /// `payimport runs`: one line per run.
 pub fn run(ledger_path: &Path) -> anyhow::Result<Exit> {
     let ledger = Ledger::open_read_only(ledger_path)?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    crate::cli::ignore_broken_pipe(write_runs(&ledger, &mut std::io::stdout().lock()))?;
+    Ok(Exit::Done)
+}
+
+fn write_runs(ledger: &Ledger, out: &mut impl Write) -> anyhow::Result<()> {
     writeln!(out, "run\tcommand\tstarted\tended\tsource\tfiles\tcounts")?;
     for r in ledger.runs()? {
         let counts: Vec<String> = r
@@ -34,5 +37,6 @@ pub fn run(ledger_path: &Path) -> anyhow::Result<Exit> {
             counts.join(" ")
         )?;
     }
-    Ok(Exit::Done)
+    out.flush()?;
+    Ok(())
 }
