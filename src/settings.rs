@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::read::bai2::Bai2Options;
+use crate::read::control::ControlTotals;
 use crate::read::lockbox::LockboxLayout;
 
 /// A settings file that cannot be used. The message names the file and the key.
@@ -105,15 +106,6 @@ pub enum LoanRef {
     Id,
     /// The loan's display id (e.g. `LN000123`), resolved through the API.
     DisplayId,
-}
-
-/// Whether a file whose stated totals disagree is refused or only warned about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ControlTotals {
-    #[default]
-    Enforce,
-    Warn,
 }
 
 /// `[sources.NAME]`: one kind of bank file, with its overrides of the payment defaults.

@@ -9,10 +9,11 @@ use std::sync::OnceLock;
 use chrono::{Days, NaiveDate};
 use payimport::payment::{Key, PaymentBody};
 use payimport::read::bai2::{Bai2Options, Bai2Reader, LoanFrom as Bai2LoanFrom};
+use payimport::read::control::ControlTotals;
 use payimport::read::csv::CsvReader;
 use payimport::read::lockbox::{LoanFrom, LockboxLayout, LockboxReader, Span};
 use payimport::read::{FileError, PaymentReader, RawFields, RawRow};
-use payimport::settings::{Columns, ControlTotals, Settings};
+use payimport::settings::{Columns, Settings};
 use payimport::validate::Validator;
 use proptest::prelude::*;
 

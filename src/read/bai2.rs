@@ -25,8 +25,8 @@ use chrono::NaiveDate;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{ControlCheck, FileError, PaymentReader, Position, RawFields, RawRow};
-use crate::settings::ControlTotals;
+use super::control::{ControlCheck, ControlTotals, Controls};
+use super::{FileError, PaymentReader, Position, RawFields, RawRow};
 
 /// Where the loan of a payment 16 comes from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -113,7 +113,6 @@ pub struct Bai2Reader<R: BufRead> {
     loan_from: LoanFrom,
     pattern: Option<Regex>,
     type_codes: Vec<u32>,
-    mode: ControlTotals,
     /// The record being assembled: it is complete once the next non-88 record (or the end) shows.
     pending: Option<Record>,
     at_eof: bool,
@@ -131,7 +130,7 @@ pub struct Bai2Reader<R: BufRead> {
     account: Option<Account>,
     /// Whether 49 totals include the 03 summary amounts: unknown until an account tells.
     summaries_in_49: Option<bool>,
-    checks: Vec<ControlCheck>,
+    controls: Controls,
 }
 
 struct Group {
@@ -182,6 +181,7 @@ impl<R: BufRead> Bai2Reader<R> {
             .compile()
             .map_err(|m| FileError::new(&file, None, format!("bai2 options: {m}")))?;
         Ok(Bai2Reader {
+            controls: Controls::new(&file, mode),
             file,
             input,
             buf: Vec::new(),
@@ -190,7 +190,6 @@ impl<R: BufRead> Bai2Reader<R> {
             loan_from: options.loan_from,
             pattern,
             type_codes: type_codes.to_vec(),
-            mode,
             pending: None,
             at_eof: false,
             done: false,
@@ -204,7 +203,6 @@ impl<R: BufRead> Bai2Reader<R> {
             group: None,
             account: None,
             summaries_in_49: None,
-            checks: Vec::new(),
         })
     }
 
@@ -650,7 +648,7 @@ impl<R: BufRead> Bai2Reader<R> {
         if let Some(g) = self.group.as_mut() {
             g.total = sum;
         }
-        self.settle(checks)
+        self.controls.settle(checks)
     }
 
     fn group_trailer(&mut self, record: &Record) -> Result<(), FileError> {
@@ -718,7 +716,7 @@ impl<R: BufRead> Bai2Reader<R> {
         }
         self.file_groups += 1;
         self.file_total = self.add(self.file_total, total.unwrap_or(group.total), record, 0)?;
-        self.settle(checks)
+        self.controls.settle(checks)
     }
 
     fn file_trailer(&mut self, record: &Record) -> Result<(), FileError> {
@@ -787,7 +785,7 @@ impl<R: BufRead> Bai2Reader<R> {
             ));
         }
         self.ended = true;
-        self.settle(checks)
+        self.controls.settle(checks)
     }
 
     /// At the end of the input: the file must have been closed by its 99.
@@ -818,33 +816,6 @@ impl<R: BufRead> Bai2Reader<R> {
             Some(self.last_record_line),
             message,
         ))
-    }
-
-    /// Records the checks of one trailer; a mismatch ends the file (enforce) or is logged (warn).
-    fn settle(&mut self, checks: Vec<(ControlCheck, String)>) -> Result<(), FileError> {
-        let mut failure = None;
-        for (c, hint) in checks {
-            if !c.matches() {
-                match self.mode {
-                    ControlTotals::Warn => tracing::warn!(
-                        file = %self.file,
-                        line = c.line,
-                        "control total mismatch: {c}{hint}"
-                    ),
-                    ControlTotals::Enforce => {
-                        if failure.is_none() {
-                            failure = Some(FileError::new(
-                                &self.file,
-                                Some(c.line),
-                                format!("{c}{hint}"),
-                            ));
-                        }
-                    }
-                }
-            }
-            self.checks.push(c);
-        }
-        failure.map_or(Ok(()), Err)
     }
 
     /// The fields of a record other than a 16, across its continuations.
@@ -947,7 +918,7 @@ impl<R: BufRead> Iterator for Bai2Reader<R> {
 
 impl<R: BufRead> PaymentReader for Bai2Reader<R> {
     fn control_checks(&self) -> &[ControlCheck] {
-        &self.checks
+        self.controls.checks()
     }
 }
 

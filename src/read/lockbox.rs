@@ -24,8 +24,8 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{ControlCheck, FileError, PaymentReader, Position, RawFields, RawRow};
-use crate::settings::ControlTotals;
+use super::control::{ControlCheck, ControlTotals, Controls};
+use super::{FileError, PaymentReader, Position, RawFields, RawRow};
 
 /// The last column a layout may name. Real transmissions are 80 columns, some up to 160.
 pub const MAX_COLUMN: u32 = 400;
@@ -264,7 +264,6 @@ pub struct LockboxReader<R: BufRead> {
     file: Arc<str>,
     input: R,
     layout: LockboxLayout,
-    mode: ControlTotals,
     /// The current line, without its line ending.
     buf: Vec<u8>,
     /// The 1-based number of the line in `buf`.
@@ -281,7 +280,7 @@ pub struct LockboxReader<R: BufRead> {
     pending: Option<Pending>,
     trailer: bool,
     done: bool,
-    checks: Vec<ControlCheck>,
+    controls: Controls,
 }
 
 /// The record types, by their column-1 character.
@@ -312,10 +311,10 @@ impl<R: BufRead> LockboxReader<R> {
             .validate()
             .map_err(|m| FileError::new(&file, None, format!("invalid lockbox layout: {m}")))?;
         Ok(LockboxReader {
+            controls: Controls::new(&file, mode),
             file,
             input,
             layout: layout.clone(),
-            mode,
             buf: Vec::with_capacity(256),
             line: 0,
             held: false,
@@ -327,7 +326,6 @@ impl<R: BufRead> LockboxReader<R> {
             pending: None,
             trailer: false,
             done: false,
-            checks: Vec::new(),
         })
     }
 
@@ -744,30 +742,18 @@ impl<R: BufRead> LockboxReader<R> {
     /// Records control totals stated on the current line; in `enforce` mode the first that
     /// does not match is the file's error.
     fn check(&mut self, totals: &[(String, &'static str, i64, i64)]) -> Result<(), FileError> {
-        let first = self.checks.len();
-        for (scope, what, stated, computed) in totals {
-            self.checks.push(ControlCheck {
-                scope: scope.clone(),
-                what,
-                line: self.line,
-                stated: *stated,
-                computed: *computed,
-            });
-        }
-        for check in &self.checks[first..] {
-            if check.matches() {
-                continue;
-            }
-            match self.mode {
-                ControlTotals::Enforce => return Err(self.error(check.to_string())),
-                ControlTotals::Warn => tracing::warn!(
-                    file = %self.file,
-                    line = self.line,
-                    "control total does not match: {check}"
-                ),
-            }
-        }
-        Ok(())
+        let line = self.line;
+        self.controls
+            .settle(totals.iter().map(|(scope, what, stated, computed)| {
+                let check = ControlCheck {
+                    scope: scope.clone(),
+                    what,
+                    line,
+                    stated: *stated,
+                    computed: *computed,
+                };
+                (check, String::new())
+            }))
     }
 
     /// A field that must be wholly on the line.
@@ -888,7 +874,7 @@ impl<R: BufRead> Iterator for LockboxReader<R> {
 
 impl<R: BufRead> PaymentReader for LockboxReader<R> {
     fn control_checks(&self) -> &[ControlCheck] {
-        &self.checks
+        self.controls.checks()
     }
 }
 

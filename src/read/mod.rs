@@ -5,13 +5,15 @@
 
 pub mod background;
 pub mod bai2;
+pub mod control;
 pub mod csv;
 pub mod lockbox;
 
 use std::fmt;
 use std::sync::Arc;
 
-use crate::money::Cents;
+// The ledger stores the checks a file's reader made; they are part of what a reader yields.
+pub use control::{ControlCheck, ControlTotals};
 
 /// Where a row came from: the file as given on the command line, and the 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,45 +65,6 @@ impl FileError {
             line,
             message: message.into(),
         }
-    }
-}
-
-/// One control total a file states, checked against what was read (integer cents or counts).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ControlCheck {
-    /// Where in the file: `file`, `batch 001`, `lockbox 1234567`, `group 2`, `account 123456789`...
-    pub scope: String,
-    /// What is counted: `items`, `amount` (cents) or `records`.
-    pub what: &'static str,
-    /// The 1-based line of the record that states it.
-    pub line: u64,
-    pub stated: i64,
-    pub computed: i64,
-}
-
-impl ControlCheck {
-    pub fn matches(&self) -> bool {
-        self.stated == self.computed
-    }
-}
-
-impl fmt::Display for ControlCheck {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let show = |v: i64| {
-            if self.what == "amount" {
-                Cents(v).to_string()
-            } else {
-                v.to_string()
-            }
-        };
-        write!(
-            f,
-            "{} {}: stated {}, computed {}",
-            self.scope,
-            self.what,
-            show(self.stated),
-            show(self.computed)
-        )
     }
 }
 
