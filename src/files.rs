@@ -124,7 +124,7 @@ pub fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
                 key,
                 loan: f.loan.clone(),
                 loan_id: None,
-                amount: f.amount.clone(),
+                amount: f.amount.to_string(),
                 amount_cents: None,
                 date: f.date.clone(),
                 reference: f.reference.clone(),

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use super::{FileError, PaymentReader, Position, RawFields, RawRow};
+use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
 use crate::settings::Columns;
 
 /// Streams the rows of one CSV file.
@@ -206,7 +206,7 @@ impl<R: Read> CsvReader<R> {
             let m = &self.map;
             let fields = RawFields {
                 loan: cell(m.loan)?,
-                amount: cell(m.amount)?,
+                amount: RawAmount::Text(cell(m.amount)?),
                 date: cell(m.date)?,
                 reference: optional(m.reference)?.unwrap_or_default(),
                 payment_method_id: optional(m.payment_method_id)?,
@@ -498,7 +498,7 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].pos.line, 2);
         assert_eq!(rows[0].fields.loan, "12");
-        assert_eq!(rows[0].fields.amount, "$1,234.50");
+        assert_eq!(rows[0].fields.amount, RawAmount::Text("$1,234.50".into()));
         assert_eq!(rows[0].fields.reference, "chk, 1042");
         assert_eq!(rows[1].pos.line, 5);
         assert_eq!(rows[1].fields.reference, "");

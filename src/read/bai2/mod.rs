@@ -31,11 +31,11 @@ use regex::Regex;
 
 pub use self::options::{Bai2Options, LoanFrom};
 use self::records::{
-    Detail, Field, Part, Record, currency_decimals, field, funds_fields, parse_as_of, parse_signed,
-    parse_type_code, parse_unsigned, show_amount, shown, split_code,
+    Detail, Field, Part, Record, currency_decimals, field, funds_fields, minor_to_cents,
+    parse_as_of, parse_signed, parse_type_code, parse_unsigned, shown, split_code,
 };
 use super::control::{ControlCheck, ControlTotals, Controls};
-use super::{FileError, PaymentReader, Position, RawFields, RawRow};
+use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
 
 /// The longest logical record (a record and its continuations) read; a longer one is no BAI2.
 const MAX_RECORD_BYTES: usize = 1 << 20;
@@ -484,7 +484,10 @@ impl<R: BufRead> Bai2Reader<R> {
             },
             fields: RawFields {
                 loan,
-                amount: show_amount(amount, decimals),
+                // No cents for an amount past what i64 cents hold (92 quadrillion): it goes as
+                // written, for validation to refuse as too large, as it refuses such text.
+                amount: minor_to_cents(amount, decimals)
+                    .map_or_else(|| RawAmount::Text(format!("{amount}.00")), RawAmount::Cents),
                 date,
                 reference: bank_reference.to_string(),
                 ..RawFields::default()

@@ -3,6 +3,8 @@
 
 use chrono::NaiveDate;
 
+use crate::money::Cents;
+
 /// One physical line, trimmed.
 pub(super) struct Part {
     pub(super) line: u64,
@@ -216,18 +218,13 @@ pub(super) fn currency_decimals(code: &str) -> Result<u32, String> {
     }
 }
 
-/// Minor units as a two-decimal amount.
-pub(super) fn show_amount(minor: i64, decimals: u32) -> String {
+/// Minor units of a currency with `decimals` implied decimals (0 or 2) as cents; `None` when
+/// they are too many to count in cents.
+pub(super) fn minor_to_cents(minor: i64, decimals: u32) -> Option<Cents> {
     match decimals {
-        0 => format!("{minor}.00"),
-        _ => show_cents(minor),
+        0 => minor.checked_mul(100).map(Cents),
+        _ => Some(Cents(minor)),
     }
-}
-
-pub(super) fn show_cents(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    let abs = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
 /// A record as quoted in a message, cut short if long.

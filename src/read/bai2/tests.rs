@@ -1,6 +1,8 @@
 //! The BAI2 reader's tests: the fixtures under tests/data/bai2/, options, damaged input.
 
 use super::*;
+use crate::money::Cents;
+use crate::read::RawAmount;
 
 const TYPES: &[u32] = &[165, 175];
 
@@ -47,8 +49,8 @@ fn fixture_error(name: &str) -> String {
     error_of(name, &fixture(name))
 }
 
-/// (line, loan, amount, date, reference) of each row.
-fn summary(rows: &[RawRow]) -> Vec<(u64, &str, &str, &str, &str)> {
+/// (line, loan, amount, date, reference) of each row; the amount must be cents.
+fn summary(rows: &[RawRow]) -> Vec<(u64, &str, Cents, &str, &str)> {
     rows.iter()
         .map(|r| {
             let f = &r.fields;
@@ -59,7 +61,10 @@ fn summary(rows: &[RawRow]) -> Vec<(u64, &str, &str, &str, &str)> {
             (
                 r.pos.line,
                 f.loan.as_str(),
-                f.amount.as_str(),
+                match f.amount {
+                    RawAmount::Cents(cents) => cents,
+                    RawAmount::Text(ref text) => panic!("amount {text:?} handed over as text"),
+                },
                 f.date.as_str(),
                 f.reference.as_str(),
             )
@@ -93,13 +98,13 @@ fn good_file_rows() {
     assert_eq!(
         summary(&rows),
         [
-            (5, "482", "1500.00", "2026-11-19", "ACH0001"),
-            (7, "17", "500.00", "2026-11-19", "ACH0002"),
-            (8, "903", "150.00", "2026-11-19", "ACH0003"),
-            (12, "256", "1200.50", "2026-11-19", "ACH0004"),
-            (19, "1000", "321.00", "2026-11-20", "ACH0006"),
-            (20, "", "99.99", "2026-11-20", "ACH0007"),
-            (21, "1", "45.00", "2026-11-20", "ACH0008"),
+            (5, "482", Cents(150_000), "2026-11-19", "ACH0001"),
+            (7, "17", Cents(50_000), "2026-11-19", "ACH0002"),
+            (8, "903", Cents(15_000), "2026-11-19", "ACH0003"),
+            (12, "256", Cents(120_050), "2026-11-19", "ACH0004"),
+            (19, "1000", Cents(32_100), "2026-11-20", "ACH0006"),
+            (20, "", Cents(9999), "2026-11-20", "ACH0007"),
+            (21, "1", Cents(4500), "2026-11-20", "ACH0008"),
         ]
     );
 }
@@ -136,8 +141,8 @@ fn newline_delimited_file() {
     assert_eq!(
         summary(&rows),
         [
-            (5, "88", "450.00", "2026-11-17", "ACH1001"),
-            (6, "321", "250.00", "2026-11-17", "ACH1002"),
+            (5, "88", Cents(45_000), "2026-11-17", "ACH1001"),
+            (6, "321", Cents(25_000), "2026-11-17", "ACH1002"),
         ]
     );
     assert_eq!(
@@ -161,9 +166,9 @@ fn account_totals_may_include_the_summary_amounts() {
     assert_eq!(
         summary(&rows),
         [
-            (4, "612", "350.00", "2026-11-16", "ACH2001"),
-            (5, "44", "250.00", "2026-11-16", "ACH2002"),
-            (8, "9", "120.00", "2026-11-16", "ACH2003"),
+            (4, "612", Cents(35_000), "2026-11-16", "ACH2001"),
+            (5, "44", Cents(25_000), "2026-11-16", "ACH2002"),
+            (8, "9", Cents(12_000), "2026-11-16", "ACH2003"),
         ]
     );
     assert!(checks.iter().all(ControlCheck::matches), "{checks:?}");
@@ -444,7 +449,7 @@ fn continuations_may_split_a_detail_anywhere() {
     assert_eq!(error, None);
     assert_eq!(
         summary(&rows),
-        [(4, "PAID IN FULL", "10.00", "2026-11-20", "BR1")]
+        [(4, "PAID IN FULL", Cents(1000), "2026-11-20", "BR1")]
     );
     let (rows, _, _) = run(
         "x.bai",
@@ -468,7 +473,10 @@ fn zero_decimal_currency_and_summary_funds_types() {
         ControlTotals::Enforce,
     );
     assert_eq!(error, None);
-    assert_eq!(summary(&rows), [(4, "31", "150000.00", "2026-11-20", "R1")]);
+    assert_eq!(
+        summary(&rows),
+        [(4, "31", Cents(15_000_000), "2026-11-20", "R1")]
+    );
     assert!(checks.iter().all(ControlCheck::matches), "{checks:?}");
 }
 

@@ -29,7 +29,8 @@ use std::sync::Arc;
 pub use self::layout::{LoanFrom, LockboxLayout, MAX_COLUMN, Span};
 use self::records::{add, cut, optional, record_name, show, yymmdd};
 use super::control::{ControlCheck, ControlTotals, Controls};
-use super::{FileError, PaymentReader, Position, RawFields, RawRow};
+use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
+use crate::money::Cents;
 
 /// The longest line read. A longer one is no lockbox record, and the cap keeps memory flat
 /// whatever the input.
@@ -342,7 +343,7 @@ impl<R: BufRead> LockboxReader<R> {
         }
         let fields = RawFields {
             loan: loan.to_string(),
-            amount: format!("{}.{:02}", cents / 100, cents % 100),
+            amount: RawAmount::Cents(Cents(cents)),
             date: lockbox.date.clone(),
             reference,
             ..RawFields::default()

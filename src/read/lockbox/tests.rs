@@ -57,12 +57,19 @@ fn row(file: &str, line: u64, loan: &str, amount: &str, date: &str, reference: &
         },
         fields: RawFields {
             loan: loan.into(),
-            amount: amount.into(),
+            amount: RawAmount::Cents(cents(amount)),
             date: date.into(),
             reference: reference.into(),
             ..RawFields::default()
         },
     }
+}
+
+/// Cents from an amount written as the reader's rows show it, e.g. `1234.50`.
+fn cents(amount: &str) -> Cents {
+    let (whole, hundredths) = amount.split_once('.').expect("two decimals");
+    assert_eq!(hundredths.len(), 2, "{amount}");
+    Cents(whole.parse::<i64>().unwrap() * 100 + hundredths.parse::<i64>().unwrap())
 }
 
 fn good_rows(file: &str) -> Vec<RawRow> {
