@@ -11,7 +11,7 @@ use chrono::{Days, NaiveDate};
 use crate::money::Cents;
 use crate::payment::{Key, Payment, push_key_marker};
 use crate::read::{Position, RawAmount, RawRow};
-use crate::settings::{Format, InfoValues, LoanRef, Payments, Source};
+use crate::settings::{InfoValues, LoanRef, Payments, Source, SourceFormat};
 
 /// How far ahead of today a payment date may be.
 pub const MAX_DAYS_AHEAD: u64 = 7;
@@ -56,9 +56,11 @@ impl<'a> Validator<'a> {
             today,
             occurrences: Occurrences::default(),
             // Lockbox and BAI2 readers decode their own date fields and hand over ISO dates.
-            dates: match source.format {
-                Format::Csv => DateFormats::new(&source.date_formats),
-                Format::Lockbox | Format::Bai2 => DateFormats::new(&["%Y-%m-%d".to_string()]),
+            dates: match &source.format {
+                SourceFormat::Csv { date_formats, .. } => DateFormats::new(date_formats),
+                SourceFormat::Lockbox { .. } | SourceFormat::Bai2 { .. } => {
+                    DateFormats::new(&["%Y-%m-%d".to_string()])
+                }
             },
         }
     }

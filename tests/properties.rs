@@ -10,10 +10,10 @@ use chrono::{Days, NaiveDate};
 use payimport::payment::{Key, PaymentBody};
 use payimport::read::bai2::{Bai2Options, Bai2Reader, LoanFrom as Bai2LoanFrom};
 use payimport::read::control::ControlTotals;
-use payimport::read::csv::CsvReader;
+use payimport::read::csv::{Columns, CsvReader};
 use payimport::read::lockbox::{LoanFrom, LockboxLayout, LockboxReader, Span};
 use payimport::read::{FileError, PaymentReader, RawAmount, RawFields, RawRow};
-use payimport::settings::{Columns, Settings};
+use payimport::settings::Settings;
 use payimport::validate::Validator;
 use proptest::prelude::*;
 

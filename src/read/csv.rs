@@ -4,8 +4,39 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
+use serde::Deserialize;
+
 use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
-use crate::settings::Columns;
+
+/// Which CSV header holds each field (a source's `[sources.NAME.columns]`); omitted fields have
+/// their default names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Columns {
+    pub loan: String,
+    pub amount: String,
+    pub date: String,
+    pub reference: String,
+    pub payment_method_id: String,
+    pub payment_type_id: String,
+    pub extra: String,
+    pub info: String,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        Columns {
+            loan: "loan".into(),
+            amount: "amount".into(),
+            date: "date".into(),
+            reference: "reference".into(),
+            payment_method_id: "payment_method_id".into(),
+            payment_type_id: "payment_type_id".into(),
+            extra: "extra".into(),
+            info: "info".into(),
+        }
+    }
+}
 
 /// Streams the rows of one CSV file.
 pub struct CsvReader<R: Read> {

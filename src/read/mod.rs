@@ -2,6 +2,10 @@
 //!
 //! A reader reports two kinds of trouble: a [`FileError`] means the file as a whole cannot be
 //! trusted (nothing of it may be staged); anything wrong with one row is left to validation.
+//!
+//! Readers take their own option types ([`csv::Columns`], [`lockbox::LockboxLayout`],
+//! [`bai2::Bai2Options`], [`ControlTotals`]), which the settings file is parsed into; they never
+//! import the settings, so a reader can be used, tested and fuzzed on its own.
 
 pub mod background;
 pub mod bai2;
