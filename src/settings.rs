@@ -155,16 +155,6 @@ pub enum SourceFormat {
     },
 }
 
-impl SourceFormat {
-    pub fn format(&self) -> Format {
-        match self {
-            SourceFormat::Csv { .. } => Format::Csv,
-            SourceFormat::Lockbox { .. } => Format::Lockbox,
-            SourceFormat::Bai2 { .. } => Format::Bai2,
-        }
-    }
-}
-
 /// A payment `info` template such as `"{date} {source} {reference}"`, checked at load time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InfoTemplate(String);
