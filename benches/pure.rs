@@ -9,7 +9,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use payimport::money::Cents;
 use payimport::payment::{Key, PaymentBody};
 use payimport::read::csv::CsvReader;
-use payimport::settings::Settings;
+use payimport::settings::{Settings, SourceFormat};
 use payimport::validate::Validator;
 
 const ROWS: usize = 10_000;
@@ -53,21 +53,24 @@ fn csv_text() -> String {
 fn read_and_validate(c: &mut Criterion) {
     let settings = settings();
     let source = settings.source(None).expect("source");
+    let SourceFormat::Csv { columns, .. } = &source.format else {
+        panic!("the bench source is csv");
+    };
     let text = csv_text();
     let today = NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
     let mut group = c.benchmark_group("csv");
     group.throughput(Throughput::Elements(ROWS as u64));
     group.bench_function("read", |b| {
         b.iter(|| {
-            let reader = CsvReader::new("bench.csv".into(), text.as_bytes(), &source.columns, b',')
-                .expect("header");
+            let reader =
+                CsvReader::new("bench.csv".into(), text.as_bytes(), columns, b',').expect("header");
             black_box(reader.count())
         })
     });
     group.bench_function("read_and_validate", |b| {
         b.iter(|| {
-            let reader = CsvReader::new("bench.csv".into(), text.as_bytes(), &source.columns, b',')
-                .expect("header");
+            let reader =
+                CsvReader::new("bench.csv".into(), text.as_bytes(), columns, b',').expect("header");
             let mut validator = Validator::new(source, &settings.payments, today);
             let valid = reader
                 .filter_map(Result::ok)

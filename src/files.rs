@@ -11,7 +11,7 @@ use crate::read::bai2::Bai2Reader;
 use crate::read::csv::CsvReader;
 use crate::read::lockbox::LockboxReader;
 use crate::read::{FileError, PaymentReader, RawRow};
-use crate::settings::{Format, Payments, Source};
+use crate::settings::{Payments, Source, SourceFormat};
 use crate::validate::Validator;
 
 /// The largest file accepted: about 60 million CSV rows, far beyond any bank's nightly file.
@@ -73,25 +73,24 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
         ));
     }
     let input = BufReader::with_capacity(1 << 16, file);
-    Ok(match source.format {
-        Format::Csv => Box::new(CsvReader::new(
+    Ok(match &source.format {
+        SourceFormat::Csv {
+            delimiter, columns, ..
+        } => Box::new(CsvReader::new(name, input, columns, *delimiter)?),
+        SourceFormat::Lockbox {
+            layout,
+            control_totals,
+        } => Box::new(LockboxReader::new(name, input, layout, *control_totals)?),
+        SourceFormat::Bai2 {
+            type_codes,
+            bai2,
+            control_totals,
+        } => Box::new(Bai2Reader::new(
             name,
             input,
-            &source.columns,
-            source.delimiter,
-        )?),
-        Format::Lockbox => Box::new(LockboxReader::new(
-            name,
-            input,
-            &source.layout,
-            source.control_totals,
-        )?),
-        Format::Bai2 => Box::new(Bai2Reader::new(
-            name,
-            input,
-            &source.bai2,
-            &source.type_codes,
-            source.control_totals,
+            bai2,
+            type_codes,
+            *control_totals,
         )?),
     })
 }
@@ -124,7 +123,7 @@ pub fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
                 key,
                 loan: f.loan.clone(),
                 loan_id: None,
-                amount: f.amount.clone(),
+                amount: f.amount.to_string(),
                 amount_cents: None,
                 date: f.date.clone(),
                 reference: f.reference.clone(),

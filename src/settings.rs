@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::read::bai2::Bai2Options;
+use crate::read::control::ControlTotals;
+use crate::read::csv::Columns;
 use crate::read::lockbox::LockboxLayout;
 
 /// A settings file that cannot be used. The message names the file and the key.
@@ -88,13 +90,24 @@ pub struct Payments {
     pub info: InfoTemplate,
 }
 
-/// The format of a source's files.
+/// The format of a source's files: the `format` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Csv,
     Lockbox,
     Bai2,
+}
+
+impl Format {
+    /// The name the settings file gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Lockbox => "lockbox",
+            Format::Bai2 => "bai2",
+        }
+    }
 }
 
 /// What the loan column of a source holds.
@@ -107,63 +120,39 @@ pub enum LoanRef {
     DisplayId,
 }
 
-/// Whether a file whose stated totals disagree is refused or only warned about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ControlTotals {
-    #[default]
-    Enforce,
-    Warn,
-}
-
 /// `[sources.NAME]`: one kind of bank file, with its overrides of the payment defaults.
 #[derive(Debug, Clone)]
 pub struct Source {
     pub name: String,
-    pub format: Format,
     pub loan: LoanRef,
-    pub date_formats: Vec<String>,
-    pub delimiter: u8,
-    pub columns: Columns,
     pub payment_method_id: u32,
     pub payment_type_id: u32,
     pub extra: String,
     pub info: InfoTemplate,
-    pub control_totals: ControlTotals,
-    pub type_codes: Vec<u32>,
-    /// Lockbox record layout (lockbox sources).
-    pub layout: LockboxLayout,
-    /// BAI2 options (bai2 sources).
-    pub bai2: Bai2Options,
+    /// The `format` and the options that only it has.
+    pub format: SourceFormat,
 }
 
-/// `[sources.NAME.columns]`: which CSV header holds each field.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Columns {
-    pub loan: String,
-    pub amount: String,
-    pub date: String,
-    pub reference: String,
-    pub payment_method_id: String,
-    pub payment_type_id: String,
-    pub extra: String,
-    pub info: String,
-}
-
-impl Default for Columns {
-    fn default() -> Self {
-        Columns {
-            loan: "loan".into(),
-            amount: "amount".into(),
-            date: "date".into(),
-            reference: "reference".into(),
-            payment_method_id: "payment_method_id".into(),
-            payment_type_id: "payment_type_id".into(),
-            extra: "extra".into(),
-            info: "info".into(),
-        }
-    }
+/// A source's format with its own options. A key of another format is refused at load, like
+/// any unknown key, so a setting can never sit in a file doing nothing.
+#[derive(Debug, Clone)]
+pub enum SourceFormat {
+    Csv {
+        delimiter: u8,
+        columns: Columns,
+        /// strftime formats tried in order.
+        date_formats: Vec<String>,
+    },
+    Lockbox {
+        layout: LockboxLayout,
+        control_totals: ControlTotals,
+    },
+    Bai2 {
+        /// The 16 (detail) type codes that are payments.
+        type_codes: Vec<u32>,
+        bai2: Bai2Options,
+        control_totals: ControlTotals,
+    },
 }
 
 /// A payment `info` template such as `"{date} {source} {reference}"`, checked at load time.
@@ -344,24 +333,51 @@ struct RawSource {
     format: Format,
     #[serde(default = "default_loan_ref")]
     loan: LoanRef,
-    #[serde(default = "default_date_formats")]
-    date_formats: Vec<String>,
-    #[serde(default)]
-    delimiter: Option<String>,
-    #[serde(default)]
-    columns: Columns,
     payment_method_id: Option<u32>,
     payment_type_id: Option<u32>,
     extra: Option<String>,
     info: Option<String>,
-    #[serde(default)]
-    control_totals: ControlTotals,
-    #[serde(default)]
-    type_codes: Vec<u32>,
-    #[serde(default)]
-    layout: LockboxLayout,
-    #[serde(default)]
-    bai2: Bai2Options,
+    // The keys of one format or another: `None` when not set, so that a key of another format
+    // can be refused by name (see `FORMAT_KEYS`).
+    delimiter: Option<String>,
+    columns: Option<Columns>,
+    date_formats: Option<Vec<String>>,
+    layout: Option<LockboxLayout>,
+    control_totals: Option<ControlTotals>,
+    type_codes: Option<Vec<u32>>,
+    bai2: Option<Bai2Options>,
+}
+
+/// Each format-specific key of a source and the formats it applies to.
+const FORMAT_KEYS: [(&str, &[Format]); 7] = [
+    ("delimiter", &[Format::Csv]),
+    ("columns", &[Format::Csv]),
+    ("date_formats", &[Format::Csv]),
+    ("layout", &[Format::Lockbox]),
+    ("control_totals", &[Format::Lockbox, Format::Bai2]),
+    ("type_codes", &[Format::Bai2]),
+    ("bai2", &[Format::Bai2]),
+];
+
+impl RawSource {
+    /// The first format-specific key set that does not apply to the source's format, with the
+    /// formats it does apply to.
+    fn foreign_key(&self) -> Option<(&'static str, &'static [Format])> {
+        let set = [
+            self.delimiter.is_some(),
+            self.columns.is_some(),
+            self.date_formats.is_some(),
+            self.layout.is_some(),
+            self.control_totals.is_some(),
+            self.type_codes.is_some(),
+            self.bai2.is_some(),
+        ];
+        FORMAT_KEYS
+            .into_iter()
+            .zip(set)
+            .find(|((_, formats), set)| *set && !formats.contains(&self.format))
+            .map(|(key, _)| key)
+    }
 }
 
 fn default_loan_ref() -> LoanRef {
@@ -491,6 +507,17 @@ impl Settings {
         let mut sources = BTreeMap::new();
         for (name, s) in raw.sources {
             let key = |field: &str| format!("sources.{name}.{field}");
+            if let Some((field, formats)) = s.foreign_key() {
+                let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
+                return Err(invalid(
+                    &key(field),
+                    format!(
+                        "unknown field `{field}` for a {} source: it applies to {} sources only",
+                        s.format.name(),
+                        names.join(" and ")
+                    ),
+                ));
+            }
             let method = s
                 .payment_method_id
                 .unwrap_or(payments.default_payment_method_id);
@@ -511,53 +538,71 @@ impl Settings {
                 Some(t) => InfoTemplate::parse(t).map_err(|m| invalid(&key("info"), m))?,
                 None => payments.info.clone(),
             };
-            if s.date_formats.is_empty() {
-                return Err(invalid(
-                    &key("date_formats"),
-                    "needs at least one format".into(),
-                ));
-            }
-            for f in &s.date_formats {
-                check_date_format(f).map_err(|m| invalid(&key("date_formats"), m))?;
-            }
-            let delimiter = match s.delimiter.as_deref() {
-                None => b',',
-                Some(d) if d.len() == 1 => d.as_bytes()[0],
-                Some("\\t") => b'\t',
-                Some(d) => {
-                    return Err(invalid(
-                        &key("delimiter"),
-                        format!("must be a single ASCII character, got {d:?}"),
-                    ));
+            let format = match s.format {
+                Format::Csv => {
+                    let date_formats = s.date_formats.unwrap_or_else(default_date_formats);
+                    if date_formats.is_empty() {
+                        return Err(invalid(
+                            &key("date_formats"),
+                            "needs at least one format".into(),
+                        ));
+                    }
+                    for f in &date_formats {
+                        check_date_format(f).map_err(|m| invalid(&key("date_formats"), m))?;
+                    }
+                    let delimiter = match s.delimiter.as_deref() {
+                        None => b',',
+                        Some(d) if d.len() == 1 => d.as_bytes()[0],
+                        Some("\\t") => b'\t',
+                        Some(d) => {
+                            return Err(invalid(
+                                &key("delimiter"),
+                                format!("must be a single ASCII character, got {d:?}"),
+                            ));
+                        }
+                    };
+                    SourceFormat::Csv {
+                        delimiter,
+                        columns: s.columns.unwrap_or_default(),
+                        date_formats,
+                    }
+                }
+                Format::Lockbox => {
+                    let layout = s.layout.unwrap_or_default();
+                    layout.validate().map_err(|m| invalid(&key("layout"), m))?;
+                    SourceFormat::Lockbox {
+                        layout,
+                        control_totals: s.control_totals.unwrap_or_default(),
+                    }
+                }
+                Format::Bai2 => {
+                    let type_codes = s.type_codes.unwrap_or_default();
+                    if type_codes.is_empty() {
+                        return Err(invalid(
+                            &key("type_codes"),
+                            "a bai2 source must list the detail type codes that are payments"
+                                .into(),
+                        ));
+                    }
+                    let bai2 = s.bai2.unwrap_or_default();
+                    bai2.validate().map_err(|m| invalid(&key("bai2"), m))?;
+                    SourceFormat::Bai2 {
+                        type_codes,
+                        bai2,
+                        control_totals: s.control_totals.unwrap_or_default(),
+                    }
                 }
             };
-            if s.format == Format::Bai2 && s.type_codes.is_empty() {
-                return Err(invalid(
-                    &key("type_codes"),
-                    "a bai2 source must list the detail type codes that are payments".into(),
-                ));
-            }
-            s.layout
-                .validate()
-                .map_err(|m| invalid(&key("layout"), m))?;
-            s.bai2.validate().map_err(|m| invalid(&key("bai2"), m))?;
             sources.insert(
                 name.clone(),
                 Source {
                     name,
-                    format: s.format,
                     loan: s.loan,
-                    date_formats: s.date_formats,
-                    delimiter,
-                    columns: s.columns,
                     payment_method_id: method,
                     payment_type_id: ptype,
                     extra,
                     info,
-                    control_totals: s.control_totals,
-                    type_codes: s.type_codes,
-                    layout: s.layout,
-                    bai2: s.bai2,
+                    format,
                 },
             );
         }
@@ -720,8 +765,11 @@ loan = "Loan Number"
         assert_eq!(s.limits.concurrency, 4);
         assert_eq!(s.ledger_path, Path::new("/etc/payimport/payimport.sqlite"));
         let src = s.source(None).unwrap();
-        assert_eq!(src.columns.loan, "Loan Number");
-        assert_eq!(src.columns.amount, "amount");
+        let SourceFormat::Csv { columns, .. } = &src.format else {
+            panic!("a csv source: {src:?}");
+        };
+        assert_eq!(columns.loan, "Loan Number");
+        assert_eq!(columns.amount, "amount");
         assert_eq!(src.payment_method_id, 4);
         assert_eq!(s.payments.payment_methods[&3], "Credit/Debit Card");
     }
@@ -835,6 +883,153 @@ loan = "Loan Number"
     fn token_debug_is_redacted() {
         let t = Token::new("s3cret");
         assert!(!format!("{t:?}").contains("s3cret"));
+    }
+
+    /// GOOD with one more source, `[sources.NAME]` with `body`.
+    fn with_source(name: &str, body: &str) -> String {
+        format!("{GOOD}\n[sources.{name}]\n{body}\n")
+    }
+
+    #[test]
+    fn each_format_keeps_its_own_keys() {
+        let s = load(&with_source(
+            "bank",
+            "format = \"csv\"\ndelimiter = \";\"\ndate_formats = [\"%d.%m.%Y\"]",
+        ))
+        .unwrap();
+        let SourceFormat::Csv {
+            delimiter,
+            date_formats,
+            columns,
+        } = &s.sources["bank"].format
+        else {
+            panic!("csv: {:?}", s.sources["bank"]);
+        };
+        assert_eq!(*delimiter, b';');
+        assert_eq!(date_formats, &["%d.%m.%Y"]);
+        assert_eq!(columns.loan, "loan");
+
+        let s = load(&with_source(
+            "lockbox",
+            "format = \"lockbox\"\ncontrol_totals = \"warn\"\n[sources.lockbox.layout]\ndetail_amount = [8, 26]",
+        ))
+        .unwrap();
+        let SourceFormat::Lockbox {
+            layout,
+            control_totals,
+        } = &s.sources["lockbox"].format
+        else {
+            panic!("lockbox: {:?}", s.sources["lockbox"]);
+        };
+        assert_eq!(*control_totals, ControlTotals::Warn);
+        assert_eq!(layout.detail_amount, crate::read::lockbox::Span::new(8, 26));
+
+        let s = load(&with_source(
+            "ach",
+            "format = \"bai2\"\ntype_codes = [165]\n[sources.ach.bai2]\nloan_from = \"bank_reference\"",
+        ))
+        .unwrap();
+        let SourceFormat::Bai2 {
+            type_codes,
+            bai2,
+            control_totals,
+        } = &s.sources["ach"].format
+        else {
+            panic!("bai2: {:?}", s.sources["ach"]);
+        };
+        assert_eq!(type_codes, &[165]);
+        assert_eq!(bai2.loan_from, crate::read::bai2::LoanFrom::BankReference);
+        assert_eq!(*control_totals, ControlTotals::Enforce, "the default");
+    }
+
+    #[test]
+    fn a_key_of_another_format_is_refused_by_its_full_name() {
+        for (name, body, key, message) in [
+            (
+                "bank",
+                "format = \"csv\"\ncontrol_totals = \"warn\"",
+                "sources.bank.control_totals",
+                "unknown field `control_totals` for a csv source: it applies to lockbox and bai2 sources only",
+            ),
+            (
+                "bank",
+                "format = \"csv\"\ntype_codes = [165]",
+                "sources.bank.type_codes",
+                "unknown field `type_codes` for a csv source: it applies to bai2 sources only",
+            ),
+            (
+                "lockbox",
+                "format = \"lockbox\"\ndate_formats = [\"%Y-%m-%d\"]",
+                "sources.lockbox.date_formats",
+                "unknown field `date_formats` for a lockbox source: it applies to csv sources only",
+            ),
+            (
+                "lockbox",
+                "format = \"lockbox\"\n[sources.lockbox.bai2]\nloan_from = \"text\"",
+                "sources.lockbox.bai2",
+                "unknown field `bai2` for a lockbox source: it applies to bai2 sources only",
+            ),
+            (
+                "ach",
+                "format = \"bai2\"\ntype_codes = [165]\ndelimiter = \";\"",
+                "sources.ach.delimiter",
+                "unknown field `delimiter` for a bai2 source: it applies to csv sources only",
+            ),
+            (
+                "ach",
+                "format = \"bai2\"\ntype_codes = [165]\n[sources.ach.layout]\ndetail_amount = [8, 17]",
+                "sources.ach.layout",
+                "unknown field `layout` for a bai2 source: it applies to lockbox sources only",
+            ),
+            (
+                "ach",
+                "format = \"bai2\"\ntype_codes = [165]\n[sources.ach.columns]\nloan = \"Loan\"",
+                "sources.ach.columns",
+                "unknown field `columns` for a bai2 source: it applies to csv sources only",
+            ),
+        ] {
+            let e = err(&with_source(name, body));
+            assert_eq!(
+                e,
+                format!("settings file /etc/payimport/payimport.toml: `{key}`: {message}"),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn format_options_are_still_checked() {
+        let e = err(&with_source("ach", "format = \"bai2\""));
+        assert!(
+            e.contains("`sources.ach.type_codes`: a bai2 source must list"),
+            "{e}"
+        );
+        let e = err(&with_source("bank", "format = \"csv\"\ndelimiter = \";;\""));
+        assert!(
+            e.contains("`sources.bank.delimiter`: must be a single"),
+            "{e}"
+        );
+        let e = err(&with_source("bank", "format = \"csv\"\ndate_formats = []"));
+        assert!(
+            e.contains("`sources.bank.date_formats`: needs at least one"),
+            "{e}"
+        );
+        let e = err(&with_source(
+            "lockbox",
+            "format = \"lockbox\"\n[sources.lockbox.layout]\ndetail_amount = [0, 17]",
+        ));
+        assert!(
+            e.contains("`sources.lockbox.layout`: `detail_amount`"),
+            "{e}"
+        );
+        let e = err(&with_source(
+            "ach",
+            "format = \"bai2\"\ntype_codes = [165]\n[sources.ach.bai2]\nloan_from = \"text\"",
+        ));
+        assert!(
+            e.contains("`sources.ach.bai2`: `loan_pattern` is required"),
+            "{e}"
+        );
     }
 
     #[test]

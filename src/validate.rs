@@ -10,8 +10,8 @@ use chrono::{Days, NaiveDate};
 
 use crate::money::Cents;
 use crate::payment::{Key, Payment, push_key_marker};
-use crate::read::{Position, RawRow};
-use crate::settings::{Format, InfoValues, LoanRef, Payments, Source};
+use crate::read::{Position, RawAmount, RawRow};
+use crate::settings::{InfoValues, LoanRef, Payments, Source, SourceFormat};
 
 /// How far ahead of today a payment date may be.
 pub const MAX_DAYS_AHEAD: u64 = 7;
@@ -56,9 +56,11 @@ impl<'a> Validator<'a> {
             today,
             occurrences: Occurrences::default(),
             // Lockbox and BAI2 readers decode their own date fields and hand over ISO dates.
-            dates: match source.format {
-                Format::Csv => DateFormats::new(&source.date_formats),
-                Format::Lockbox | Format::Bai2 => DateFormats::new(&["%Y-%m-%d".to_string()]),
+            dates: match &source.format {
+                SourceFormat::Csv { date_formats, .. } => DateFormats::new(date_formats),
+                SourceFormat::Lockbox { .. } | SourceFormat::Bai2 { .. } => {
+                    DateFormats::new(&["%Y-%m-%d".to_string()])
+                }
             },
         }
     }
@@ -69,9 +71,11 @@ impl<'a> Validator<'a> {
             Ok(p) => Ok(p),
             Err(e) => {
                 let f = &row.fields;
-                let identity = Key::of_rejected(&[&f.loan, &f.amount, &f.date, &f.reference], 0);
+                // Cents are keyed by the text they show, as the bank readers once handed them over.
+                let amount = f.amount.as_text();
+                let identity = Key::of_rejected(&[&f.loan, &amount, &f.date, &f.reference], 0);
                 let n = self.occurrence(identity);
-                let key = Key::of_rejected(&[&f.loan, &f.amount, &f.date, &f.reference], n);
+                let key = Key::of_rejected(&[&f.loan, &amount, &f.date, &f.reference], n);
                 Err((key, e))
             }
         }
@@ -105,7 +109,11 @@ impl<'a> Validator<'a> {
                 (f.loan.clone(), None)
             }
         };
-        let amount = parse_amount(&f.amount).map_err(|m| err("amount", &f.amount, m))?;
+        let amount = match &f.amount {
+            RawAmount::Text(text) => parse_amount(text),
+            RawAmount::Cents(cents) => check_cents(*cents),
+        }
+        .map_err(|m| err("amount", &f.amount.as_text(), m))?;
         let date = self
             .dates
             .parse(&f.date)
@@ -220,6 +228,28 @@ fn parse_setting_id(s: &str) -> Result<u32, String> {
 /// The largest amount accepted: anything bigger is a broken file, not a loan payment.
 const MAX_INTEGER_DIGITS: usize = 12;
 
+const NEGATIVE: &str = "must be greater than zero (a negative amount is no payment)";
+const ZERO: &str = "must be greater than zero";
+
+fn too_large() -> String {
+    format!("is too large (more than {MAX_INTEGER_DIGITS} digits before the point)")
+}
+
+/// Checks cents a bank reader decoded by the rules [`parse_amount`] applies to text, with the
+/// same messages: what the cents show as text would be refused for the same reason.
+pub fn check_cents(amount: Cents) -> Result<Cents, String> {
+    if amount.0 < 0 {
+        return Err(NEGATIVE.into());
+    }
+    if amount.0 / 100 >= 10_i64.pow(MAX_INTEGER_DIGITS as u32) {
+        return Err(too_large());
+    }
+    if amount == Cents::ZERO {
+        return Err(ZERO.into());
+    }
+    Ok(amount)
+}
+
 /// Parses `1234.5`, `1,234.50` or `$1,234.50`: ASCII digits, comma grouping, at most two decimals.
 pub fn parse_amount(s: &str) -> Result<Cents, String> {
     const EXPECTED: &str = "expected an amount such as 1234.50, 1,234.50 or $1,234.50";
@@ -227,7 +257,7 @@ pub fn parse_amount(s: &str) -> Result<Cents, String> {
         return Err(EXPECTED.into());
     }
     if s.starts_with('-') || s.starts_with("$-") || (s.starts_with('(') && s.ends_with(')')) {
-        return Err("must be greater than zero (a negative amount is no payment)".into());
+        return Err(NEGATIVE.into());
     }
     let body = s.strip_prefix('$').unwrap_or(s).trim_start();
     let (int, frac) = match body.split_once('.') {
@@ -255,9 +285,7 @@ pub fn parse_amount(s: &str) -> Result<Cents, String> {
     }
     let int: String = int.chars().filter(|c| *c != ',').collect();
     if int.trim_start_matches('0').len() > MAX_INTEGER_DIGITS {
-        return Err(format!(
-            "is too large (more than {MAX_INTEGER_DIGITS} digits before the point)"
-        ));
+        return Err(too_large());
     }
     // Digits only by now, at most 12 before the point and 2 after: integer cents, exactly.
     let whole: i64 = if int.is_empty() {
@@ -273,7 +301,7 @@ pub fn parse_amount(s: &str) -> Result<Cents, String> {
     };
     let amount = Cents(whole * 100 + hundredths);
     if amount == Cents::ZERO {
-        return Err("must be greater than zero".into());
+        return Err(ZERO.into());
     }
     Ok(amount)
 }
@@ -396,7 +424,7 @@ format = "csv"
             },
             fields: RawFields {
                 loan: loan.into(),
-                amount: amount.into(),
+                amount: RawAmount::Text(amount.into()),
                 date: date.into(),
                 reference: "1042".into(),
                 ..RawFields::default()
@@ -487,6 +515,75 @@ format = "csv"
             "+5",
         ] {
             assert!(parse_amount(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn cents_are_checked_as_the_text_they_show_would_be() {
+        for cents in [
+            1,
+            99,
+            100,
+            123_450,
+            99_999_999_999_999,
+            100_000_000_000_000,
+            100_000_000_000_099,
+            i64::MAX,
+            0,
+            -1,
+            -50,
+            -123_450,
+            i64::MIN,
+        ] {
+            let c = Cents(cents);
+            assert_eq!(check_cents(c), parse_amount(&c.to_string()), "{cents}");
+        }
+    }
+
+    #[test]
+    fn bank_cents_give_the_keys_and_messages_their_text_gave() {
+        let s = settings();
+        let source = s.source(None).unwrap();
+        let with = |amount: RawAmount| {
+            let mut r = row("12", "", "2026-11-20");
+            r.fields.amount = amount;
+            r
+        };
+        // A valid row: the same payment whether the reader handed over cents or their text.
+        let mut v = Validator::new(source, &s.payments, today());
+        let by_cents = v.validate(&with(RawAmount::Cents(Cents(150_000)))).unwrap();
+        let mut v = Validator::new(source, &s.payments, today());
+        let by_text = v
+            .validate(&with(RawAmount::Text("1500.00".into())))
+            .unwrap();
+        assert_eq!(by_cents, by_text);
+        assert_eq!(by_cents.amount, Cents(150_000));
+
+        // A rejected row: keyed by, and showing, the text its cents show.
+        for (cents, text, message) in [
+            (0, "0.00", "must be greater than zero"),
+            (
+                100_000_000_000_000,
+                "1000000000000.00",
+                "is too large (more than 12 digits before the point)",
+            ),
+        ] {
+            let mut v = Validator::new(source, &s.payments, today());
+            let (key, e) = v
+                .validate(&with(RawAmount::Cents(Cents(cents))))
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("in/bank.csv:7: field `amount` value {text:?}: {message}")
+            );
+            assert_eq!(
+                key,
+                Key::of_rejected(&["12", text, "2026-11-20", "1042"], 0),
+                "{cents}"
+            );
+            let mut v = Validator::new(source, &s.payments, today());
+            let (same, _) = v.validate(&with(RawAmount::Text(text.into()))).unwrap_err();
+            assert_eq!(key, same, "{cents}");
         }
     }
 

@@ -9,10 +9,11 @@ use std::sync::OnceLock;
 use chrono::{Days, NaiveDate};
 use payimport::payment::{Key, PaymentBody};
 use payimport::read::bai2::{Bai2Options, Bai2Reader, LoanFrom as Bai2LoanFrom};
-use payimport::read::csv::CsvReader;
+use payimport::read::control::ControlTotals;
+use payimport::read::csv::{Columns, CsvReader};
 use payimport::read::lockbox::{LoanFrom, LockboxLayout, LockboxReader, Span};
-use payimport::read::{FileError, PaymentReader, RawFields, RawRow};
-use payimport::settings::{Columns, ControlTotals, Settings};
+use payimport::read::{FileError, PaymentReader, RawAmount, RawFields, RawRow};
+use payimport::settings::Settings;
 use payimport::validate::Validator;
 use proptest::prelude::*;
 
@@ -224,7 +225,7 @@ proptest! {
         let row = RawRow {
             pos: payimport::read::Position { file: "p.csv".into(), line: 2 },
             fields: RawFields {
-                loan, amount, date, reference,
+                loan, amount: RawAmount::Text(amount), date, reference,
                 payment_method_id: method,
                 extra,
                 ..RawFields::default()

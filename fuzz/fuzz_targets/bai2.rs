@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 use payimport::read::PaymentReader;
 use payimport::read::bai2::{Bai2Options, Bai2Reader, LoanFrom};
-use payimport::settings::ControlTotals;
+use payimport::read::control::ControlTotals;
 
 mod common;
 

@@ -2,8 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use payimport::read::csv::CsvReader;
-use payimport::settings::Columns;
+use payimport::read::csv::{Columns, CsvReader};
 
 mod common;
 

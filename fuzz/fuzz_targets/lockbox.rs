@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 use payimport::read::PaymentReader;
 use payimport::read::lockbox::{LoanFrom, LockboxLayout, LockboxReader, Span};
-use payimport::settings::ControlTotals;
+use payimport::read::control::ControlTotals;
 
 mod common;
 

@@ -117,8 +117,8 @@ impl<T> Iterator for Background<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read::csv::Columns;
     use crate::read::csv::CsvReader;
-    use crate::settings::Columns;
 
     fn reader(text: &'static str) -> Box<dyn PaymentReader + Send> {
         Box::new(

@@ -4,8 +4,39 @@ use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use super::{FileError, PaymentReader, Position, RawFields, RawRow};
-use crate::settings::Columns;
+use serde::Deserialize;
+
+use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
+
+/// Which CSV header holds each field (a source's `[sources.NAME.columns]`); omitted fields have
+/// their default names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Columns {
+    pub loan: String,
+    pub amount: String,
+    pub date: String,
+    pub reference: String,
+    pub payment_method_id: String,
+    pub payment_type_id: String,
+    pub extra: String,
+    pub info: String,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        Columns {
+            loan: "loan".into(),
+            amount: "amount".into(),
+            date: "date".into(),
+            reference: "reference".into(),
+            payment_method_id: "payment_method_id".into(),
+            payment_type_id: "payment_type_id".into(),
+            extra: "extra".into(),
+            info: "info".into(),
+        }
+    }
+}
 
 /// Streams the rows of one CSV file.
 pub struct CsvReader<R: Read> {
@@ -206,7 +237,7 @@ impl<R: Read> CsvReader<R> {
             let m = &self.map;
             let fields = RawFields {
                 loan: cell(m.loan)?,
-                amount: cell(m.amount)?,
+                amount: RawAmount::Text(cell(m.amount)?),
                 date: cell(m.date)?,
                 reference: optional(m.reference)?.unwrap_or_default(),
                 payment_method_id: optional(m.payment_method_id)?,
@@ -498,7 +529,7 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].pos.line, 2);
         assert_eq!(rows[0].fields.loan, "12");
-        assert_eq!(rows[0].fields.amount, "$1,234.50");
+        assert_eq!(rows[0].fields.amount, RawAmount::Text("$1,234.50".into()));
         assert_eq!(rows[0].fields.reference, "chk, 1042");
         assert_eq!(rows[1].pos.line, 5);
         assert_eq!(rows[1].fields.reference, "");

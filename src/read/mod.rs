@@ -2,16 +2,25 @@
 //!
 //! A reader reports two kinds of trouble: a [`FileError`] means the file as a whole cannot be
 //! trusted (nothing of it may be staged); anything wrong with one row is left to validation.
+//!
+//! Readers take their own option types ([`csv::Columns`], [`lockbox::LockboxLayout`],
+//! [`bai2::Bai2Options`], [`ControlTotals`]), which the settings file is parsed into; they never
+//! import the settings, so a reader can be used, tested and fuzzed on its own.
 
 pub mod background;
 pub mod bai2;
+pub mod control;
 pub mod csv;
 pub mod lockbox;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
 use crate::money::Cents;
+
+// The ledger stores the checks a file's reader made; they are part of what a reader yields.
+pub use control::{ControlCheck, ControlTotals};
 
 /// Where a row came from: the file as given on the command line, and the 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,12 +35,48 @@ impl fmt::Display for Position {
     }
 }
 
-/// One payment as the file states it: cells as text, not yet validated. Optional cells are
-/// `None` when the file has no such column or leaves it blank.
+/// The amount of a row as its reader hands it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawAmount {
+    /// The cell as written (CSV): validation parses it, once.
+    Text(String),
+    /// Integer cents a bank reader decoded from its own amount field; validation checks them
+    /// as they are, so they never pass through text on the way.
+    Cents(Cents),
+}
+
+impl RawAmount {
+    /// The amount as text: the cell as written, or the cents as [`Cents`] shows them. This is
+    /// what messages show and what a rejected row's key is made from.
+    pub fn as_text(&self) -> Cow<'_, str> {
+        match self {
+            RawAmount::Text(text) => Cow::Borrowed(text),
+            RawAmount::Cents(cents) => Cow::Owned(cents.to_string()),
+        }
+    }
+}
+
+impl Default for RawAmount {
+    fn default() -> Self {
+        RawAmount::Text(String::new())
+    }
+}
+
+impl fmt::Display for RawAmount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RawAmount::Text(text) => f.pad(text),
+            RawAmount::Cents(cents) => fmt::Display::fmt(cents, f),
+        }
+    }
+}
+
+/// One payment as the file states it: cells as text (the amount as text or cents), not yet
+/// validated. Optional cells are `None` when the file has no such column or leaves it blank.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawFields {
     pub loan: String,
-    pub amount: String,
+    pub amount: RawAmount,
     pub date: String,
     pub reference: String,
     pub payment_method_id: Option<String>,
@@ -63,45 +108,6 @@ impl FileError {
             line,
             message: message.into(),
         }
-    }
-}
-
-/// One control total a file states, checked against what was read (integer cents or counts).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ControlCheck {
-    /// Where in the file: `file`, `batch 001`, `lockbox 1234567`, `group 2`, `account 123456789`...
-    pub scope: String,
-    /// What is counted: `items`, `amount` (cents) or `records`.
-    pub what: &'static str,
-    /// The 1-based line of the record that states it.
-    pub line: u64,
-    pub stated: i64,
-    pub computed: i64,
-}
-
-impl ControlCheck {
-    pub fn matches(&self) -> bool {
-        self.stated == self.computed
-    }
-}
-
-impl fmt::Display for ControlCheck {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let show = |v: i64| {
-            if self.what == "amount" {
-                Cents(v).to_string()
-            } else {
-                v.to_string()
-            }
-        };
-        write!(
-            f,
-            "{} {}: stated {}, computed {}",
-            self.scope,
-            self.what,
-            show(self.stated),
-            show(self.computed)
-        )
     }
 }
 

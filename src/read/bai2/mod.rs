@@ -1,0 +1,573 @@
+//! The BAI2 reader (SPEC §3): comma-delimited, `/`-terminated bank statement records, streamed one
+//! logical record (a physical record and its `88` continuations) at a time, with the file's
+//! account, group and file control totals checked as their trailers go by.
+//!
+//! Interpretations of the BAI2 standard (Cash Management Balance Reporting Specifications 2):
+//! - Records end with `/`, or, for banks that send them so, with the end of the line. If the 01
+//!   file header ends with `/`, every 02, 03, 49, 98 and 99 must too (a missing one is how a
+//!   truncated file shows); 16 and 88 records never need one.
+//! - A 16's text runs to the end of its physical line and may hold `/` and `,`; one trailing `/`
+//!   is dropped. An 88 after a 16 whose text has begun is more text, joined with one space; an 88
+//!   after any other record (or a 16 that stopped before its text) carries further fields.
+//! - Amounts are minor units of the account's currency (03, else 02, else USD): two decimals for
+//!   the usual currencies, none for JPY, KRW and the like. Any other currency code is a file error.
+//! - Control totals are sums of the amounts as written (minor units), as BAI2 defines them. A 49
+//!   total may be the sum of the account's 16 amounts or that plus its 03 summary amounts; the
+//!   first account where the two differ fixes which one the file uses. A 98 total is checked
+//!   against the sum of its 49 totals as stated, a 99 total against its 98 totals as stated, so a
+//!   wrong account total is reported once, where it is. A blank total or count states nothing.
+//! - Payment date = the 02 as-of date, YYMMDD, read as 20YY.
+
+mod options;
+mod records;
+#[cfg(test)]
+mod tests;
+mod trailers;
+
+use std::io::{BufRead, Read};
+use std::sync::Arc;
+
+use regex::Regex;
+
+pub use self::options::{Bai2Options, LoanFrom};
+use self::records::{
+    Detail, Field, Part, Record, currency_decimals, field, funds_fields, minor_to_cents,
+    parse_as_of, parse_signed, parse_type_code, parse_unsigned, shown, split_code,
+};
+use super::control::{ControlCheck, ControlTotals, Controls};
+use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
+
+/// The longest logical record (a record and its continuations) read; a longer one is no BAI2.
+const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// Streams the payment 16s of one BAI2 file, checking its structure and control totals.
+pub struct Bai2Reader<R: BufRead> {
+    file: Arc<str>,
+    input: R,
+    buf: Vec<u8>,
+    /// The number of the last physical line read.
+    line: u64,
+    /// The last line that held a record (for messages about the end of the file).
+    last_record_line: u64,
+    loan_from: LoanFrom,
+    pattern: Option<Regex>,
+    type_codes: Vec<u32>,
+    /// The record being assembled: it is complete once the next non-88 record (or the end) shows.
+    pending: Option<Record>,
+    at_eof: bool,
+    done: bool,
+    /// The 01 ends with `/`, so every record but 16 and 88 must.
+    slash_style: bool,
+    started: bool,
+    ended: bool,
+    file_records: i64,
+    file_groups: i64,
+    /// Sum of the stated 98 totals.
+    file_total: i64,
+    groups_seen: i64,
+    group: Option<Group>,
+    account: Option<Account>,
+    /// Whether 49 totals include the 03 summary amounts: unknown until an account tells.
+    summaries_in_49: Option<bool>,
+    controls: Controls,
+}
+
+struct Group {
+    number: i64,
+    /// The as-of date, ISO.
+    date: String,
+    decimals: u32,
+    records: i64,
+    accounts: i64,
+    /// Sum of the stated 49 totals.
+    total: i64,
+}
+
+struct Account {
+    number: String,
+    decimals: u32,
+    records: i64,
+    details: i64,
+    summaries: i64,
+}
+
+impl<R: BufRead> Bai2Reader<R> {
+    /// A reader of `input`, named `file` in messages. Rows are the 16s whose type code is in
+    /// `type_codes`; `mode` says whether a control-total mismatch ends the file or is logged.
+    pub fn new(
+        file: Arc<str>,
+        input: R,
+        options: &Bai2Options,
+        type_codes: &[u32],
+        mode: ControlTotals,
+    ) -> Result<Self, FileError> {
+        let pattern = options
+            .compile()
+            .map_err(|m| FileError::new(&file, None, format!("bai2 options: {m}")))?;
+        Ok(Bai2Reader {
+            controls: Controls::new(&file, mode),
+            file,
+            input,
+            buf: Vec::new(),
+            line: 0,
+            last_record_line: 0,
+            loan_from: options.loan_from,
+            pattern,
+            type_codes: type_codes.to_vec(),
+            pending: None,
+            at_eof: false,
+            done: false,
+            slash_style: false,
+            started: false,
+            ended: false,
+            file_records: 0,
+            file_groups: 0,
+            file_total: 0,
+            groups_seen: 0,
+            group: None,
+            account: None,
+            summaries_in_49: None,
+        })
+    }
+
+    fn next_row(&mut self) -> Result<Option<RawRow>, FileError> {
+        loop {
+            if self.at_eof {
+                if let Some(record) = self.pending.take() {
+                    if let Some(row) = self.process(record)? {
+                        return Ok(Some(row));
+                    }
+                    continue;
+                }
+                self.finish()?;
+                return Ok(None);
+            }
+            let Some(text) = self.read_line()? else {
+                self.at_eof = true;
+                continue;
+            };
+            if text.is_empty() {
+                continue;
+            }
+            self.last_record_line = self.line;
+            let part = Part {
+                line: self.line,
+                text,
+            };
+            if split_code(&part.text).0 == "88" {
+                let Some(record) = self.pending.as_mut() else {
+                    return Err(self.error_at(
+                        &part,
+                        "an 88 continuation with no record before it to continue",
+                    ));
+                };
+                record.bytes += part.text.len();
+                if record.bytes > MAX_RECORD_BYTES {
+                    let first = record.parts[0].line;
+                    return Err(FileError::new(
+                        &self.file,
+                        Some(first),
+                        format!(
+                            "the record beginning on line {first} goes on for more than {MAX_RECORD_BYTES} bytes; this is not a BAI2 file"
+                        ),
+                    ));
+                }
+                record.parts.push(part);
+                continue;
+            }
+            let bytes = part.text.len();
+            let previous = self.pending.replace(Record {
+                parts: vec![part],
+                bytes,
+            });
+            if let Some(record) = previous
+                && let Some(row) = self.process(record)?
+            {
+                return Ok(Some(row));
+            }
+        }
+    }
+
+    /// The next physical line, trimmed of its end of line, padding and (first line) BOM.
+    fn read_line(&mut self) -> Result<Option<String>, FileError> {
+        self.buf.clear();
+        let limit = MAX_RECORD_BYTES as u64 + 2;
+        let n = Read::take(&mut self.input, limit)
+            .read_until(b'\n', &mut self.buf)
+            .map_err(|e| {
+                FileError::new(&self.file, Some(self.line + 1), format!("cannot read: {e}"))
+            })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        if self.buf.last() != Some(&b'\n') && n as u64 == limit {
+            return Err(FileError::new(
+                &self.file,
+                Some(self.line),
+                format!(
+                    "the line is longer than {MAX_RECORD_BYTES} bytes; this is not a BAI2 file"
+                ),
+            ));
+        }
+        let mut bytes = self.buf.as_slice();
+        if self.line == 1 {
+            bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let at = e.valid_up_to();
+            FileError::new(
+                &self.file,
+                Some(self.line),
+                format!(
+                    "the line is not UTF-8 text (BAI2 files are plain ASCII): byte 0x{:02X} at column {}",
+                    bytes[at],
+                    at + 1
+                ),
+            )
+        })?;
+        Ok(Some(
+            text.trim_matches(|c: char| c.is_whitespace() || c == '\0')
+                .to_string(),
+        ))
+    }
+
+    /// Acts on one complete logical record; a payment 16 becomes a row.
+    fn process(&mut self, record: Record) -> Result<Option<RawRow>, FileError> {
+        let first = &record.parts[0];
+        let code = split_code(&first.text).0;
+        if self.ended {
+            return Err(self.error_at(first, "a record after the 99 file trailer"));
+        }
+        if !self.started && code != "01" {
+            return Err(self.error_at(
+                first,
+                "the file does not begin with a 01 file header; is this a BAI2 file?",
+            ));
+        }
+        let n = record.parts.len() as i64;
+        self.file_records += n;
+        if let Some(g) = &mut self.group {
+            g.records += n;
+        }
+        if let Some(a) = &mut self.account {
+            a.records += n;
+        }
+        match code {
+            "01" => self.file_header(&record).map(|()| None),
+            "02" => self.group_header(&record).map(|()| None),
+            "03" => self.account_header(&record).map(|()| None),
+            "16" => self.detail(&record),
+            "49" => self.account_trailer(&record).map(|()| None),
+            "98" => self.group_trailer(&record).map(|()| None),
+            "99" => self.file_trailer(&record).map(|()| None),
+            _ => Err(self.error_at(
+                first,
+                format!(
+                    "unknown record code {code:?} (BAI2 records are 01, 02, 03, 16, 49, 88, 98 and 99)"
+                ),
+            )),
+        }
+    }
+
+    fn file_header(&mut self, record: &Record) -> Result<(), FileError> {
+        if self.started {
+            return Err(self.error_at(&record.parts[0], "a second 01 file header"));
+        }
+        self.started = true;
+        self.file_records = record.parts.len() as i64;
+        self.slash_style = record.parts[0].text.ends_with('/');
+        self.fields(record)?;
+        Ok(())
+    }
+
+    fn group_header(&mut self, record: &Record) -> Result<(), FileError> {
+        let first = &record.parts[0];
+        if let Some(a) = &self.account {
+            return Err(self.error_at(
+                first,
+                format!(
+                    "a 02 group header inside account {} (its 49 account trailer is missing)",
+                    a.number
+                ),
+            ));
+        }
+        if let Some(g) = &self.group {
+            return Err(self.error_at(
+                first,
+                format!(
+                    "a 02 group header inside group {} (its 98 group trailer is missing)",
+                    g.number
+                ),
+            ));
+        }
+        let fields = self.fields(record)?;
+        let (p, raw_date) = field(&fields, 3);
+        let date = parse_as_of(raw_date).ok_or_else(|| {
+            self.error_in(
+                record,
+                p,
+                format!(
+                    "as-of date {raw_date:?} in the 02 group header is not a valid YYMMDD date"
+                ),
+            )
+        })?;
+        let (p, currency) = field(&fields, 5);
+        let decimals = match currency {
+            "" => 2,
+            c => currency_decimals(c)
+                .map_err(|m| self.error_in(record, p, format!("02 group header: {m}")))?,
+        };
+        self.groups_seen += 1;
+        self.group = Some(Group {
+            number: self.groups_seen,
+            date: crate::payment::iso_date(date),
+            decimals,
+            records: record.parts.len() as i64,
+            accounts: 0,
+            total: 0,
+        });
+        Ok(())
+    }
+
+    fn account_header(&mut self, record: &Record) -> Result<(), FileError> {
+        let first = &record.parts[0];
+        if let Some(a) = &self.account {
+            return Err(self.error_at(
+                first,
+                format!(
+                    "a 03 account identifier inside account {} (its 49 account trailer is missing)",
+                    a.number
+                ),
+            ));
+        }
+        let Some(group) = &self.group else {
+            return Err(self.error_at(
+                first,
+                "a 03 account identifier outside a group (no 02 group header before it)",
+            ));
+        };
+        let fields = self.fields(record)?;
+        let (_, number) = field(&fields, 0);
+        if number.is_empty() {
+            return Err(self.error_at(first, "the 03 account identifier has no account number"));
+        }
+        let (p, currency) = field(&fields, 1);
+        let decimals = match currency {
+            "" => group.decimals,
+            c => currency_decimals(c)
+                .map_err(|m| self.error_in(record, p, format!("03 account identifier: {m}")))?,
+        };
+        // Summaries: type code, amount, item count, funds type (and the funds type's fields).
+        let mut summaries = 0i64;
+        let mut i = 2;
+        while i < fields.len() {
+            let (p, type_code) = fields[i];
+            let (pa, amount) = field(&fields, i + 1);
+            let (pf, funds) = field(&fields, i + 3);
+            let extra = funds_fields(funds, field(&fields, i + 4).1)
+                .map_err(|m| self.error_in(record, pf, format!("03 account identifier: {m}")))?;
+            if type_code.is_empty() {
+                if !amount.is_empty() {
+                    return Err(self.error_in(
+                        record,
+                        pa,
+                        format!(
+                            "summary amount {amount:?} in the 03 account identifier has no type code"
+                        ),
+                    ));
+                }
+            } else {
+                if parse_type_code(type_code).is_none() {
+                    return Err(self.error_in(
+                        record,
+                        p,
+                        format!(
+                            "summary type code {type_code:?} in the 03 account identifier is not a number of up to 3 digits"
+                        ),
+                    ));
+                }
+                let cents = parse_signed(amount).ok_or_else(|| {
+                    self.error_in(
+                        record,
+                        pa,
+                        format!(
+                            "amount {amount:?} of summary type {type_code} in the 03 account identifier is not a whole number (BAI2 amounts are digits with implied decimals, e.g. 150000 for 1500.00)"
+                        ),
+                    )
+                })?;
+                summaries = self.add(summaries, cents.unwrap_or(0), record, pa)?;
+            }
+            i = i.saturating_add(4).saturating_add(extra);
+        }
+        self.account = Some(Account {
+            number: number.to_string(),
+            decimals,
+            records: record.parts.len() as i64,
+            details: 0,
+            summaries,
+        });
+        Ok(())
+    }
+
+    fn detail(&mut self, record: &Record) -> Result<Option<RawRow>, FileError> {
+        let first = &record.parts[0];
+        if self.account.is_none() {
+            return Err(self.error_at(
+                first,
+                "a 16 transaction detail outside an account (no 03 account identifier before it)",
+            ));
+        }
+        let mut detail = Detail::default();
+        for (i, part) in record.parts.iter().enumerate() {
+            detail
+                .feed(split_code(&part.text).1, i)
+                .map_err(|m| self.error_in(record, i, m))?;
+        }
+        let (p, type_code) = detail.fixed(0);
+        let Some(type_code) = parse_type_code(type_code) else {
+            return Err(self.error_in(
+                record,
+                p,
+                format!(
+                    "type code {type_code:?} of the 16 transaction detail is not a number of up to 3 digits"
+                ),
+            ));
+        };
+        let (p, raw_amount) = detail.fixed(1);
+        let amount = match parse_unsigned(raw_amount) {
+            Some(a) => a,
+            None => {
+                return Err(self.error_in(
+                    record,
+                    p,
+                    format!(
+                        "amount {raw_amount:?} of the 16 transaction detail is not an unsigned whole number (BAI2 amounts are digits with implied decimals, e.g. 150000 for 1500.00)"
+                    ),
+                ));
+            }
+        };
+        let (pf, funds) = detail.fixed(2);
+        funds_fields(funds, detail.fixed(3).1)
+            .map_err(|m| self.error_in(record, pf, format!("16 transaction detail: {m}")))?;
+        let details = self.account.as_ref().map_or(0, |a| a.details);
+        let details = self.add(details, amount, record, p)?;
+        let Some(account) = self.account.as_mut() else {
+            return Ok(None);
+        };
+        account.details = details;
+        if !self.type_codes.contains(&type_code) {
+            return Ok(None);
+        }
+        let decimals = account.decimals;
+        let bank_reference = detail.bank_reference();
+        let loan = match self.loan_from {
+            LoanFrom::CustomerReference => detail.customer_reference().to_string(),
+            LoanFrom::BankReference => bank_reference.to_string(),
+            LoanFrom::Text => self
+                .pattern
+                .as_ref()
+                .and_then(|re| re.captures(detail.text()))
+                .and_then(|c| c.get(1))
+                .map(|m| m.as_str().trim().to_string())
+                .unwrap_or_default(),
+        };
+        let date = self
+            .group
+            .as_ref()
+            .map(|g| g.date.clone())
+            .unwrap_or_default();
+        Ok(Some(RawRow {
+            pos: Position {
+                file: self.file.clone(),
+                line: first.line,
+            },
+            fields: RawFields {
+                loan,
+                // No cents for an amount past what i64 cents hold (92 quadrillion): it goes as
+                // written, for validation to refuse as too large, as it refuses such text.
+                amount: minor_to_cents(amount, decimals)
+                    .map_or_else(|| RawAmount::Text(format!("{amount}.00")), RawAmount::Cents),
+                date,
+                reference: bank_reference.to_string(),
+                ..RawFields::default()
+            },
+        }))
+    }
+
+    /// The fields of a record other than a 16, across its continuations.
+    fn fields<'a>(&self, record: &'a Record) -> Result<Vec<Field<'a>>, FileError> {
+        let mut out = Vec::new();
+        for (i, part) in record.parts.iter().enumerate() {
+            let body = split_code(&part.text).1;
+            let content = match body.find('/') {
+                Some(at) => {
+                    if !body[at + 1..].trim().is_empty() {
+                        return Err(self.error_at(part, "text after the record's closing /"));
+                    }
+                    &body[..at]
+                }
+                None => {
+                    // A record continued by an 88 may leave its `/` out, as may an 88.
+                    if i == 0 && self.slash_style && record.parts.len() == 1 {
+                        return Err(self.error_at(
+                            part,
+                            "the record does not end with / as the 01 file header does; the file may be truncated",
+                        ));
+                    }
+                    body
+                }
+            };
+            if content.trim().is_empty() {
+                continue;
+            }
+            out.extend(content.split(',').map(|f| (i, f.trim())));
+        }
+        Ok(out)
+    }
+
+    fn add(&self, a: i64, b: i64, record: &Record, part: usize) -> Result<i64, FileError> {
+        a.checked_add(b).ok_or_else(|| {
+            self.error_in(
+                record,
+                part,
+                "the amounts add up past what payimport can count (more than 92 quadrillion)",
+            )
+        })
+    }
+
+    fn error_in(&self, record: &Record, part: usize, message: impl std::fmt::Display) -> FileError {
+        let part = record.parts.get(part).unwrap_or(&record.parts[0]);
+        self.error_at(part, message)
+    }
+
+    fn error_at(&self, part: &Part, message: impl std::fmt::Display) -> FileError {
+        FileError::new(
+            &self.file,
+            Some(part.line),
+            format!("{message}: {}", shown(&part.text)),
+        )
+    }
+}
+
+impl<R: BufRead> Iterator for Bai2Reader<R> {
+    type Item = Result<RawRow, FileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.next_row().transpose();
+        // After a file-level error the rest of the file cannot be trusted.
+        if matches!(item, None | Some(Err(_))) {
+            self.done = true;
+        }
+        item
+    }
+}
+
+impl<R: BufRead> PaymentReader for Bai2Reader<R> {
+    fn control_checks(&self) -> &[ControlCheck] {
+        self.controls.checks()
+    }
+}

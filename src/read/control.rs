@@ -1,0 +1,179 @@
+//! Control totals (SPEC §3): the counts and amount totals a bank file states, checked against
+//! what was read, and what a mismatch does under the source's `control_totals` mode.
+//!
+//! Each bank reader builds its [`ControlCheck`]s as the records stating them go by and hands
+//! them to one [`Controls`], so that enforce and warn mean the same in every format.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::FileError;
+use crate::money::Cents;
+
+/// Whether a file whose stated totals disagree is refused or only warned about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ControlTotals {
+    /// The file is refused whole (nothing of it is staged).
+    #[default]
+    Enforce,
+    /// The mismatch is logged and the file read on.
+    Warn,
+}
+
+/// One control total a file states, checked against what was read (integer cents or counts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlCheck {
+    /// Where in the file: `file`, `batch 001`, `lockbox 1234567`, `group 2`, `account 123456789`...
+    pub scope: String,
+    /// What is counted: `items`, `amount` (cents) or `records`.
+    pub what: &'static str,
+    /// The 1-based line of the record that states it.
+    pub line: u64,
+    pub stated: i64,
+    pub computed: i64,
+}
+
+impl ControlCheck {
+    pub fn matches(&self) -> bool {
+        self.stated == self.computed
+    }
+}
+
+impl fmt::Display for ControlCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let show = |v: i64| {
+            if self.what == "amount" {
+                Cents(v).to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        write!(
+            f,
+            "{} {}: stated {}, computed {}",
+            self.scope,
+            self.what,
+            show(self.stated),
+            show(self.computed)
+        )
+    }
+}
+
+/// The control totals of one file: every check made so far, and the mode that decides what a
+/// mismatch does.
+#[derive(Debug, Clone)]
+pub struct Controls {
+    file: Arc<str>,
+    mode: ControlTotals,
+    checks: Vec<ControlCheck>,
+}
+
+impl Controls {
+    /// The controls of `file`, named so in messages.
+    pub fn new(file: &Arc<str>, mode: ControlTotals) -> Self {
+        Controls {
+            file: file.clone(),
+            mode,
+            checks: Vec::new(),
+        }
+    }
+
+    /// Records the checks one record states, each with a hint that follows it in messages (or
+    /// an empty one). Every check is recorded, so the report shows them all; under enforce the
+    /// first mismatch is the file's error, under warn each mismatch is logged and reading goes on.
+    pub fn settle(
+        &mut self,
+        checks: impl IntoIterator<Item = (ControlCheck, String)>,
+    ) -> Result<(), FileError> {
+        let mut failure = None;
+        for (check, hint) in checks {
+            if !check.matches() {
+                match self.mode {
+                    ControlTotals::Warn => tracing::warn!(
+                        file = %self.file,
+                        line = check.line,
+                        "control total does not match: {check}{hint}"
+                    ),
+                    ControlTotals::Enforce => {
+                        if failure.is_none() {
+                            failure = Some(FileError::new(
+                                &self.file,
+                                Some(check.line),
+                                format!("{check}{hint}"),
+                            ));
+                        }
+                    }
+                }
+            }
+            self.checks.push(check);
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Every check recorded so far.
+    pub fn checks(&self) -> &[ControlCheck] {
+        &self.checks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(what: &'static str, line: u64, stated: i64, computed: i64) -> ControlCheck {
+        ControlCheck {
+            scope: "batch 001".into(),
+            what,
+            line,
+            stated,
+            computed,
+        }
+    }
+
+    #[test]
+    fn amounts_show_as_cents_and_counts_as_numbers() {
+        assert_eq!(
+            check("amount", 3, 150_000, -50).to_string(),
+            "batch 001 amount: stated 1500.00, computed -0.50"
+        );
+        assert_eq!(
+            check("items", 3, 2, 3).to_string(),
+            "batch 001 items: stated 2, computed 3"
+        );
+    }
+
+    #[test]
+    fn enforce_refuses_at_the_first_mismatch_and_records_every_check() {
+        let file: Arc<str> = "f.lbx".into();
+        let mut controls = Controls::new(&file, ControlTotals::Enforce);
+        assert_eq!(
+            controls.settle([(check("items", 4, 1, 1), String::new())]),
+            Ok(())
+        );
+        let e = controls
+            .settle([
+                (check("items", 8, 2, 1), " (a hint)".to_string()),
+                (check("amount", 9, 100, 200), String::new()),
+            ])
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.lbx:8: batch 001 items: stated 2, computed 1 (a hint)"
+        );
+        assert_eq!(controls.checks().len(), 3);
+    }
+
+    #[test]
+    fn warn_reads_on_and_records_the_mismatch() {
+        let file: Arc<str> = "f.bai".into();
+        let mut controls = Controls::new(&file, ControlTotals::Warn);
+        assert_eq!(
+            controls.settle([(check("amount", 9, 100, 200), String::new())]),
+            Ok(())
+        );
+        assert!(!controls.checks()[0].matches());
+    }
+}
