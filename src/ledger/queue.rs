@@ -416,6 +416,12 @@ mod tests {
 
     fn ledger_with_rows(dir: &std::path::Path, n: u64) -> (Ledger, RunId) {
         let mut ledger = Ledger::open(&dir.join("ledger.sqlite")).unwrap();
+        let run = stage(&mut ledger, n, Some(7));
+        (ledger, run)
+    }
+
+    /// Stages `n` rows of loan "7" (its id known or not) in a new run.
+    fn stage(ledger: &mut Ledger, n: u64, loan_id: Option<u64>) -> RunId {
         let run = ledger.begin_run("import", None).unwrap();
         let file = ledger.add_file(run, "bank.csv").unwrap();
         let rows = (0..n).map(|i| {
@@ -424,7 +430,7 @@ mod tests {
                 line: i + 2,
                 key: Key::of_rejected(&["7", &i.to_string()], 0),
                 loan: "7".into(),
-                loan_id: Some(7),
+                loan_id,
                 amount: "1.00".into(),
                 amount_cents: Some(Cents(100)),
                 date: "2026-11-20".into(),
@@ -437,7 +443,7 @@ mod tests {
             })
         });
         ledger.stage_file(run, file, rows).unwrap().unwrap();
-        (ledger, run)
+        run
     }
 
     fn outcome(id: i64, status: Status) -> Outcome {
@@ -548,5 +554,67 @@ mod tests {
         assert_eq!(status_of(&ledger, claimed[1].id + 1), Status::Unsent);
         assert_eq!(ledger.recover_interrupted().unwrap(), (0, 0));
         assert_eq!(ledger.unsend_pending(run, "stopped").unwrap(), 0);
+    }
+
+    #[test]
+    fn a_display_id_resolves_the_rows_queued_with_it_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let run = stage(&mut ledger, 2, None);
+        assert_eq!(ledger.unresolved_display_ids(run).unwrap(), ["7"]);
+        // No look-up makes a row posted.
+        let e = ledger
+            .resolve_display_id(run, "7", Err((Status::Posted, "no".into())))
+            .unwrap_err();
+        assert!(e.to_string().contains("only a row in no state"), "{e}");
+        ledger
+            .resolve_display_id(run, "7", Err((Status::Rejected, "unidentified".into())))
+            .unwrap();
+        assert_eq!(status_of(&ledger, 1), Status::Rejected);
+        assert_eq!(status_of(&ledger, 2), Status::Rejected);
+        // Its rows are no longer queued: resolving it again is a mistake, not a no-op.
+        let e = ledger
+            .resolve_display_id(run, "7", Err((Status::Unsent, "lookup failed".into())))
+            .unwrap_err();
+        assert!(e.to_string().contains("display id \"7\" of run 1"), "{e}");
+        assert_eq!(status_of(&ledger, 1), Status::Rejected);
+    }
+
+    #[test]
+    fn a_later_file_takes_over_a_failed_or_queued_row_and_leaves_a_posted_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut ledger, first) = ledger_with_rows(dir.path(), 3);
+        let claimed = ledger.claim(first, 2).unwrap();
+        ledger
+            .record(&[
+                outcome(claimed[0].id, Status::Posted),
+                outcome(claimed[1].id, Status::Failed),
+            ])
+            .unwrap();
+        let second = stage(&mut ledger, 3, Some(7));
+        let live: Vec<(Status, bool)> = (1..=6)
+            .map(|id| {
+                ledger
+                    .conn
+                    .query_row("SELECT status, live FROM rows WHERE id = ?1", [id], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .unwrap()
+            })
+            .collect();
+        use Status::*;
+        assert_eq!(
+            live,
+            [
+                (Posted, true),
+                (Failed, false), // history
+                (Unsent, false), // queued, no longer sent
+                (AlreadyPosted, false),
+                (Pending, true),
+                (Pending, true),
+            ]
+        );
+        assert_eq!(ledger.queued(first).unwrap(), 0);
+        assert_eq!(ledger.queued(second).unwrap(), 2);
     }
 }
