@@ -265,78 +265,25 @@ async fn send_row(
         }
         attempts += 1;
         sent_at = Some(crate::ledger::now());
-        match client.put_payment(row.loan_id, &body).await {
-            Answer::Posted {
+        let answer = client.put_payment(row.loan_id, &body).await;
+        match verdict(answer, attempts, config.max_attempts) {
+            Verdict::Done {
+                status,
                 http_status,
+                message,
                 payment_id,
+                stop_run,
             } => {
-                return outcome(
-                    Status::Posted,
-                    attempts,
-                    Some(http_status),
-                    String::new(),
-                    payment_id,
-                    &sent_at,
-                );
+                if stop_run {
+                    tracing::error!("{message}; stopping the run");
+                    stop.stop(message.clone());
+                }
+                return outcome(status, attempts, http_status, message, payment_id, &sent_at);
             }
-            Answer::Refused {
-                http_status,
-                message,
-            } => {
-                return outcome(
-                    Status::Failed,
-                    attempts,
-                    Some(http_status),
-                    message,
-                    None,
-                    &sent_at,
-                );
-            }
-            Answer::AuthRefused {
-                http_status,
-                message,
-            } => {
-                let reason =
-                    format!("LoanPro refused the credentials (HTTP {http_status}: {message})");
-                tracing::error!("{reason}; stopping the run");
-                stop.stop(reason.clone());
-                return outcome(
-                    Status::Unsent,
-                    attempts,
-                    Some(http_status),
-                    reason,
-                    None,
-                    &sent_at,
-                );
-            }
-            Answer::Unknown {
-                http_status,
-                message,
-            } => {
-                return outcome(
-                    Status::Unknown,
-                    attempts,
-                    http_status,
-                    message,
-                    None,
-                    &sent_at,
-                );
-            }
-            Answer::RetryLater {
-                http_status,
+            Verdict::Again {
                 retry_after,
                 message,
             } => {
-                if attempts >= config.max_attempts {
-                    return outcome(
-                        Status::Unsent,
-                        attempts,
-                        http_status,
-                        format!("gave up after {attempts} attempts: {message}"),
-                        None,
-                        &sent_at,
-                    );
-                }
                 tracing::debug!(key = %row.key, attempts, "{message}; trying again");
                 if let Some(wait) = retry_after {
                     client.pause_all(wait);
@@ -344,6 +291,81 @@ async fn send_row(
                 tokio::time::sleep(backoff(attempts, config)).await;
             }
         }
+    }
+}
+
+/// What one answer from LoanPro means for the row it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// The row's outcome. `stop_run`: the credentials were refused, so no request may leave
+    /// after this one (the message says why).
+    Done {
+        status: Status,
+        http_status: Option<u16>,
+        message: String,
+        payment_id: Option<u64>,
+        stop_run: bool,
+    },
+    /// Certainly not logged, and attempts are left: wait, then send it again. `retry_after`
+    /// pauses every worker.
+    Again {
+        retry_after: Option<Duration>,
+        message: String,
+    },
+}
+
+/// The state a classified LoanPro answer puts a row in (SPEC §5), after `attempts` of at most
+/// `max_attempts`. Every `Answer` is matched by name, so a new kind of answer must be given a
+/// meaning here before anything compiles.
+fn verdict(answer: Answer, attempts: u32, max_attempts: u32) -> Verdict {
+    let done = |status, http_status, message, payment_id| Verdict::Done {
+        status,
+        http_status,
+        message,
+        payment_id,
+        stop_run: false,
+    };
+    match answer {
+        Answer::Posted {
+            http_status,
+            payment_id,
+        } => done(Status::Posted, Some(http_status), String::new(), payment_id),
+        Answer::Refused {
+            http_status,
+            message,
+        } => done(Status::Failed, Some(http_status), message, None),
+        Answer::AuthRefused {
+            http_status,
+            message,
+        } => Verdict::Done {
+            status: Status::Unsent,
+            http_status: Some(http_status),
+            message: format!("LoanPro refused the credentials (HTTP {http_status}: {message})"),
+            payment_id: None,
+            stop_run: true,
+        },
+        Answer::Unknown {
+            http_status,
+            message,
+        } => done(Status::Unknown, http_status, message, None),
+        Answer::RetryLater {
+            http_status,
+            message,
+            ..
+        } if attempts >= max_attempts => done(
+            Status::Unsent,
+            http_status,
+            format!("gave up after {attempts} attempts: {message}"),
+            None,
+        ),
+        Answer::RetryLater {
+            retry_after,
+            message,
+            ..
+        } => Verdict::Again {
+            retry_after,
+            message,
+        },
     }
 }
 
@@ -367,6 +389,117 @@ mod tests {
             let ceiling = (c.backoff_base * 2u32.pow((attempt - 1).min(16))).min(c.backoff_cap);
             for _ in 0..50 {
                 assert!(backoff(attempt, &c) <= ceiling);
+            }
+        }
+    }
+
+    #[test]
+    fn every_answer_has_one_meaning_for_the_row() {
+        let s = Duration::from_secs;
+        let done = |status, http_status, message: &str, payment_id| Verdict::Done {
+            status,
+            http_status,
+            message: message.into(),
+            payment_id,
+            stop_run: false,
+        };
+        let again = |retry_after, message: &str| Verdict::Again {
+            retry_after,
+            message: message.into(),
+        };
+        let retry_later = |http_status, retry_after| Answer::RetryLater {
+            http_status,
+            retry_after,
+            message: "HTTP 429: slow down".into(),
+        };
+        let refused = |http_status: u16, message: &str| Answer::Refused {
+            http_status,
+            message: message.into(),
+        };
+        let unknown = |http_status, message: &str| Answer::Unknown {
+            http_status,
+            message: message.into(),
+        };
+        // (answer, attempts so far of at most 3, what becomes of the row)
+        let table = [
+            (
+                Answer::Posted {
+                    http_status: 200,
+                    payment_id: Some(77),
+                },
+                1,
+                done(Status::Posted, Some(200), "", Some(77)),
+            ),
+            (
+                Answer::Posted {
+                    http_status: 200,
+                    payment_id: None,
+                },
+                3,
+                done(Status::Posted, Some(200), "", None),
+            ),
+            (
+                refused(409, "Loan 13 not found"),
+                1,
+                done(Status::Failed, Some(409), "Loan 13 not found", None),
+            ),
+            (
+                refused(200, "an error body"),
+                2,
+                done(Status::Failed, Some(200), "an error body", None),
+            ),
+            (
+                unknown(Some(500), "HTTP 500: oops"),
+                1,
+                done(Status::Unknown, Some(500), "HTTP 500: oops", None),
+            ),
+            (
+                unknown(None, "timed out"),
+                3,
+                done(Status::Unknown, None, "timed out", None),
+            ),
+            (
+                retry_later(Some(429), Some(s(2))),
+                1,
+                again(Some(s(2)), "HTTP 429: slow down"),
+            ),
+            (
+                retry_later(None, None),
+                2,
+                again(None, "HTTP 429: slow down"),
+            ),
+            (
+                retry_later(Some(429), Some(s(2))),
+                3,
+                done(
+                    Status::Unsent,
+                    Some(429),
+                    "gave up after 3 attempts: HTTP 429: slow down",
+                    None,
+                ),
+            ),
+            (
+                Answer::AuthRefused {
+                    http_status: 401,
+                    message: "bad token".into(),
+                },
+                1,
+                Verdict::Done {
+                    status: Status::Unsent,
+                    http_status: Some(401),
+                    message: "LoanPro refused the credentials (HTTP 401: bad token)".into(),
+                    payment_id: None,
+                    stop_run: true,
+                },
+            ),
+        ];
+        for (answer, attempts, want) in table {
+            let shown = format!("{answer:?} after {attempts}");
+            let got = verdict(answer, attempts, 3);
+            assert_eq!(got, want, "{shown}");
+            // Whatever the answer, the row's new state is one an answer leads to.
+            if let Verdict::Done { status, .. } = got {
+                assert!(Status::allows(Status::Sending, status), "{shown}");
             }
         }
     }

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::ledger::{AttentionRow, StatusTotal};
+use crate::ledger::{AttentionRow, Status, StatusTotal};
 use crate::money::Cents;
 
 /// A progress bar on stderr when stderr is a terminal, and a hidden one otherwise (cron), so no
@@ -23,24 +23,19 @@ pub fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
-/// Statuses in the order the summary shows them.
-const SUMMARY_ORDER: [&str; 8] = [
-    "posted",
-    "already_posted",
-    "rejected",
-    "failed",
-    "unsent",
-    "unknown",
-    "pending",
-    "sending",
-];
-
-/// Writes the per-status lines of a summary: every status that has rows, in a fixed order.
+/// Writes the per-status lines of a summary: every status that has rows, in [`Status::ALL`]
+/// order.
 pub fn write_totals(out: &mut impl Write, totals: &[StatusTotal]) -> std::io::Result<()> {
     writeln!(out, "  {:<15} {:>9} {:>16}", "status", "rows", "amount")?;
-    for name in SUMMARY_ORDER {
-        if let Some(t) = totals.iter().find(|t| t.status == name) {
-            writeln!(out, "  {:<15} {:>9} {:>16}", t.status, t.count, t.cents)?;
+    for status in Status::ALL {
+        if let Some(t) = totals.iter().find(|t| t.status == status) {
+            writeln!(
+                out,
+                "  {:<15} {:>9} {:>16}",
+                t.status.as_str(),
+                t.count,
+                t.cents
+            )?;
         }
     }
     let count: u64 = totals.iter().map(|t| t.count).sum();

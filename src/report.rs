@@ -1,11 +1,10 @@
 //! The reconciliation report (SPEC §6), as CSV or JSON: read from the ledger only.
 
-use rusqlite::params;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use crate::ledger::{Ledger, RunId};
+use crate::ledger::{Ledger, ReportRow, RunId};
 use crate::money::Cents;
 
 /// The report's columns, in order.
@@ -29,54 +28,28 @@ pub const COLUMNS: [&str; 17] = [
     "updated_at",
 ];
 
-/// One row of the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReportRow {
-    pub run_id: i64,
-    pub file: String,
-    pub line: i64,
-    pub key: String,
-    pub status: String,
-    pub loan: String,
-    pub loan_id: Option<i64>,
-    pub amount: String,
-    pub date: String,
-    pub reference: String,
-    pub payment_method_id: Option<i64>,
-    pub payment_type_id: Option<i64>,
-    pub extra: Option<String>,
-    pub attempts: i64,
-    pub http_status: Option<i64>,
-    pub message: Option<String>,
-    pub updated_at: String,
-    /// The amount in integer cents, for totals; none for a row whose amount was never valid.
-    #[serde(skip)]
-    pub amount_cents: Option<Cents>,
-}
-
-impl ReportRow {
-    fn cells(&self) -> [String; 17] {
-        let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
-        [
-            self.run_id.to_string(),
-            self.file.clone(),
-            self.line.to_string(),
-            self.key.clone(),
-            self.status.clone(),
-            self.loan.clone(),
-            opt(self.loan_id),
-            self.amount.clone(),
-            self.date.clone(),
-            self.reference.clone(),
-            opt(self.payment_method_id),
-            opt(self.payment_type_id),
-            self.extra.clone().unwrap_or_default(),
-            self.attempts.to_string(),
-            opt(self.http_status),
-            self.message.clone().unwrap_or_default(),
-            self.updated_at.clone(),
-        ]
-    }
+/// The report's cells of a row, in [`COLUMNS`] order.
+fn cells(row: &ReportRow) -> [String; 17] {
+    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    [
+        row.run_id.to_string(),
+        row.file.clone(),
+        row.line.to_string(),
+        row.key.clone(),
+        row.status.to_string(),
+        row.loan.clone(),
+        opt(row.loan_id),
+        row.amount.to_string(),
+        row.date.clone(),
+        row.reference.clone(),
+        opt(row.payment_method_id),
+        opt(row.payment_type_id),
+        row.extra.clone().unwrap_or_default(),
+        row.attempts.to_string(),
+        opt(row.http_status),
+        row.message.clone().unwrap_or_default(),
+        row.updated_at.clone(),
+    ]
 }
 
 /// A cell a spreadsheet would run as a formula gets a leading `'`, which shows it as text.
@@ -87,92 +60,12 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The report's columns of a ledger row, then its file id (NULL before migration 0002).
-const ROW_COLUMNS: &str =
-    "SELECT run_id, file, line, key, status, loan, loan_id, amount, date, reference,
-        payment_method_id, payment_type_id, extra, attempts, http_status, message, updated_at,
-        amount_cents, file_id
-    FROM rows WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id";
-
-/// The same columns for the rows of echo files (see migration 0002): the original file's rows,
-/// each `already_posted`, named as the per-row staging would have named them.
-const ECHO_COLUMNS: &str =
-    "SELECT e.run_id, e.path, r.line, r.key, 'already_posted', r.loan, r.loan_id,
-        r.amount, r.date, r.reference, r.payment_method_id, r.payment_type_id, r.extra, 0, NULL,
-        CASE WHEN r.status = 'posted'
-             THEN 'posted by run ' || r.run_id || ' (' || r.file || ':' || r.line || ')'
-             ELSE r.message END,
-        run.started_at, r.amount_cents, e.id
-    FROM files e CROSS JOIN files o CROSS JOIN runs run CROSS JOIN rows r
-    WHERE o.id = e.echo_of AND run.id = e.run_id AND (?1 IS NULL OR e.run_id = ?1)
-      -- a file's rows are one id range: read in order, file after file (CROSS JOIN keeps
-      -- SQLite to that loop order, so nothing is sorted)
-      AND r.id BETWEEN o.first_row AND o.last_row AND +r.file_id = o.id
-    ORDER BY e.id, r.id";
-
-/// Calls `f` with every row of the report in order: by run, then file, then line. Rows are
-/// streamed, the ledger's own and those of echo files merged in their file's place.
-fn for_each_row(
-    ledger: &Ledger,
-    run: Option<RunId>,
-    mut f: impl FnMut(ReportRow) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let conn = ledger.connection();
-    let mut own = conn.prepare(ROW_COLUMNS)?;
-    let mut echo = conn.prepare(ECHO_COLUMNS)?;
-    let mut own = own.query(params![run])?;
-    let mut echo = echo.query(params![run])?;
-    let mut next_echo = echo.next()?.map(report_row).transpose()?;
-    while let Some(r) = own.next()? {
-        let (row, file_id) = report_row(r)?;
-        // Rows staged before file ids were kept come before any echo file.
-        let place = (row.run_id, file_id.unwrap_or(0));
-        while let Some((e, _)) = next_echo.take_if(|(e, id)| (e.run_id, id.unwrap_or(0)) < place) {
-            f(e)?;
-            next_echo = echo.next()?.map(report_row).transpose()?;
-        }
-        f(row)?;
-    }
-    while let Some((e, _)) = next_echo {
-        f(e)?;
-        next_echo = echo.next()?.map(report_row).transpose()?;
-    }
-    Ok(())
-}
-
-fn report_row(r: &rusqlite::Row) -> rusqlite::Result<(ReportRow, Option<i64>)> {
-    Ok((
-        ReportRow {
-            run_id: r.get(0)?,
-            file: r.get(1)?,
-            line: r.get(2)?,
-            key: r.get(3)?,
-            status: r.get(4)?,
-            loan: r.get(5)?,
-            loan_id: r.get(6)?,
-            amount: r.get(7)?,
-            date: r.get(8)?,
-            reference: r.get(9)?,
-            payment_method_id: r.get(10)?,
-            payment_type_id: r.get(11)?,
-            extra: r.get(12)?,
-            attempts: r.get(13)?,
-            http_status: r.get(14)?,
-            message: r.get(15)?,
-            updated_at: r.get(16)?,
-            amount_cents: r.get(17)?,
-        },
-        r.get(18)?,
-    ))
-}
-
 /// Writes the CSV report, header first, streaming from the ledger.
 pub fn write_csv(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(COLUMNS)?;
-    for_each_row(ledger, run, |row| {
-        let cells = row.cells();
-        w.write_record(cells.iter().map(|c| neutralise(c).into_owned()))?;
+    ledger.for_each_report_row(run, |row| -> anyhow::Result<()> {
+        w.write_record(cells(&row).iter().map(|c| neutralise(c).into_owned()))?;
         Ok(())
     })?;
     w.flush()?;
@@ -190,7 +83,7 @@ struct FileSummary {
     file: String,
     status: String,
     message: Option<String>,
-    totals: BTreeMap<String, Totals>,
+    totals: BTreeMap<&'static str, Totals>,
     /// Every control total the file stated: scope, what, line, stated, computed, matches.
     control_checks: serde_json::Value,
 }
@@ -202,7 +95,7 @@ struct RunSummary {
     source: Option<String>,
     started_at: String,
     ended_at: Option<String>,
-    totals: BTreeMap<String, Totals>,
+    totals: BTreeMap<&'static str, Totals>,
     /// Rows of this run (staged or sent by it) whose outcome was uncertain and that were read
     /// back from LoanPro.
     reconciled: u64,
@@ -218,22 +111,25 @@ struct JsonReport {
 /// Writes the JSON report: the rows, plus per run and file the counts and amounts per status and
 /// the stated and computed control totals.
 pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> anyhow::Result<()> {
+    // Totals are keyed by state name: JSON objects list their keys alphabetically, as always.
+    type ByStatus = BTreeMap<&'static str, Totals>;
     let mut rows = Vec::new();
-    let mut by_file: BTreeMap<(i64, String), BTreeMap<String, Totals>> = BTreeMap::new();
-    let mut by_run: BTreeMap<i64, BTreeMap<String, Totals>> = BTreeMap::new();
-    for_each_row(ledger, run, |r| {
+    let mut by_file: BTreeMap<(i64, String), ByStatus> = BTreeMap::new();
+    let mut by_run: BTreeMap<i64, ByStatus> = BTreeMap::new();
+    ledger.for_each_report_row(run, |r| -> anyhow::Result<()> {
         // The ledger's integer cents, as the run summary sums them: never re-parsed from text.
-        let c = r.amount_cents.unwrap_or_default();
+        let c = r.amount.cents();
+        let status = r.status.as_str();
         for t in [
             by_file
                 .entry((r.run_id, r.file.clone()))
                 .or_default()
-                .entry(r.status.clone())
+                .entry(status)
                 .or_default(),
             by_run
                 .entry(r.run_id)
                 .or_default()
-                .entry(r.status.clone())
+                .entry(status)
                 .or_default(),
         ] {
             t.count += 1;
@@ -242,36 +138,25 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
         rows.push(r);
         Ok(())
     })?;
-    let conn = ledger.connection();
     let mut summary = Vec::new();
     for info in ledger.runs()? {
         if run.is_some_and(|r| r != info.id) {
             continue;
         }
-        let mut stmt = conn.prepare(
-            "SELECT path, status, message, control_checks FROM files WHERE run_id = ?1 ORDER BY id",
-        )?;
-        let files = stmt
-            .query_map([info.id], |r| {
-                let checks: Option<String> = r.get(3)?;
-                Ok(FileSummary {
-                    totals: BTreeMap::new(),
-                    file: r.get(0)?,
-                    status: r.get(1)?,
-                    message: r.get(2)?,
-                    control_checks: checks
-                        .and_then(|c| serde_json::from_str(&c).ok())
-                        .unwrap_or(serde_json::Value::Array(Vec::new())),
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        let files = files
+        let files = ledger
+            .files_of_run(info.id)?
             .into_iter()
-            .map(|mut f| {
-                f.totals = by_file
-                    .remove(&(info.id, f.file.clone()))
-                    .unwrap_or_default();
-                f
+            .map(|f| FileSummary {
+                totals: by_file
+                    .remove(&(info.id, f.path.clone()))
+                    .unwrap_or_default(),
+                control_checks: f
+                    .control_checks
+                    .and_then(|c| serde_json::from_str(&c).ok())
+                    .unwrap_or(serde_json::Value::Array(Vec::new())),
+                file: f.path,
+                status: f.status,
+                message: f.message,
             })
             .collect();
         summary.push(RunSummary {
@@ -368,8 +253,9 @@ mod tests {
             ])
             .unwrap();
         ledger.finish_run(run).unwrap();
-        ledger
-            .connection()
+        // Through a connection of its own: the ledger lets no one else write to it.
+        rusqlite::Connection::open(dir.join("ledger.sqlite"))
+            .unwrap()
             .execute_batch(
                 "UPDATE rows SET updated_at = '2026-11-20T02:00:00.000Z';
                  UPDATE runs SET started_at = '2026-11-20T01:59:58.000Z', ended_at = '2026-11-20T02:00:01.000Z';",

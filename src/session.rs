@@ -169,7 +169,7 @@ impl Session {
         let totals = ledger.totals(self.run)?;
         let attention: u64 = totals
             .iter()
-            .filter(|t| Status::parse(&t.status).is_some_and(Status::needs_attention))
+            .filter(|t| t.status.needs_attention())
             .map(|t| t.count)
             .sum();
         let stdout = std::io::stdout();

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::Exit;
-use crate::ledger::{RunId, Status};
+use crate::ledger::{RetryCandidate, RunId, Status, Step};
 use crate::session::Session;
 use crate::settings::{Settings, Token};
 
@@ -49,26 +49,32 @@ pub async fn run(
     let candidates = session.ledger().retry_candidates(args.run, &args.keys)?;
     let mut notes = Vec::new();
     for key in &args.keys {
-        if !candidates.iter().any(|(_, k, _)| k == key) {
+        if !candidates.iter().any(|c| &c.key == key) {
             notes.push(format!("{key}: no row with this key{}", in_run(args.run)));
         }
     }
     let mut done = Vec::new();
     let mut queue = Vec::new();
-    for (id, key, status) in &candidates {
-        match Status::parse(status) {
-            Some(Status::Failed | Status::Unsent) => queue.push(*id),
+    let retried = Step::Retry.from_states();
+    for RetryCandidate {
+        id,
+        key,
+        status,
+        live,
+    } in &candidates
+    {
+        match status {
+            // A row taken over by a later one is history: that one is retried, if anything.
+            s if retried.contains(s) && *live => queue.push(*id),
             // Read back at the start of this run: sent again if LoanPro does not have it.
-            Some(Status::Pending) => {}
-            Some(Status::Unknown) => notes.push(format!(
+            Status::Pending => {}
+            Status::Unknown => notes.push(format!(
                 "{key}: outcome still unknown (reading it back from LoanPro failed); not sent again"
             )),
-            Some(Status::Rejected) => notes.push(format!(
+            Status::Rejected => notes.push(format!(
                 "{key}: rejected rows are not retryable: correct the file and import it again"
             )),
-            Some(Status::Posted | Status::AlreadyPosted) => {
-                done.push(format!("{key}: already posted; nothing to do"))
-            }
+            s if s.is_settled() => done.push(format!("{key}: already posted; nothing to do")),
             _ => notes.push(format!("{key}: {status}; not retryable now")),
         }
     }

@@ -15,7 +15,9 @@ pub fn run(ledger_path: &Path) -> anyhow::Result<Exit> {
 
 fn write_runs(ledger: &Ledger, out: &mut impl Write) -> anyhow::Result<()> {
     writeln!(out, "run\tcommand\tstarted\tended\tsource\tfiles\tcounts")?;
-    for r in ledger.runs()? {
+    for mut r in ledger.runs()? {
+        // Counts by state name, as `runs` has always listed them (scripts may read them).
+        r.totals.sort_by_key(|t| t.status.as_str());
         let counts: Vec<String> = r
             .totals
             .iter()
