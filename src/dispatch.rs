@@ -309,6 +309,26 @@ async fn send_row(
                     &sent_at,
                 );
             }
+            Answer::Redirected {
+                http_status,
+                message,
+            } => {
+                // Not followed, so the payment reached only the server at `base_url`, which
+                // answered with a redirect instead of logging it: like a 401, LoanPro never
+                // took it. The row is left as a 401 leaves it, `unsent` with the reason, so
+                // `retry` sends it once `base_url` is right; never `failed` (LoanPro said no
+                // such thing) nor `posted`.
+                tracing::error!("{message}; stopping the run");
+                stop.stop(message.clone());
+                return outcome(
+                    Status::Unsent,
+                    attempts,
+                    Some(http_status),
+                    message,
+                    None,
+                    &sent_at,
+                );
+            }
             Answer::Unknown {
                 http_status,
                 message,
