@@ -55,14 +55,13 @@ pub enum Fault {
     NoDBeforeCommit,
     /// PUT: recorded, then 200 with JSON that has no `d`.
     NoDAfterCommit,
-    /// PUT: recorded, then LoanPro's 200 answer padded to [`HUGE_BODY`] bytes.
+    /// PUT: recorded, then LoanPro's 200 answer padded with spaces to 6 MiB.
     HugeBody,
-    /// PUT: 307 to the same path under `redirect_to` (the sandbox's own URL by default); NOT
-    /// recorded. A client that follows it sends the payment, body and token there.
+    /// PUT: 307 to the same path under --redirect-to (default: the sandbox itself); NOT recorded.
     Redirect,
-    /// GET: 301 to the same path under `redirect_to`.
+    /// GET: 301 to the same path under --redirect-to (default: the sandbox itself).
     GetRedirect,
-    /// GET: the real answer padded to [`HUGE_BODY`] bytes.
+    /// GET: the real answer padded with spaces to 6 MiB.
     GetHugeBody,
 }
 
@@ -76,7 +75,8 @@ impl Fault {
     }
 }
 
-/// The size of a `HugeBody` or `GetHugeBody` answer: several times what a client should read.
+/// The size of a `HugeBody` or `GetHugeBody` answer (6 MiB): several times what a client
+/// should read.
 pub const HUGE_BODY: usize = 6 << 20;
 
 /// How many requests after the one that starts a burst also answer 429.
