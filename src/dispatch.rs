@@ -344,6 +344,20 @@ fn verdict(answer: Answer, attempts: u32, max_attempts: u32) -> Verdict {
             payment_id: None,
             stop_run: true,
         },
+        // Not followed, so the payment reached only the server at `base_url`, which answered
+        // with a redirect instead of logging it: like a 401, LoanPro never took it. The row is
+        // left as a 401 leaves it, `unsent` with the reason, so `retry` sends it once
+        // `base_url` is right; never `failed` (LoanPro said no such thing) nor `posted`.
+        Answer::Redirected {
+            http_status,
+            message,
+        } => Verdict::Done {
+            status: Status::Unsent,
+            http_status: Some(http_status),
+            message,
+            payment_id: None,
+            stop_run: true,
+        },
         Answer::Unknown {
             http_status,
             message,
@@ -488,6 +502,20 @@ mod tests {
                     status: Status::Unsent,
                     http_status: Some(401),
                     message: "LoanPro refused the credentials (HTTP 401: bad token)".into(),
+                    payment_id: None,
+                    stop_run: true,
+                },
+            ),
+            (
+                Answer::Redirected {
+                    http_status: 307,
+                    message: "redirected to https://elsewhere.example/".into(),
+                },
+                1,
+                Verdict::Done {
+                    status: Status::Unsent,
+                    http_status: Some(307),
+                    message: "redirected to https://elsewhere.example/".into(),
                     payment_id: None,
                     stop_run: true,
                 },

@@ -2,17 +2,27 @@
 //!
 //! Classifying an answer ([`classify`]) is kept apart from deciding what to do about it (the
 //! dispatcher), so the rules of SPEC §4 can be tested on their own.
+//!
+//! Only LoanPro's own answers are trusted: a 200 with `d` is a yes and a JSON error body in one
+//! of LoanPro's shapes is a no. Anything else between the two (a proxy's page, an empty body, a
+//! body past [`MAX_BODY`]) may have come after the payment was logged, so it is uncertain.
+//! Redirects are never followed: they would carry the payment and the token to another address.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
 use tokio::time::Instant;
 
 use crate::payment::PaymentBody;
 use crate::settings::Token;
+
+/// The most of an answer's body that is read. LoanPro's answers are a few KiB (a page of 50
+/// payments is tens of KiB); a body past this is not LoanPro's, and reading it all would let a
+/// misbehaving server fill the memory.
+pub const MAX_BODY: usize = 1 << 20;
 
 /// What LoanPro's answer to a PUT means for the row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,40 +32,92 @@ pub enum Answer {
         http_status: u16,
         payment_id: Option<u64>,
     },
-    /// LoanPro said no (4xx, 409, or 200 without `d`): not logged, and sending again won't help.
+    /// LoanPro said no (4xx, 409, or a JSON error body in one of LoanPro's shapes, even with a
+    /// 200): not logged, and sending again won't help.
     Refused { http_status: u16, message: String },
     /// 401/403: the credentials are wrong; the whole run must stop.
     AuthRefused { http_status: u16, message: String },
+    /// 3xx: `base_url` is not LoanPro's API; the whole run must stop. Not followed. `message`
+    /// names the `Location`.
+    Redirected { http_status: u16, message: String },
     /// Certainly not logged, worth trying again (429, connection refused).
     RetryLater {
         http_status: Option<u16>,
         retry_after: Option<Duration>,
         message: String,
     },
-    /// Sent, but no trustworthy answer (5xx, timeout, reset): it may have been logged.
+    /// Sent, but no trustworthy answer (5xx, timeout, reset, a 2xx that is not LoanPro's
+    /// answer, a body past [`MAX_BODY`]): it may have been logged.
     Unknown {
         http_status: Option<u16>,
         message: String,
     },
 }
 
-/// Classifies an HTTP answer to a PUT of a payment.
-pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> Answer {
+/// An answer's body, as far as it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body<'a> {
+    /// All of it.
+    Complete(&'a [u8]),
+    /// More than [`MAX_BODY`] bytes: the rest was not read, and none of it is trusted.
+    TooLarge,
+}
+
+/// Classifies an HTTP answer to a PUT of a payment. `location` is the `Location` header.
+pub fn classify(
+    status: u16,
+    retry_after: Option<&str>,
+    location: Option<&str>,
+    body: Body<'_>,
+) -> Answer {
+    let body = match body {
+        Body::Complete(b) => b,
+        Body::TooLarge if (300..400).contains(&status) => b"",
+        Body::TooLarge => {
+            return Answer::Unknown {
+                http_status: Some(status),
+                message: format!(
+                    "HTTP {status} with a body of more than {} MiB, which is not LoanPro's answer; it may have been logged",
+                    MAX_BODY >> 20
+                ),
+            };
+        }
+    };
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let message = || error_message(json.as_ref(), body, status);
     match status {
-        200 => match json.as_ref().and_then(|j| j.get("d")) {
-            Some(d) if d.is_object() && d.get("error").is_none() => Answer::Posted {
-                http_status: status,
-                payment_id: d
-                    .pointer("/Payments/results/0/id")
-                    .and_then(serde_json::Value::as_u64),
-            },
-            // LoanPro has answered 200 with an error body.
-            _ => Answer::Refused {
-                http_status: status,
-                message: message(),
-            },
+        200..=299 => {
+            if status == 200
+                && let Some(d) = json.as_ref().and_then(|j| j.get("d"))
+                && d.is_object()
+                && d.get("error").is_none()
+            {
+                return Answer::Posted {
+                    http_status: status,
+                    payment_id: d
+                        .pointer("/Payments/results/0/id")
+                        .and_then(serde_json::Value::as_u64),
+                };
+            }
+            match json.as_ref().and_then(loanpro_error) {
+                // LoanPro has answered 200 with an error body.
+                Some(m) => Answer::Refused {
+                    http_status: status,
+                    message: m.to_string(),
+                },
+                // A proxy or load balancer answered, maybe after LoanPro logged the payment.
+                None => Answer::Unknown {
+                    http_status: Some(status),
+                    message: format!(
+                        "{} (not LoanPro's answer: no `d`); it may have been logged",
+                        error_message(None, body, status)
+                    ),
+                },
+            }
+        }
+        300..=399 => Answer::Redirected {
+            http_status: status,
+            message: redirect_message(status, location),
         },
         401 | 403 => Answer::AuthRefused {
             http_status: status,
@@ -75,6 +137,25 @@ pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> Answer {
             message: message(),
         },
     }
+}
+
+/// The message of a JSON error body in one of LoanPro's shapes: `{"error":{"message":..}}`
+/// (the message a string or `{"value":..}`), the same inside `d`, or
+/// `{"code":N,"message":"..",..}`. `None` for any other JSON, which LoanPro did not send.
+pub fn loanpro_error(json: &serde_json::Value) -> Option<&str> {
+    let root = json
+        .get("d")
+        .filter(|d| d.get("error").is_some())
+        .unwrap_or(json);
+    if let Some(m) = root.get("error").and_then(|e| e.get("message")) {
+        return m
+            .as_str()
+            .or_else(|| m.get("value").and_then(|v| v.as_str()));
+    }
+    if root.get("code").is_some_and(serde_json::Value::is_u64) {
+        return root.get("message").and_then(|m| m.as_str());
+    }
+    None
 }
 
 /// Pulls LoanPro's message out of either documented error shape, or says what came instead.
@@ -98,6 +179,41 @@ pub fn error_message(json: Option<&serde_json::Value>, body: &[u8], status: u16)
         let cut: String = text.chars().take(200).collect();
         format!("HTTP {status}: {cut}")
     }
+}
+
+/// Why a 3xx stops the run, naming where it pointed so the operator can see what is wrong.
+fn redirect_message(status: u16, location: Option<&str>) -> String {
+    let to = match location {
+        Some(l) => {
+            let cut: String = l.chars().take(300).collect();
+            format!("a redirect to {cut}")
+        }
+        None => "a redirect without a Location header".to_string(),
+    };
+    format!(
+        "`loanpro.base_url` answered HTTP {status} with {to}; redirects are never followed (they would take the payment and the token elsewhere): set `loanpro.base_url` in the settings to the API's own URL"
+    )
+}
+
+/// Reads a body up to [`MAX_BODY`], chunk by chunk, so a huge answer costs at most that.
+async fn read_body(resp: &mut reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+fn location_header(resp: &reqwest::Response) -> Option<String> {
+    resp.headers()
+        .get(LOCATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 fn retry_after_header(resp: &reqwest::Response) -> Option<String> {
@@ -151,6 +267,8 @@ impl Client {
         );
         let http = reqwest::Client::builder()
             .default_headers(headers)
+            // A redirect would re-send the PUT, its body and the token to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(64)
@@ -211,11 +329,16 @@ impl Client {
             .send()
             .await;
         match sent {
-            Ok(resp) => {
+            Ok(mut resp) => {
                 let status = resp.status().as_u16();
                 let retry_after = retry_after_header(&resp);
-                match resp.bytes().await {
-                    Ok(body) => classify(status, retry_after.as_deref(), &body),
+                let location = location_header(&resp);
+                let (retry_after, location) = (retry_after.as_deref(), location.as_deref());
+                match read_body(&mut resp).await {
+                    Ok(Some(body)) => {
+                        classify(status, retry_after, location, Body::Complete(&body))
+                    }
+                    Ok(None) => classify(status, retry_after, location, Body::TooLarge),
                     Err(e) => Answer::Unknown {
                         http_status: Some(status),
                         message: format!("the answer was cut off: {}", describe(&e)),
@@ -239,6 +362,9 @@ pub struct LoggedPayment {
 pub enum ReadError {
     /// 401/403: the credentials are wrong; the run must stop.
     AuthRefused(String),
+    /// 3xx: `base_url` is not LoanPro's API; the run must stop. The message says so, naming
+    /// the `Location`.
+    Redirected(String),
     /// Anything else, after the retries a GET deserves.
     Failed(String),
 }
@@ -323,12 +449,32 @@ impl Client {
             attempt += 1;
             self.ready().await;
             let failure = match self.http.get(url).send().await {
-                Ok(resp) => {
+                Ok(mut resp) => 'answer: {
                     let status = resp.status().as_u16();
                     let retry_after = retry_after_header(&resp)
                         .as_deref()
                         .and_then(parse_retry_after);
-                    let body = resp.bytes().await.unwrap_or_default();
+                    if (300..400).contains(&status) {
+                        let location = location_header(&resp);
+                        return Err(ReadError::Redirected(redirect_message(
+                            status,
+                            location.as_deref(),
+                        )));
+                    }
+                    let body = match read_body(&mut resp).await {
+                        Ok(Some(body)) => body,
+                        // Not LoanPro's answer, and likely the same next time: give up on it
+                        // rather than fetch several MiB again.
+                        Ok(None) => {
+                            return Err(ReadError::Failed(format!(
+                                "the answer to {url} (HTTP {status}) is larger than {} MiB, which is not LoanPro's",
+                                MAX_BODY >> 20
+                            )));
+                        }
+                        Err(e) => {
+                            break 'answer format!("the answer was cut off: {}", describe(&e));
+                        }
+                    };
                     let mut json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
                     let message = error_message(json.as_ref(), &body, status);
                     match status {
@@ -414,105 +560,272 @@ fn describe(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
+    /// What a row becomes, without the details; for the table below.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Kind {
+        Posted,
+        Refused,
+        AuthRefused,
+        Redirected,
+        RetryLater,
+        Unknown,
+    }
+
+    fn kind(a: &Answer) -> Kind {
+        match a {
+            Answer::Posted { .. } => Kind::Posted,
+            Answer::Refused { .. } => Kind::Refused,
+            Answer::AuthRefused { .. } => Kind::AuthRefused,
+            Answer::Redirected { .. } => Kind::Redirected,
+            Answer::RetryLater { .. } => Kind::RetryLater,
+            Answer::Unknown { .. } => Kind::Unknown,
+        }
+    }
+
+    fn message(a: &Answer) -> &str {
+        match a {
+            Answer::Posted { .. } => "",
+            Answer::Refused { message, .. }
+            | Answer::AuthRefused { message, .. }
+            | Answer::Redirected { message, .. }
+            | Answer::RetryLater { message, .. }
+            | Answer::Unknown { message, .. } => message,
+        }
+    }
+
+    const POSTED: &[u8] = br#"{"d":{"id":5,"Payments":{"results":[{"id":77}]}}}"#;
+    const ERROR: &[u8] =
+        br#"{"error":{"message":{"lang":"en-US","value":"extra does not match"}}}"#;
+    const D_ERROR: &[u8] = br#"{"d":{"error":{"message":{"value":"Invalid paymentMethodId 9"}}}}"#;
+    const D_ERROR_STRING: &[u8] = br#"{"d":{"error":{"message":"nope"}}}"#;
+    const CODE: &[u8] = br#"{"code":409,"message":"Loan 99 not found","context":{}}"#;
+    const HTML: &[u8] = b"<html><body>Down for maintenance</body></html>";
+
+    /// Every answer by status and body: (status, body, what it means, text in its message).
     #[test]
-    fn posted_needs_200_with_d() {
-        let a = classify(
-            200,
-            None,
-            br#"{"d":{"id":5,"Payments":{"results":[{"id":77}]}}}"#,
-        );
+    fn answers_by_status_and_body() {
+        let table: &[(u16, Body, Kind, &str)] = &[
+            // LoanPro's yes.
+            (200, Body::Complete(POSTED), Kind::Posted, ""),
+            // LoanPro's no, in each of its shapes, with a 200 as with a 4xx.
+            (
+                200,
+                Body::Complete(ERROR),
+                Kind::Refused,
+                "extra does not match",
+            ),
+            (
+                200,
+                Body::Complete(D_ERROR),
+                Kind::Refused,
+                "Invalid paymentMethodId 9",
+            ),
+            (200, Body::Complete(D_ERROR_STRING), Kind::Refused, "nope"),
+            (
+                200,
+                Body::Complete(CODE),
+                Kind::Refused,
+                "Loan 99 not found",
+            ),
+            (
+                409,
+                Body::Complete(D_ERROR),
+                Kind::Refused,
+                "Invalid paymentMethodId 9",
+            ),
+            (
+                409,
+                Body::Complete(CODE),
+                Kind::Refused,
+                "Loan 99 not found",
+            ),
+            (
+                400,
+                Body::Complete(ERROR),
+                Kind::Refused,
+                "extra does not match",
+            ),
+            // A 2xx that is not LoanPro's answer: a proxy's, perhaps after the payment was logged.
+            (
+                200,
+                Body::Complete(HTML),
+                Kind::Unknown,
+                "HTTP 200: <html><body>Down",
+            ),
+            (
+                200,
+                Body::Complete(b""),
+                Kind::Unknown,
+                "HTTP 200 with an empty body",
+            ),
+            (200, Body::Complete(b"  \n"), Kind::Unknown, "empty body"),
+            (
+                200,
+                Body::Complete(br#"{"status":"OK"}"#),
+                Kind::Unknown,
+                "no `d`",
+            ),
+            (
+                200,
+                Body::Complete(br#"{"message":"hi"}"#),
+                Kind::Unknown,
+                "not LoanPro's",
+            ),
+            (
+                200,
+                Body::Complete(br#"{"d":null}"#),
+                Kind::Unknown,
+                "no `d`",
+            ),
+            (
+                200,
+                Body::Complete(br#"{"d":"ok"}"#),
+                Kind::Unknown,
+                "no `d`",
+            ),
+            (
+                200,
+                Body::Complete(br#"{"d":{"error":null}}"#),
+                Kind::Unknown,
+                "",
+            ),
+            (
+                200,
+                Body::Complete(br#"{"error":"boom"}"#),
+                Kind::Unknown,
+                "",
+            ),
+            (200, Body::Complete(b"[1,2]"), Kind::Unknown, ""),
+            (
+                200,
+                Body::Complete(br#"{"d":{"id":5}"#),
+                Kind::Unknown,
+                "it may have been logged",
+            ),
+            (201, Body::Complete(POSTED), Kind::Unknown, ""),
+            (
+                204,
+                Body::Complete(b""),
+                Kind::Unknown,
+                "HTTP 204 with an empty body",
+            ),
+            (
+                202,
+                Body::Complete(ERROR),
+                Kind::Refused,
+                "extra does not match",
+            ),
+            // Past the bound: not read, not trusted, whatever it began with.
+            (200, Body::TooLarge, Kind::Unknown, "more than 1 MiB"),
+            (409, Body::TooLarge, Kind::Unknown, "more than 1 MiB"),
+            // Credentials, rate, server errors.
+            (
+                401,
+                Body::Complete(b"{}"),
+                Kind::AuthRefused,
+                "HTTP 401: {}",
+            ),
+            (
+                403,
+                Body::Complete(b""),
+                Kind::AuthRefused,
+                "HTTP 403 with an empty body",
+            ),
+            (
+                429,
+                Body::Complete(b""),
+                Kind::RetryLater,
+                "HTTP 429 with an empty body",
+            ),
+            (
+                500,
+                Body::Complete(b"oops"),
+                Kind::Unknown,
+                "HTTP 500: oops",
+            ),
+            // LoanPro's own timeout body is an error shape, but a 500: it may have been logged.
+            (
+                500,
+                Body::Complete(ERROR),
+                Kind::Unknown,
+                "extra does not match",
+            ),
+            (502, Body::Complete(HTML), Kind::Unknown, ""),
+            (504, Body::Complete(b""), Kind::Unknown, ""),
+            // Redirects, whatever the body.
+            (301, Body::Complete(HTML), Kind::Redirected, "HTTP 301"),
+            (302, Body::Complete(b""), Kind::Redirected, "HTTP 302"),
+            (303, Body::Complete(POSTED), Kind::Redirected, "HTTP 303"),
+            (307, Body::Complete(b""), Kind::Redirected, "HTTP 307"),
+            (308, Body::TooLarge, Kind::Redirected, "HTTP 308"),
+        ];
+        for (status, body, want, text) in table {
+            let a = classify(*status, None, Some("https://elsewhere.example/x"), *body);
+            assert_eq!(kind(&a), *want, "{status} {body:?}: {a:?}");
+            assert!(message(&a).contains(text), "{status} {body:?}: {a:?}");
+        }
+    }
+
+    #[test]
+    fn posted_carries_the_payment_id() {
         assert_eq!(
-            a,
+            classify(200, None, None, Body::Complete(POSTED)),
             Answer::Posted {
                 http_status: 200,
                 payment_id: Some(77)
             }
         );
-        let a = classify(
-            200,
-            None,
-            br#"{"error":{"message":{"lang":"en-US","value":"extra does not match"}}}"#,
-        );
-        assert_eq!(
-            a,
-            Answer::Refused {
-                http_status: 200,
-                message: "extra does not match".into()
-            }
-        );
-        let a = classify(200, None, b"<html>maintenance</html>");
-        assert!(
-            matches!(a, Answer::Refused { ref message, .. } if message == "HTTP 200: <html>maintenance</html>")
-        );
     }
 
     #[test]
-    fn both_error_shapes_give_the_message() {
-        let a = classify(
-            409,
-            None,
-            br#"{"d":{"error":{"message":{"value":"Invalid paymentMethodId 9"}}}}"#,
-        );
+    fn retry_after_is_kept() {
         assert_eq!(
-            a,
-            Answer::Refused {
-                http_status: 409,
-                message: "Invalid paymentMethodId 9".into()
-            }
-        );
-        let a = classify(
-            409,
-            None,
-            br#"{"code":409,"message":"Loan 99 not found","context":{}}"#,
-        );
-        assert_eq!(
-            a,
-            Answer::Refused {
-                http_status: 409,
-                message: "Loan 99 not found".into()
-            }
-        );
-        let a = classify(200, None, br#"{"d":{"error":{"message":"nope"}}}"#);
-        assert_eq!(
-            a,
-            Answer::Refused {
-                http_status: 200,
-                message: "nope".into()
-            }
-        );
-    }
-
-    #[test]
-    fn auth_retry_and_unknown() {
-        assert!(matches!(
-            classify(401, None, b"{}"),
-            Answer::AuthRefused {
-                http_status: 401,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(403, None, b""),
-            Answer::AuthRefused {
-                http_status: 403,
-                ..
-            }
-        ));
-        assert_eq!(
-            classify(429, Some("2"), b""),
+            classify(429, Some("2"), None, Body::Complete(b"")),
             Answer::RetryLater {
                 http_status: Some(429),
                 retry_after: Some(Duration::from_secs(2)),
                 message: "HTTP 429 with an empty body".into()
             }
         );
-        assert!(matches!(
-            classify(500, None, b"oops"),
-            Answer::Unknown {
-                http_status: Some(500),
-                ..
-            }
-        ));
-        assert!(matches!(classify(504, None, b""), Answer::Unknown { .. }));
+    }
+
+    #[test]
+    fn a_redirect_names_its_location_and_the_setting() {
+        let a = classify(
+            307,
+            None,
+            Some("http://127.0.0.1:9/api/odata.svc/Loans(1)"),
+            Body::Complete(b""),
+        );
+        let m = message(&a);
+        assert!(m.contains("HTTP 307"), "{m}");
+        assert!(
+            m.contains("http://127.0.0.1:9/api/odata.svc/Loans(1)"),
+            "{m}"
+        );
+        assert!(m.contains("`loanpro.base_url`"), "{m}");
+        let a = classify(302, None, None, Body::Complete(b""));
+        assert!(message(&a).contains("without a Location header"), "{a:?}");
+    }
+
+    #[test]
+    fn loanpro_error_shapes() {
+        let parse = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).unwrap();
+        assert_eq!(loanpro_error(&parse(ERROR)), Some("extra does not match"));
+        assert_eq!(
+            loanpro_error(&parse(D_ERROR)),
+            Some("Invalid paymentMethodId 9")
+        );
+        assert_eq!(loanpro_error(&parse(D_ERROR_STRING)), Some("nope"));
+        assert_eq!(loanpro_error(&parse(CODE)), Some("Loan 99 not found"));
+        for other in [
+            &br#"{"message":"Internal server error"}"#[..],
+            br#"{"status":"OK"}"#,
+            br#"{"error":"boom"}"#,
+            br#"{"code":"E1","message":"x"}"#,
+            POSTED,
+        ] {
+            assert_eq!(loanpro_error(&parse(other)), None, "{other:?}");
+        }
     }
 }

@@ -30,7 +30,8 @@ pub struct ReconcileReport {
     pub given_up: u64,
     /// The read-back failed: still `unknown`.
     pub read_failed: u64,
-    /// LoanPro refused the credentials during the read-back.
+    /// Why the run must stop, found during the read-back: LoanPro refused the credentials,
+    /// or `base_url` answered with a redirect.
     pub auth_refused: Option<String>,
 }
 
@@ -133,6 +134,10 @@ pub async fn reconcile(
                             report.auth_refused =
                                 Some(format!("LoanPro refused the credentials ({m})"));
                             format!("could not read the loan's payments back: {m}")
+                        }
+                        ReadError::Redirected(reason) => {
+                            report.auth_refused = Some(reason.clone());
+                            format!("could not read the loan's payments back: {reason}")
                         }
                         ReadError::Failed(m) => format!("outcome unknown, and {m}; not sent again"),
                     };

@@ -155,6 +155,7 @@ impl Session {
                     Err(ReadError::AuthRefused(m)) => {
                         anyhow::bail!("LoanPro refused the credentials ({m})")
                     }
+                    Err(ReadError::Redirected(reason)) => anyhow::bail!("{reason}"),
                 },
             };
             self.ledger()

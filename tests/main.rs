@@ -5,6 +5,7 @@ mod chaos;
 mod crash_points;
 mod echo;
 mod hardening;
+mod hostile;
 mod import_bank;
 mod import_csv;
 mod operator;

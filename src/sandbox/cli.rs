@@ -65,6 +65,9 @@ pub struct SandboxArgs {
     /// A fault for the first PUT of every payment (by its info), for scripted tests.
     #[arg(long, value_name = "FAULT", value_enum)]
     pub first_attempt: Option<Fault>,
+    /// Base URL that the `redirect` and `get-redirect` faults point to (default: the sandbox's own).
+    #[arg(long, value_name = "URL")]
+    pub redirect_to: Option<String>,
 }
 
 impl SandboxArgs {
@@ -105,6 +108,7 @@ impl SandboxArgs {
                 get_failure: self.get_failure,
                 first_attempt: self.first_attempt,
             },
+            redirect_to: self.redirect_to.clone(),
         }
     }
 }
@@ -208,6 +212,8 @@ mod tests {
             "0.25",
             "--first-attempt",
             "drop-after-commit",
+            "--redirect-to",
+            "http://127.0.0.1:9/api",
         ])
         .unwrap();
         let config = cli.args.config(BTreeSet::new(), BTreeSet::from([1]));
@@ -215,6 +221,14 @@ mod tests {
         assert_eq!(config.requests_per_second, Some(5.0));
         assert_eq!(config.faults.error_after_commit, 0.25);
         assert_eq!(config.faults.first_attempt, Some(Fault::DropAfterCommit));
+        assert_eq!(
+            config.redirect_to.as_deref(),
+            Some("http://127.0.0.1:9/api")
+        );
+        let cli = Cli::try_parse_from(["x", "--first-attempt", "html-after-commit"]).unwrap();
+        assert_eq!(cli.args.first_attempt, Some(Fault::HtmlAfterCommit));
+        let cli = Cli::try_parse_from(["x", "--first-attempt", "no-d-before-commit"]).unwrap();
+        assert_eq!(cli.args.first_attempt, Some(Fault::NoDBeforeCommit));
         assert_eq!(config.payment_methods, BTreeSet::from([3, 4, 5]));
         assert_eq!(config.payment_types, BTreeSet::from([1]));
         assert_eq!(cli.args.listen.to_string(), "127.0.0.1:8080");

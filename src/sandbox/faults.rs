@@ -30,6 +30,10 @@ pub struct Faults {
 }
 
 /// One injected failure.
+///
+/// The `Html*`, `Empty*` and `NoD*` faults answer 200 with what a proxy or load balancer in
+/// front of LoanPro sends (a maintenance page, an empty body, JSON of its own); `Redirect`,
+/// `GetRedirect` and the huge bodies are what a wrong `base_url` or a broken proxy gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Fault {
     ErrorBeforeCommit,
@@ -39,7 +43,41 @@ pub enum Fault {
     SlowCommit,
     TooManyRequests,
     GetFailure,
+    /// PUT: 200 with an HTML page; NOT recorded.
+    HtmlBeforeCommit,
+    /// PUT: recorded, then 200 with an HTML page.
+    HtmlAfterCommit,
+    /// PUT: 200 with an empty body; NOT recorded.
+    EmptyBeforeCommit,
+    /// PUT: recorded, then 200 with an empty body.
+    EmptyAfterCommit,
+    /// PUT: 200 with JSON that has no `d` and is no LoanPro error; NOT recorded.
+    NoDBeforeCommit,
+    /// PUT: recorded, then 200 with JSON that has no `d`.
+    NoDAfterCommit,
+    /// PUT: recorded, then LoanPro's 200 answer padded with spaces to 6 MiB.
+    HugeBody,
+    /// PUT: 307 to the same path under --redirect-to (default: the sandbox itself); NOT recorded.
+    Redirect,
+    /// GET: 301 to the same path under --redirect-to (default: the sandbox itself).
+    GetRedirect,
+    /// GET: the real answer padded with spaces to 6 MiB.
+    GetHugeBody,
 }
+
+impl Fault {
+    /// Faults that strike a GET; all others strike a PUT.
+    pub fn is_get(self) -> bool {
+        matches!(
+            self,
+            Fault::GetFailure | Fault::GetRedirect | Fault::GetHugeBody
+        )
+    }
+}
+
+/// The size of a `HugeBody` or `GetHugeBody` answer (6 MiB): several times what a client
+/// should read.
+pub const HUGE_BODY: usize = 6 << 20;
 
 /// How many requests after the one that starts a burst also answer 429.
 pub(crate) const BURST_TAIL: u32 = 3;
@@ -154,12 +192,12 @@ impl FaultState {
         if let Some(fault) = self.burst_tail() {
             return Some(fault);
         }
-        if let Some(pos) = self.queue.iter().position(|f| *f != Fault::GetFailure) {
+        if let Some(pos) = self.queue.iter().position(|f| !f.is_get()) {
             return self.queue.remove(pos);
         }
         if first_time
             && let Some(fault) = self.faults.first_attempt
-            && fault != Fault::GetFailure
+            && !fault.is_get()
         {
             return Some(fault);
         }
@@ -184,13 +222,13 @@ impl FaultState {
         None
     }
 
-    /// The fault for an API GET: a burst (under way or new), a queued `GetFailure`, or a random one.
+    /// The fault for an API GET: a burst (under way or new), a queued GET fault, or a random one.
     pub(crate) fn for_get(&mut self) -> Option<Fault> {
         let (u_burst, u_fault) = self.draw();
         if let Some(fault) = self.burst_tail() {
             return Some(fault);
         }
-        if let Some(pos) = self.queue.iter().position(|f| *f == Fault::GetFailure) {
+        if let Some(pos) = self.queue.iter().position(|f| f.is_get()) {
             return self.queue.remove(pos);
         }
         if let Some(fault) = self.start_burst(u_burst) {

@@ -3,7 +3,8 @@
 //! It is deliberately as strict and awkward as the real service: exact headers, 409s in two body
 //! shapes, a 200 that carries an error, pages capped at 50, a request-rate ceiling, and injected
 //! faults (errors and dropped connections before or after a payment is recorded, slow commits,
-//! bursts of 429). A friendlier stand-in would hide exactly the bugs it exists to find.
+//! bursts of 429), and what a proxy or a wrong base URL puts in between: 200s that are not
+//! LoanPro's answer, redirects to another server, bodies of several MiB. A friendlier stand-in would hide exactly the bugs it exists to find.
 //!
 //! Every integration test starts one in-process with [`Sandbox::start`]; `payimport sandbox`
 //! serves one from the command line through [`run_cli`].
@@ -26,7 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use cli::{SandboxArgs, run_cli};
-pub use faults::{Fault, Faults};
+pub use faults::{Fault, Faults, HUGE_BODY};
 
 use state::Shared;
 
@@ -54,6 +55,9 @@ pub struct SandboxConfig {
     pub page_size: usize,
     /// Random and scripted faults.
     pub faults: Faults,
+    /// Where `Redirect` and `GetRedirect` point: another server's base URL, in place of the
+    /// sandbox's own (the default). The path below `/odata.svc` is kept.
+    pub redirect_to: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -68,6 +72,7 @@ impl Default for SandboxConfig {
             requests_per_second: None,
             page_size: 50,
             faults: Faults::default(),
+            redirect_to: None,
         }
     }
 }
@@ -172,8 +177,8 @@ impl Sandbox {
         self.shared.stats()
     }
 
-    /// Queues scripted faults: the next PUTs get them in order (a `GetFailure` goes to the next
-    /// GET instead), before any `first_attempt` or random fault.
+    /// Queues scripted faults: the next PUTs get them in order (a GET fault such as
+    /// `GetFailure` goes to the next GET instead), before any `first_attempt` or random fault.
     pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
         self.shared.push_faults(faults);
     }

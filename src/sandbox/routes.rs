@@ -7,13 +7,13 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use super::faults::Fault;
+use super::faults::{Fault, HUGE_BODY};
 use super::odata::{self, PageQuery, error_body, error_response, json_response};
 use super::payload;
 use super::server::drop_connection;
@@ -84,14 +84,20 @@ async fn odata(
         return not_found(uri).await;
     };
     match (kind, resource) {
-        (Kind::Put, Resource::Loan(loan_id)) => put_payment(&s, loan_id, &headers, &body).await,
-        (Kind::Get, resource) => {
-            if let Some(fault) = s.get_fault() {
-                s.note_fault(fault);
-                return fault_response(fault);
-            }
-            get_resource(&s, resource, &uri)
+        (Kind::Put, Resource::Loan(loan_id)) => {
+            put_payment(&s, loan_id, &uri, &headers, &body).await
         }
+        (Kind::Get, resource) => match s.get_fault() {
+            Some(Fault::GetHugeBody) => {
+                s.note_fault(Fault::GetHugeBody);
+                padded(get_resource(&s, resource, &uri)).await
+            }
+            Some(fault) => {
+                s.note_fault(fault);
+                fault_response(&s, fault, &uri)
+            }
+            None => get_resource(&s, resource, &uri),
+        },
         _ => error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("Method {method} is not allowed on {path}"),
@@ -101,13 +107,26 @@ async fn odata(
 
 /// `PUT Loans(id)`: faults that strike before the commit, then strict validation, then the
 /// commit and any fault that strikes after it.
-async fn put_payment(s: &Arc<Shared>, loan_id: u64, headers: &HeaderMap, body: &[u8]) -> Response {
+async fn put_payment(
+    s: &Arc<Shared>,
+    loan_id: u64,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let fault = s.put_fault(payload::lenient_info(body).as_deref());
-    if let Some(f @ (Fault::TooManyRequests | Fault::ErrorBeforeCommit | Fault::DropBeforeCommit)) =
-        fault
+    if let Some(
+        f @ (Fault::TooManyRequests
+        | Fault::ErrorBeforeCommit
+        | Fault::DropBeforeCommit
+        | Fault::HtmlBeforeCommit
+        | Fault::EmptyBeforeCommit
+        | Fault::NoDBeforeCommit
+        | Fault::Redirect),
+    ) = fault
     {
         s.note_fault(f);
-        return fault_response(f);
+        return fault_response(s, f, uri);
     }
     let value = match payload::parse_json(headers, body) {
         Ok(value) => value,
@@ -137,10 +156,20 @@ async fn put_payment(s: &Arc<Shared>, loan_id: u64, headers: &HeaderMap, body: &
     // From here to `record` nothing awaits, so a client hanging up cannot stop the commit:
     // hyper drops this future at an await point, never between two statements.
     match fault {
-        Some(Fault::ErrorAfterCommit) => {
+        Some(
+            f @ (Fault::ErrorAfterCommit
+            | Fault::HtmlAfterCommit
+            | Fault::EmptyAfterCommit
+            | Fault::NoDAfterCommit),
+        ) => {
             s.record(payment);
-            s.note_fault(Fault::ErrorAfterCommit);
-            fault_response(Fault::ErrorAfterCommit)
+            s.note_fault(f);
+            fault_response(s, f, uri)
+        }
+        Some(Fault::HugeBody) => {
+            let recorded = s.record(payment);
+            s.note_fault(Fault::HugeBody);
+            padded(put_success(s, &recorded)).await
         }
         Some(Fault::DropAfterCommit) => {
             s.record(payment);
@@ -181,7 +210,8 @@ fn put_success(s: &Shared, p: &SandboxPayment) -> Response {
     json_response(StatusCode::OK, json!({"d": loan}))
 }
 
-fn fault_response(fault: Fault) -> Response {
+/// The answer a fault gives in place of the route's own; `uri` is the request's, for redirects.
+fn fault_response(s: &Shared, fault: Fault, uri: &Uri) -> Response {
     match fault {
         Fault::TooManyRequests => odata::too_many_requests(1),
         Fault::DropBeforeCommit | Fault::DropAfterCommit => drop_connection(),
@@ -193,7 +223,74 @@ fn fault_response(fault: Fault) -> Response {
         Fault::ErrorBeforeCommit | Fault::GetFailure => {
             error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
+        // A load balancer's maintenance page, with a success status.
+        Fault::HtmlBeforeCommit | Fault::HtmlAfterCommit => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            MAINTENANCE_PAGE,
+        )
+            .into_response(),
+        Fault::EmptyBeforeCommit | Fault::EmptyAfterCommit => StatusCode::OK.into_response(),
+        // JSON, but the proxy's own: no `d`, and neither of LoanPro's error shapes.
+        Fault::NoDBeforeCommit | Fault::NoDAfterCommit => json_response(
+            StatusCode::OK,
+            json!({"status": "OK", "requestId": "lb-7f3a9c"}),
+        ),
+        Fault::Redirect => redirect(s, StatusCode::TEMPORARY_REDIRECT, uri),
+        Fault::GetRedirect => redirect(s, StatusCode::MOVED_PERMANENTLY, uri),
+        // Padding needs the route's real answer, which only the callers make.
+        Fault::HugeBody | Fault::GetHugeBody => unreachable!("padded by the caller"),
     }
+}
+
+const MAINTENANCE_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Service Unavailable</title></head>\n<body><h1>Down for maintenance</h1><p>We will be back shortly.</p></body></html>\n";
+
+/// A redirect to the same path and query under `redirect_to`, as a web server in front of a
+/// moved service sends it.
+fn redirect(s: &Shared, status: StatusCode, uri: &Uri) -> Response {
+    let below = uri.path().strip_prefix(API_PREFIX).unwrap_or(uri.path());
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let location = format!("{}{below}{query}", s.redirect_to);
+    let reason = status.canonical_reason().unwrap_or("Redirect");
+    let page = format!(
+        "<html><head><title>{} {reason}</title></head><body><h1>{} {reason}</h1></body></html>\n",
+        status.as_u16(),
+        status.as_u16()
+    );
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page,
+    )
+        .into_response();
+    match HeaderValue::from_str(&location) {
+        Ok(v) => {
+            response.headers_mut().insert(header::LOCATION, v);
+            response
+        }
+        Err(_) => error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("sandbox: redirect_to gives an invalid Location {location:?}"),
+        ),
+    }
+}
+
+/// The same answer followed by whitespace up to [`HUGE_BODY`] bytes: still valid JSON with a
+/// valid `d`, so only a client that bounds what it reads notices.
+async fn padded(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let mut bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b.to_vec(),
+        Err(e) => {
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("sandbox: cannot pad the answer: {e}"),
+            );
+        }
+    };
+    bytes.resize(bytes.len().max(HUGE_BODY), b' ');
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 fn get_resource(s: &Shared, resource: Resource, uri: &Uri) -> Response {

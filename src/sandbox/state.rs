@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) periods_loans: BTreeSet<u64>,
     pub(crate) page_size: usize,
     pub(crate) base_url: String,
+    /// The base URL that redirects point to.
+    pub(crate) redirect_to: String,
     inner: Mutex<Inner>,
 }
 
@@ -59,6 +61,10 @@ impl Shared {
             payment_types: config.payment_types,
             periods_loans: config.periods_loans,
             page_size: config.page_size,
+            redirect_to: config
+                .redirect_to
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| base_url.clone()),
             base_url,
             inner: Mutex::new(Inner {
                 payments: Vec::new(),

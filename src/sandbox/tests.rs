@@ -766,3 +766,108 @@ async fn bad_config_is_refused() {
     };
     assert!(Sandbox::start(bad, addr).await.is_err());
 }
+
+#[tokio::test]
+async fn proxy_like_put_faults_answer_200_before_or_after_recording() {
+    let sb = start(SandboxConfig::default()).await;
+    let c = client();
+    let cases = [
+        (Fault::HtmlBeforeCommit, false, "text/html"),
+        (Fault::HtmlAfterCommit, true, "text/html"),
+        (Fault::EmptyBeforeCommit, false, ""),
+        (Fault::EmptyAfterCommit, true, ""),
+        (Fault::NoDBeforeCommit, false, "application/json"),
+        (Fault::NoDAfterCommit, true, "application/json"),
+    ];
+    sb.push_faults(cases.iter().map(|(f, _, _)| *f));
+    for (fault, records, content_type) in cases {
+        let before = sb.payments().len();
+        let info = format!("{fault:?}");
+        let r = put(&sb, &c, 3, &tx_body(&info)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{fault:?}");
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        assert!(ct.starts_with(content_type), "{fault:?}: {ct}");
+        let text = r.text().await.unwrap();
+        match fault {
+            Fault::EmptyBeforeCommit | Fault::EmptyAfterCommit => assert_eq!(text, ""),
+            Fault::NoDBeforeCommit | Fault::NoDAfterCommit => {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                assert!(v.get("d").is_none() && v.get("error").is_none(), "{v}");
+            }
+            _ => assert!(text.contains("<html>"), "{text}"),
+        }
+        assert_eq!(
+            sb.payments().len(),
+            before + usize::from(records),
+            "{fault:?}"
+        );
+        if records {
+            assert_eq!(sb.payments().last().unwrap().info, info);
+        }
+    }
+    assert_eq!(sb.stats().faults_injected, 6);
+}
+
+#[tokio::test]
+async fn huge_bodies_are_real_answers_padded_past_several_mib() {
+    let sb = start(SandboxConfig::default()).await;
+    let c = client();
+    sb.push_faults([Fault::HugeBody, Fault::GetHugeBody]);
+    let r = put(&sb, &c, 4, &tx_body("huge")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.len() >= HUGE_BODY, "{}", bytes.len());
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["d"]["Payments"]["results"][0]["info"], "huge");
+    assert_eq!(sb.payments().len(), 1, "recorded");
+
+    let r = get(&sb, &c, "Loans(4)/Payments").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let bytes = r.bytes().await.unwrap();
+    assert!(bytes.len() >= HUGE_BODY, "{}", bytes.len());
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["d"]["results"][0]["info"], "huge");
+}
+
+#[tokio::test]
+async fn redirects_point_at_redirect_to_and_record_nothing() {
+    let target = start(SandboxConfig::default()).await;
+    let sb = start(SandboxConfig {
+        redirect_to: Some(target.base_url()),
+        ..Default::default()
+    })
+    .await;
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    sb.push_faults([Fault::Redirect, Fault::GetRedirect]);
+    let r = put(&sb, &c, 5, &tx_body("moved")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        r.headers()["location"],
+        format!("{}/odata.svc/Loans(5)", target.base_url()).as_str()
+    );
+    let r = get(&sb, &c, "Loans(5)/Payments?$top=2").await.unwrap();
+    assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(
+        r.headers()["location"],
+        format!("{}/odata.svc/Loans(5)/Payments?$top=2", target.base_url()).as_str()
+    );
+    assert!(sb.payments().is_empty());
+    assert_eq!(target.stats(), SandboxStats::default());
+
+    // Without `redirect_to` a redirect points at the sandbox itself.
+    let own = start(SandboxConfig::default()).await;
+    own.push_faults([Fault::Redirect]);
+    let r = put(&own, &c, 5, &tx_body("moved")).await.unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        format!("{}/odata.svc/Loans(5)", own.base_url()).as_str()
+    );
+}
