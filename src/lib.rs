@@ -14,8 +14,13 @@
 //! - `validate` — a `RawRow` into a `payment::Payment` or a `RowError`; `payment` — the SPEC §4
 //!   body and the key; `money` — `Cents`, the one amount type and its one formatter;
 //!   `files` — a file's fingerprint, reader and validated rows for the ledger.
-//! - `ledger/` — the SQLite ledger; `ledger/status.rs` is the row state machine. **Add a
-//!   status:** `ledger/status.rs`, plus a migration when an index condition changes.
+//! - `ledger/` — the SQLite ledger, split by concern: `file.rs` (header checks, lock),
+//!   `migrate.rs` (the numbered `migrations/`), `stage.rs` (runs, files, rows staged),
+//!   `queue.rs` (claim, record, retry, read-back results), `queries.rs` (totals, runs, report
+//!   rows); `status.rs` is the row state machine. **Add a status:** a line in `status.rs`'s
+//!   `states!` with its transitions, a migration rebuilding `rows` with the new `CHECK` list
+//!   (its tests fail until they agree), and the code of the step that moves rows into it
+//!   (a ledger method, or `dispatch::verdict` for a LoanPro answer).
 //! - `session` — one run that talks to LoanPro; `dispatch` — the worker pool and rate limiter;
 //!   `reconcile` — reading uncertain rows back; `loanpro` — the API client and how an answer is
 //!   classified.
