@@ -13,4 +13,5 @@ mod operator;
 mod properties;
 mod reconcile;
 mod report_output;
+mod tenant;
 mod util;
