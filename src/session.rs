@@ -51,6 +51,12 @@ impl Session {
         .map_err(anyhow::Error::msg)?;
 
         let mut ledger = Ledger::open(ledger_path)?;
+        // Before anything of the run is written: another tenant's ledger is left as it is.
+        ledger.bind_tenant(
+            settings.loanpro.ledger_tenant_id(),
+            &settings.loanpro.ledger_base_url(),
+            &settings.path,
+        )?;
         let (unknown, unsent) = ledger.recover_interrupted()?;
         if unknown + unsent > 0 {
             tracing::warn!(

@@ -58,8 +58,7 @@ pub struct LoanPro {
 }
 
 /// `[limits]`: how hard payimport may press on LoanPro.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub requests_per_second: f64,
     pub concurrency: usize,
@@ -129,6 +128,9 @@ pub struct Source {
     pub payment_type_id: u32,
     pub extra: String,
     pub info: InfoTemplate,
+    /// A payment date older than this many days before today is rejected (SPEC §3), whatever
+    /// the format: a year mistyped or misread gives a date nobody meant.
+    pub max_age_days: u32,
     /// The `format` and the options that only it has.
     pub format: SourceFormat,
 }
@@ -290,10 +292,33 @@ struct RawSettings {
     #[serde(default)]
     ledger: RawLedger,
     #[serde(default)]
-    limits: Limits,
+    limits: RawLimits,
     payments: RawPayments,
     #[serde(default)]
     sources: BTreeMap<String, RawSource>,
+}
+
+/// `[limits]` as written: counts as TOML's own integers, so that a negative or huge one is
+/// refused with the key and its range rather than a parser's "expected usize".
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLimits {
+    requests_per_second: f64,
+    concurrency: i64,
+    max_attempts: i64,
+    settle_secs: f64,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        let d = Limits::default();
+        RawLimits {
+            requests_per_second: d.requests_per_second,
+            concurrency: d.concurrency as i64,
+            max_attempts: d.max_attempts.into(),
+            settle_secs: d.settle_secs,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -337,6 +362,7 @@ struct RawSource {
     payment_type_id: Option<u32>,
     extra: Option<String>,
     info: Option<String>,
+    max_age_days: Option<i64>,
     // The keys of one format or another: `None` when not set, so that a key of another format
     // can be refused by name (see `FORMAT_KEYS`).
     delimiter: Option<String>,
@@ -387,6 +413,46 @@ fn default_date_formats() -> Vec<String> {
     vec!["%Y-%m-%d".into(), "%m/%d/%Y".into()]
 }
 
+/// The allowed range of each number in the settings. Each bound is what an operator could
+/// mean: past them a value is a typo (and a huge one made `Duration` panic, a tiny rate hang).
+pub mod ranges {
+    use std::ops::RangeInclusive;
+    /// `loanpro.timeout_secs`: from a tenth of a second (tests use under one) to ten minutes.
+    pub const TIMEOUT_SECS: RangeInclusive<f64> = 0.1..=600.0;
+    /// `limits.requests_per_second`: one request every ten seconds up to a million a second,
+    /// which benchmarks use to mean "no limit" (the limiter's period stays above a nanosecond).
+    pub const REQUESTS_PER_SECOND: RangeInclusive<f64> = 0.1..=1_000_000.0;
+    /// `limits.concurrency`: requests in flight.
+    pub const CONCURRENCY: RangeInclusive<i64> = 1..=256;
+    /// `limits.max_attempts`: per row.
+    pub const MAX_ATTEMPTS: RangeInclusive<i64> = 1..=100;
+    /// `limits.settle_secs`: up to an hour before a timed-out request is read back.
+    pub const SETTLE_SECS: RangeInclusive<f64> = 0.0..=3600.0;
+    /// `sources.NAME.max_age_days`: a day to ten years.
+    pub const MAX_AGE_DAYS: RangeInclusive<i64> = 1..=3650;
+}
+
+/// `sources.NAME.max_age_days` when a source does not set it (SPEC §3).
+pub const DEFAULT_MAX_AGE_DAYS: u32 = 365;
+
+/// Checks that a number is in its range (NaN and infinities are not); the message gives the
+/// range, in `unit`, and the value found.
+fn check_range<T: PartialOrd + fmt::Debug>(
+    value: T,
+    range: &std::ops::RangeInclusive<T>,
+    unit: &str,
+) -> Result<(), String> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be from {:?} to {:?}{unit}, got {value:?}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
 /// The `extra` values LoanPro knows.
 pub const KNOWN_EXTRA: [&str; 5] = [
     "payment.extra.tx.principal",
@@ -422,49 +488,33 @@ impl Settings {
         if raw.loanpro.tenant_id.trim().is_empty() {
             return Err(invalid("loanpro.tenant_id", "must not be empty".into()));
         }
-        if raw.loanpro.token_env.trim().is_empty() {
+        let token_env = &raw.loanpro.token_env;
+        if token_env.trim().is_empty() || token_env.contains(['=', '\0']) {
             return Err(invalid(
                 "loanpro.token_env",
-                "must name an environment variable".into(),
-            ));
-        }
-        if !(raw.loanpro.timeout_secs.is_finite() && raw.loanpro.timeout_secs > 0.0) {
-            return Err(invalid(
-                "loanpro.timeout_secs",
                 format!(
-                    "must be a positive number of seconds, got {}",
-                    raw.loanpro.timeout_secs
+                    "must name an environment variable (not empty, without `=` or NUL), got {token_env:?}"
                 ),
             ));
         }
+        check_range(raw.loanpro.timeout_secs, &ranges::TIMEOUT_SECS, " seconds")
+            .map_err(|m| invalid("loanpro.timeout_secs", m))?;
         let l = &raw.limits;
-        if !(l.requests_per_second.is_finite() && l.requests_per_second > 0.0) {
-            return Err(invalid(
-                "limits.requests_per_second",
-                format!("must be a positive number, got {}", l.requests_per_second),
-            ));
-        }
-        if l.concurrency == 0 {
-            return Err(invalid(
-                "limits.concurrency",
-                "must be at least 1, got 0".into(),
-            ));
-        }
-        if l.max_attempts == 0 {
-            return Err(invalid(
-                "limits.max_attempts",
-                "must be at least 1, got 0".into(),
-            ));
-        }
-        if !(l.settle_secs.is_finite() && l.settle_secs >= 0.0) {
-            return Err(invalid(
-                "limits.settle_secs",
-                format!(
-                    "must be zero or a positive number of seconds, got {}",
-                    l.settle_secs
-                ),
-            ));
-        }
+        check_range(l.requests_per_second, &ranges::REQUESTS_PER_SECOND, "")
+            .map_err(|m| invalid("limits.requests_per_second", m))?;
+        check_range(l.concurrency, &ranges::CONCURRENCY, "")
+            .map_err(|m| invalid("limits.concurrency", m))?;
+        check_range(l.max_attempts, &ranges::MAX_ATTEMPTS, "")
+            .map_err(|m| invalid("limits.max_attempts", m))?;
+        check_range(l.settle_secs, &ranges::SETTLE_SECS, " seconds")
+            .map_err(|m| invalid("limits.settle_secs", m))?;
+        // In range, so each fits the type the rest of payimport uses.
+        let limits = Limits {
+            requests_per_second: l.requests_per_second,
+            concurrency: l.concurrency as usize,
+            max_attempts: l.max_attempts as u32,
+            settle_secs: l.settle_secs,
+        };
 
         let p = raw.payments;
         let payment_methods =
@@ -538,6 +588,14 @@ impl Settings {
                 Some(t) => InfoTemplate::parse(t).map_err(|m| invalid(&key("info"), m))?,
                 None => payments.info.clone(),
             };
+            let max_age_days = match s.max_age_days {
+                Some(days) => {
+                    check_range(days, &ranges::MAX_AGE_DAYS, " days")
+                        .map_err(|m| invalid(&key("max_age_days"), m))?;
+                    days as u32
+                }
+                None => DEFAULT_MAX_AGE_DAYS,
+            };
             let format = match s.format {
                 Format::Csv => {
                     let date_formats = s.date_formats.unwrap_or_else(default_date_formats);
@@ -602,6 +660,7 @@ impl Settings {
                     payment_type_id: ptype,
                     extra,
                     info,
+                    max_age_days,
                     format,
                 },
             );
@@ -613,7 +672,7 @@ impl Settings {
             path: path.to_path_buf(),
             loanpro: raw.loanpro,
             ledger_path,
-            limits: raw.limits,
+            limits,
             payments,
             sources,
         })
@@ -696,10 +755,38 @@ fn check_date_format(f: &str) -> Result<(), String> {
 }
 
 /// The token must never cross a network in clear text: plain http is for the local sandbox only.
+/// And `/odata.svc/...` is appended to the URL as written, so it must be a plain `scheme://host/path`:
+/// a query or fragment would swallow every request's path, and a `.` or `..` segment names
+/// another path than the one written (the parser resolves it silently).
 fn check_base_url(url: &str) -> Result<(), String> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{url:?} contains a blank or a control character; expected a URL such as https://loanpro.simnang.com/api/public/api/1"
+        ));
+    }
+    if url.contains('\\') {
+        return Err(format!(
+            "{url:?} contains a backslash; URL paths are separated by `/`"
+        ));
+    }
     // Parsed by the same URL parser reqwest sends with, so the host checked is the host used
     // (`http://127.0.0.1@evil.example` goes to evil.example).
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(format!("{url:?} must start with https://"));
+    }
+    // The parser reads `https:///api` or `https:api` as the host `api`: the text itself must
+    // name a host after `//`.
+    let after_scheme = &url[parsed.scheme().len() + 1..];
+    let Some(rest) = after_scheme.strip_prefix("//") else {
+        return Err(format!(
+            "{url:?} must be written scheme://host/path, e.g. https://loanpro.simnang.com/api/public/api/1"
+        ));
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if rest[..authority_end].is_empty() {
+        return Err(format!("{url:?} has no host"));
+    }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(format!(
             "{url:?} carries a user name or password; the token is the only credential, from the environment"
@@ -709,13 +796,51 @@ fn check_base_url(url: &str) -> Result<(), String> {
         .host_str()
         .filter(|h| !h.is_empty())
         .ok_or_else(|| format!("{url:?} has no host"))?;
+    if parsed.query().is_some() {
+        return Err(format!(
+            "{url:?} has a query (`?...`); /odata.svc/... is appended to base_url, so every request would go to the wrong path"
+        ));
+    }
+    if parsed.fragment().is_some() {
+        return Err(format!(
+            "{url:?} has a fragment (`#...`); /odata.svc/... is appended to base_url, so every request would go to the wrong path"
+        ));
+    }
+    let path = &rest[authority_end..];
+    let dot_segment = path.split('/').any(|segment| {
+        let segment = segment.to_ascii_lowercase().replace("%2e", ".");
+        segment == "." || segment == ".."
+    });
+    if dot_segment {
+        return Err(format!(
+            "{url:?} has a `.` or `..` segment in its path; write the API's path as it is, e.g. /api/public/api/1"
+        ));
+    }
     match parsed.scheme() {
         "https" => Ok(()),
-        "http" if is_loopback(host) => Ok(()),
-        "http" => Err(format!(
+        _ if is_loopback(host) => Ok(()),
+        _ => Err(format!(
             "{url:?} uses plain http to a non-loopback host; use https so the token is not sent in clear text"
         )),
-        _ => Err(format!("{url:?} must start with https://")),
+    }
+}
+
+impl LoanPro {
+    /// The base URL as a ledger records it (SPEC §5): what the client sends to, so two
+    /// spellings of one LoanPro compare equal: scheme and host in lower case, no default port,
+    /// no trailing `/` (the client drops it before appending `/odata.svc`). The path keeps its
+    /// case, as servers may tell it apart.
+    pub fn ledger_base_url(&self) -> String {
+        match reqwest::Url::parse(&self.base_url) {
+            Ok(u) => u.as_str().trim_end_matches('/').to_string(),
+            // Settings checked it parses; this is only for a `LoanPro` built by hand.
+            Err(_) => self.base_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// The tenant id as a ledger records it: without surrounding blanks.
+    pub fn ledger_tenant_id(&self) -> &str {
+        self.tenant_id.trim()
     }
 }
 
@@ -836,6 +961,208 @@ loan = "Loan Number"
                 load(&GOOD.replace("https://loanpro.simnang.com", ok)).is_ok(),
                 "{ok}"
             );
+        }
+    }
+
+    #[test]
+    fn every_number_is_bounded_and_the_message_gives_the_range() {
+        for (section, line, key, message) in [
+            (
+                "loanpro",
+                "timeout_secs = 1e30",
+                "loanpro.timeout_secs",
+                "must be from 0.1 to 600.0 seconds, got 1e30",
+            ),
+            (
+                "loanpro",
+                "timeout_secs = nan",
+                "loanpro.timeout_secs",
+                "must be from 0.1 to 600.0 seconds, got NaN",
+            ),
+            (
+                "loanpro",
+                "timeout_secs = 0",
+                "loanpro.timeout_secs",
+                "must be from 0.1 to 600.0 seconds, got 0.0",
+            ),
+            (
+                "limits",
+                "settle_secs = 1e20",
+                "limits.settle_secs",
+                "must be from 0.0 to 3600.0 seconds, got 1e20",
+            ),
+            (
+                "limits",
+                "settle_secs = inf",
+                "limits.settle_secs",
+                "must be from 0.0 to 3600.0 seconds, got inf",
+            ),
+            (
+                "limits",
+                "requests_per_second = 1e-9",
+                "limits.requests_per_second",
+                "must be from 0.1 to 1000000.0, got 1e-9",
+            ),
+            (
+                "limits",
+                "requests_per_second = 1e7",
+                "limits.requests_per_second",
+                "must be from 0.1 to 1000000.0, got 10000000.0",
+            ),
+            (
+                "limits",
+                "concurrency = -1",
+                "limits.concurrency",
+                "must be from 1 to 256, got -1",
+            ),
+            (
+                "limits",
+                "concurrency = 100000",
+                "limits.concurrency",
+                "must be from 1 to 256, got 100000",
+            ),
+            (
+                "limits",
+                "max_attempts = 4294967297",
+                "limits.max_attempts",
+                "must be from 1 to 100, got 4294967297",
+            ),
+        ] {
+            let text = if section == "loanpro" {
+                GOOD.replace(
+                    "tenant_id = \"5200243\"",
+                    &format!("tenant_id = \"5200243\"\n{line}"),
+                )
+            } else {
+                format!("{GOOD}\n[{section}]\n{line}\n")
+            };
+            assert_eq!(
+                err(&text),
+                format!("settings file /etc/payimport/payimport.toml: `{key}`: {message}"),
+                "{line}"
+            );
+        }
+        // The bounds themselves are allowed.
+        let s = load(&format!(
+            "{GOOD}\n[limits]\nrequests_per_second = 1000000\nconcurrency = 256\nmax_attempts = 100\nsettle_secs = 3600\n"
+        ))
+        .unwrap();
+        assert_eq!(s.limits.concurrency, 256);
+        assert_eq!(s.limits.max_attempts, 100);
+        let s = load(&format!(
+            "{GOOD}\n[limits]\nrequests_per_second = 0.1\nconcurrency = 1\nmax_attempts = 1\nsettle_secs = 0\n"
+        ))
+        .unwrap();
+        assert_eq!(s.limits.settle_secs, 0.0);
+        for t in ["0.1", "600"] {
+            let text = GOOD.replace(
+                "tenant_id = \"5200243\"",
+                &format!("tenant_id = \"5200243\"\ntimeout_secs = {t}"),
+            );
+            assert!(load(&text).is_ok(), "{t}");
+        }
+    }
+
+    #[test]
+    fn max_age_days_is_a_key_of_every_format_and_bounded() {
+        let s = load(GOOD).unwrap();
+        assert_eq!(s.sources["bank_csv"].max_age_days, 365, "the default");
+        for body in [
+            "format = \"csv\"\nmax_age_days = 30",
+            "format = \"lockbox\"\nmax_age_days = 30",
+            "format = \"bai2\"\ntype_codes = [165]\nmax_age_days = 30",
+        ] {
+            let s = load(&with_source("other", body)).unwrap();
+            assert_eq!(s.sources["other"].max_age_days, 30, "{body}");
+        }
+        for (days, got) in [("0", "0"), ("3651", "3651"), ("-5", "-5")] {
+            let e = err(&with_source(
+                "other",
+                &format!("format = \"csv\"\nmax_age_days = {days}"),
+            ));
+            assert_eq!(
+                e,
+                format!(
+                    "settings file /etc/payimport/payimport.toml: `sources.other.max_age_days`: must be from 1 to 3650 days, got {got}"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn a_base_url_must_be_a_plain_scheme_host_and_path() {
+        for (url, says) in [
+            ("https://lp.example/api?x=1", "has a query"),
+            ("https://lp.example/api?", "has a query"),
+            ("https://lp.example/api#top", "has a fragment"),
+            ("https://lp.example/api/../public", "`..` segment"),
+            ("https://lp.example/api/./public", "`..` segment"),
+            ("https://lp.example/api/%2E%2e/public", "`..` segment"),
+            ("https://lp.example/..", "`..` segment"),
+            ("https:///api", "has no host"),
+            ("https://?x", "host"),
+            ("https:lp.example/api", "scheme://host/path"),
+            ("https:/lp.example/api", "scheme://host/path"),
+            ("ftp://lp.example/api", "must start with https://"),
+            ("file:///etc/passwd", "must start with https://"),
+            ("javascript:alert(1)", "must start with https://"),
+            // TOML text: `\\` is one backslash.
+            ("https://lp.example/a\\\\..\\\\b", "backslash"),
+            ("https://lp.example/api ", "blank or a control character"),
+            ("https://lp.ex\tample/api", "blank or a control character"),
+            ("lp.example/api", "is not a URL"),
+            ("", "is not a URL"),
+        ] {
+            let e = err(&GOOD.replace("https://loanpro.simnang.com/api/public/api/1", url));
+            assert!(
+                e.contains("`loanpro.base_url`") && e.contains(says),
+                "{url:?}: {e}"
+            );
+        }
+        for ok in [
+            "https://lp.example",
+            "https://lp.example/",
+            "https://lp.example/api/public/api/1/",
+            "https://lp.example:8443/api..v2/.well/x.",
+            "HTTPS://LP.example/api",
+        ] {
+            assert!(
+                load(&GOOD.replace("https://loanpro.simnang.com/api/public/api/1", ok)).is_ok(),
+                "{ok}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ledger_records_one_spelling_of_a_base_url() {
+        let with = |url: &str| {
+            load(&GOOD.replace("https://loanpro.simnang.com/api/public/api/1", url))
+                .unwrap()
+                .loanpro
+                .ledger_base_url()
+        };
+        let url = "https://lp.example/api/public/api/1";
+        for same in [
+            "https://lp.example/api/public/api/1/",
+            "HTTPS://LP.EXAMPLE/api/public/api/1",
+            "https://lp.example:443/api/public/api/1//",
+        ] {
+            assert_eq!(with(same), url, "{same}");
+        }
+        assert_eq!(with("https://lp.example/"), "https://lp.example");
+        assert_ne!(with("https://lp.example/API/public/api/1"), url);
+        assert_ne!(with("https://lp.example:8443/api/public/api/1"), url);
+    }
+
+    #[test]
+    fn a_token_env_must_be_a_variable_name() {
+        // As TOML strings: `\u0000` is NUL.
+        for bad in [r#""""#, r#"" ""#, r#""A=B""#, r#""A\u0000B""#] {
+            let e = err(&GOOD.replace(
+                "tenant_id = \"5200243\"",
+                &format!("tenant_id = \"5200243\"\ntoken_env = {bad}"),
+            ));
+            assert!(e.contains("`loanpro.token_env`"), "{bad:?}: {e}");
         }
     }
 

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use chrono::format::{Item, Parsed, StrftimeItems};
+use chrono::format::{Item, Numeric, Parsed, StrftimeItems};
 use chrono::{Days, NaiveDate};
 
 use crate::money::Cents;
@@ -43,17 +43,23 @@ pub struct Validator<'a> {
     source: &'a Source,
     payments: &'a Payments,
     today: NaiveDate,
+    /// The oldest payment date accepted: `max_age_days` before today.
+    earliest: NaiveDate,
     occurrences: Occurrences,
     dates: DateFormats,
 }
 
 impl<'a> Validator<'a> {
-    /// A validator for one file; `today` bounds how far ahead a payment date may be.
+    /// A validator for one file; `today` bounds how far ahead, and with the source's
+    /// `max_age_days` how far back, a payment date may be.
     pub fn new(source: &'a Source, payments: &'a Payments, today: NaiveDate) -> Self {
         Validator {
             source,
             payments,
             today,
+            earliest: today
+                .checked_sub_days(Days::new(source.max_age_days.into()))
+                .unwrap_or(NaiveDate::MIN),
             occurrences: Occurrences::default(),
             // Lockbox and BAI2 readers decode their own date fields and hand over ISO dates.
             dates: match &source.format {
@@ -125,6 +131,19 @@ impl<'a> Validator<'a> {
                 &f.date,
                 format!(
                     "is more than {MAX_DAYS_AHEAD} days in the future (today is {})",
+                    self.today
+                ),
+            ));
+        }
+        // Every format, bank ones too: a year mistyped (0026) or misread is no payment date.
+        if date < self.earliest {
+            let days = self.source.max_age_days;
+            let unit = if days == 1 { "day" } else { "days" };
+            return Err(err(
+                "date",
+                &f.date,
+                format!(
+                    "is more than {days} {unit} old (today is {}; the source's max_age_days is {days})",
                     self.today
                 ),
             ));
@@ -310,7 +329,15 @@ pub fn parse_amount(s: &str) -> Result<Cents, String> {
 /// `parse_from_str`, which dominated the import profile.
 struct DateFormats {
     names: String,
-    compiled: Vec<Vec<Item<'static>>>,
+    /// Each format as written (for messages) and compiled.
+    compiled: Vec<(String, Vec<Item<'static>>)>,
+}
+
+/// Why a date does not fit one format.
+enum Misfit<'s> {
+    /// The date fits the format but for its year, of fewer than four digits (the text).
+    ShortYear(&'s str),
+    Other,
 }
 
 impl DateFormats {
@@ -320,27 +347,72 @@ impl DateFormats {
             // Settings have checked every format, so none fails to compile here.
             compiled: formats
                 .iter()
-                .filter_map(|f| StrftimeItems::new(f).parse_to_owned().ok())
+                .filter_map(|f| Some((f.clone(), StrftimeItems::new(f).parse_to_owned().ok()?)))
                 .collect(),
         }
     }
 
     /// The date in the first format that fits.
     fn parse(&self, s: &str) -> Result<NaiveDate, String> {
+        let mut short_year = None;
         if !s.is_empty() {
-            for items in &self.compiled {
-                let mut parsed = Parsed::new();
-                if chrono::format::parse(&mut parsed, s, items.iter()).is_ok()
-                    && let Ok(d) = parsed.to_naive_date()
-                {
-                    return Ok(d);
+            for (format, items) in &self.compiled {
+                match parse_date(s, items) {
+                    Ok(d) => return Ok(d),
+                    Err(Misfit::ShortYear(year)) => {
+                        short_year.get_or_insert((format, year));
+                    }
+                    Err(Misfit::Other) => {}
                 }
             }
         }
-        Err(format!(
-            "is not a valid date in any of the formats {}",
-            self.names
-        ))
+        Err(match short_year {
+            Some((format, year)) => format!(
+                "expected a four-digit year: {format} reads {year:?} as the year (not a valid date in any of the formats {})",
+                self.names
+            ),
+            None => format!("is not a valid date in any of the formats {}", self.names),
+        })
+    }
+}
+
+/// Parses `s` with the items of one format, as chrono does, except that a `%Y` takes exactly
+/// four digits: chrono takes one to four (and a sign or blanks before them), so `11/25/26`
+/// under `%m/%d/%Y` would be the year 26. A `%y` still takes two, for who means them.
+///
+/// A year of one to three digits is read on, so that it is named as the fault only when the
+/// rest of the date fits the format: `11/25/26` under `%Y-%m-%d` is simply not that format.
+fn parse_date<'s>(s: &'s str, items: &[Item<'static>]) -> Result<NaiveDate, Misfit<'s>> {
+    let mut parsed = Parsed::new();
+    let mut rest = s;
+    let mut short_year = None;
+    for item in items {
+        if let Item::Numeric(Numeric::Year, _) = item {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return Err(Misfit::Other);
+            }
+            // More than four are left for the items after (`%Y%m%d`).
+            let taken = digits.min(4);
+            if taken < 4 {
+                short_year.get_or_insert(&rest[..taken]);
+            }
+            // At most four ASCII digits always make an i64.
+            let year: i64 = rest[..taken].parse().map_err(|_| Misfit::Other)?;
+            parsed.set_year(year).map_err(|_| Misfit::Other)?;
+            rest = &rest[taken..];
+        } else {
+            rest = chrono::format::parse_and_remainder(&mut parsed, rest, std::iter::once(item))
+                .map_err(|_| Misfit::Other)?;
+        }
+    }
+    if !rest.is_empty() {
+        return Err(Misfit::Other);
+    }
+    let date = parsed.to_naive_date().map_err(|_| Misfit::Other)?;
+    match short_year {
+        Some(year) => Err(Misfit::ShortYear(year)),
+        None => Ok(date),
     }
 }
 
@@ -391,9 +463,7 @@ mod tests {
     use crate::settings::Settings;
     use std::path::Path;
 
-    fn settings() -> Settings {
-        Settings::from_toml(
-            r#"
+    const SETTINGS_TEXT: &str = r#"
 [loanpro]
 base_url = "https://example.com/api"
 tenant_id = "1"
@@ -406,10 +476,10 @@ default_payment_type_id = 1
 default_extra = "payment.extra.tx.principal"
 [sources.bank]
 format = "csv"
-"#,
-            Path::new("s.toml"),
-        )
-        .unwrap()
+"#;
+
+    fn settings() -> Settings {
+        Settings::from_toml(SETTINGS_TEXT, Path::new("s.toml")).unwrap()
     }
 
     fn today() -> NaiveDate {
@@ -584,6 +654,118 @@ format = "csv"
             let mut v = Validator::new(source, &s.payments, today());
             let (same, _) = v.validate(&with(RawAmount::Text(text.into()))).unwrap_err();
             assert_eq!(key, same, "{cents}");
+        }
+    }
+
+    /// The test settings with `extra` added to `[sources.bank]`.
+    fn settings_with(extra: &str) -> Settings {
+        Settings::from_toml(
+            &SETTINGS_TEXT.replace("format = \"csv\"", &format!("format = \"csv\"\n{extra}")),
+            Path::new("s.toml"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_year_has_four_digits() {
+        let s = settings();
+        let mut v = Validator::new(s.source(None).unwrap(), &s.payments, today());
+        for (date, year, format) in [
+            ("11/25/26", "26", "%m/%d/%Y"),
+            ("11/20/026", "026", "%m/%d/%Y"),
+            ("1/2/6", "6", "%m/%d/%Y"),
+            ("26-11-20", "26", "%Y-%m-%d"),
+        ] {
+            let (_, e) = v.validate(&row("12", "10", date)).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "in/bank.csv:7: field `date` value {date:?}: expected a four-digit year: {format} reads {year:?} as the year (not a valid date in any of the formats %Y-%m-%d, %m/%d/%Y)"
+                )
+            );
+        }
+        // Not a short year, just not a date of these formats.
+        for date in [
+            "11/25/20266",
+            "+2026-11-20",
+            " 2026-11-20",
+            "2026-11-20x",
+            "-0026-11-20",
+        ] {
+            let (_, e) = v.validate(&row("12", "10", date)).unwrap_err();
+            assert!(
+                e.message
+                    .starts_with("is not a valid date in any of the formats"),
+                "{date:?}: {e}"
+            );
+        }
+        let p = v.validate(&row("12", "10", "11/20/2026")).unwrap();
+        assert_eq!(p.date, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+
+        // `%y` is two digits by choice; `%Y%m%d` reads four, then the rest.
+        let s = settings_with("date_formats = [\"%m/%d/%y\", \"%Y%m%d\", \"%F\"]");
+        let mut v = Validator::new(s.source(None).unwrap(), &s.payments, today());
+        for date in ["11/20/26", "20261120", "2026-11-20"] {
+            let p = v.validate(&row("12", "10", date)).unwrap();
+            assert_eq!(
+                p.date,
+                NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+                "{date}"
+            );
+        }
+        let (_, e) = v.validate(&row("12", "10", "26-11-20")).unwrap_err();
+        assert!(
+            e.message.contains("four-digit year: %F reads \"26\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_date_older_than_max_age_days_is_rejected() {
+        let s = settings();
+        let mut v = Validator::new(s.source(None).unwrap(), &s.payments, today());
+        assert!(
+            v.validate(&row("1", "1", "2025-11-23")).is_ok(),
+            "365 days old"
+        );
+        for date in ["2025-11-22", "0001-01-01", "01/01/1970"] {
+            let (_, e) = v.validate(&row("1", "1", date)).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "in/bank.csv:7: field `date` value {date:?}: is more than 365 days old (today is 2026-11-23; the source's max_age_days is 365)"
+                )
+            );
+        }
+        let s = settings_with("max_age_days = 30");
+        let mut v = Validator::new(s.source(None).unwrap(), &s.payments, today());
+        assert!(v.validate(&row("1", "1", "2026-10-24")).is_ok());
+        let (_, e) = v.validate(&row("1", "1", "2026-10-23")).unwrap_err();
+        assert!(e.message.starts_with("is more than 30 days old"), "{e}");
+    }
+
+    #[test]
+    fn bank_dates_have_an_age_limit_too() {
+        for body in [
+            "[sources.lockbox]\nformat = \"lockbox\"\nmax_age_days = 10",
+            "[sources.ach]\nformat = \"bai2\"\ntype_codes = [165]\nmax_age_days = 10",
+        ] {
+            let s = Settings::from_toml(&format!("{SETTINGS_TEXT}\n{body}\n"), Path::new("s.toml"))
+                .unwrap();
+            let name = if body.contains("lockbox") {
+                "lockbox"
+            } else {
+                "ach"
+            };
+            let mut v = Validator::new(s.source(Some(name)).unwrap(), &s.payments, today());
+            // Bank readers hand over ISO dates.
+            assert!(v.validate(&row("1", "1", "2026-11-13")).is_ok(), "{name}");
+            let (_, e) = v.validate(&row("1", "1", "2026-11-12")).unwrap_err();
+            assert_eq!(e.field, "date");
+            assert!(
+                e.message.starts_with("is more than 10 days old"),
+                "{name}: {e}"
+            );
         }
     }
 

@@ -1,6 +1,7 @@
 //! Integration tests: the real `payimport` binary against the in-process LoanPro sandbox over
 //! loopback, with a real SQLite ledger in a temporary folder per test.
 
+mod bounds;
 mod chaos;
 mod crash_points;
 mod echo;
@@ -12,4 +13,5 @@ mod operator;
 mod properties;
 mod reconcile;
 mod report_output;
+mod tenant;
 mod util;

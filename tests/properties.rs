@@ -1,6 +1,7 @@
 //! Properties (issue #7), checked with proptest on every `cargo test`: any bytes given to any
 //! reader end without a panic; valid rows survive reading, validation and the LoanPro payload
-//! with every field intact. Case counts are modest so the suite stays fast; the fuzz targets
+//! with every field intact; no settings file makes loading it, or turning it into the client's
+//! and the dispatcher's configuration, panic (issue 14). Case counts are modest so the suite stays fast; the fuzz targets
 //! in `fuzz/` search the same ground for longer.
 
 use std::path::Path;
@@ -35,6 +36,7 @@ info = "{date} {source} {reference}"
 format = "csv"
 loan = "id"
 date_formats = ["%Y-%m-%d", "%m/%d/%Y"]
+max_age_days = 3650
 
 [sources.lockbox]
 format = "lockbox"
@@ -319,7 +321,8 @@ impl GoodRow {
 fn good_row() -> impl Strategy<Value = GoodRow> {
     (
         (1..=i64::MAX as u64, 1..100_000_000_000_000_u64, 0..4u8),
-        (0..20_000u64, 0..=7u64, any::<bool>()),
+        // Back as far as the source's `max_age_days`, ahead as far as SPEC §3 allows.
+        (0..=3650u64, 0..=7u64, any::<bool>()),
         "[A-Za-z0-9 ,\"'=#/.-]{0,20}",
         (
             proptest::option::of(prop_oneof![Just(3u32), Just(4), Just(5)]),
@@ -545,6 +548,340 @@ proptest! {
             let marker = format!(" [k:{}]", p.key);
             let info = pay["info"].as_str().unwrap();
             prop_assert!(info.ends_with(&marker), "{info:?}");
+        }
+    }
+}
+
+/// The settings the property below starts from: every section and every key, valid.
+const SETTINGS_KEYS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "loanpro",
+        &[
+            ("base_url", r#""https://lp.example/api/public/api/1""#),
+            ("tenant_id", r#""5200243""#),
+            ("token_env", r#""LOANPRO_TOKEN""#),
+            ("timeout_secs", "30"),
+        ],
+    ),
+    ("ledger", &[("path", r#""payimport.sqlite""#)]),
+    (
+        "limits",
+        &[
+            ("requests_per_second", "5.0"),
+            ("concurrency", "4"),
+            ("max_attempts", "5"),
+            ("settle_secs", "60"),
+        ],
+    ),
+    (
+        "payments",
+        &[
+            ("payment_methods", r#"{ 3 = "Card", 4 = "Check" }"#),
+            ("payment_types", r#"{ 1 = "Regular" }"#),
+            ("extra", r#"["payment.extra.tx.principal"]"#),
+            ("default_payment_method_id", "4"),
+            ("default_payment_type_id", "1"),
+            ("default_extra", r#""payment.extra.tx.principal""#),
+            ("info", r#""{date} {source} {reference}""#),
+        ],
+    ),
+    (
+        "sources.bank",
+        &[
+            ("format", r#""csv""#),
+            ("loan", r#""id""#),
+            ("date_formats", r#"["%Y-%m-%d", "%m/%d/%Y"]"#),
+            ("delimiter", r#"",""#),
+            ("max_age_days", "365"),
+            ("payment_method_id", "4"),
+            ("payment_type_id", "1"),
+            ("extra", r#""payment.extra.tx.principal""#),
+            ("info", r#""{file}:{line}""#),
+        ],
+    ),
+    (
+        "sources.bank.columns",
+        &[("loan", r#""Loan""#), ("amount", r#""Amount""#)],
+    ),
+    (
+        "sources.box",
+        &[
+            ("format", r#""lockbox""#),
+            ("loan", r#""display_id""#),
+            ("control_totals", r#""warn""#),
+            ("max_age_days", "30"),
+        ],
+    ),
+    (
+        "sources.box.layout",
+        &[
+            ("detail_amount", "[8, 17]"),
+            ("lockbox_deposit_date", "[15, 20]"),
+            ("year_pivot", "70"),
+            ("loan_from", r#""overflow""#),
+        ],
+    ),
+    (
+        "sources.ach",
+        &[
+            ("format", r#""bai2""#),
+            ("type_codes", "[165, 175]"),
+            ("max_age_days", "3650"),
+        ],
+    ),
+    (
+        "sources.ach.bai2",
+        &[
+            ("loan_from", r#""text""#),
+            ("loan_pattern", r#""LOAN (\\d+)""#),
+        ],
+    ),
+];
+
+/// Strings a settings value might be: the ones payimport looks for, and near misses.
+const SETTINGS_STRINGS: &[&str] = &[
+    "",
+    " ",
+    "https://lp.example/api",
+    "http://127.0.0.1:1/api/",
+    "http://lp.example/api",
+    "https://lp.example/a/../b",
+    "https:///api",
+    "https://lp.example/api?x=1#y",
+    "https://user:pw@lp.example",
+    "ftp://lp.example",
+    "HTTPS://LP.EXAMPLE:443/",
+    "csv",
+    "lockbox",
+    "bai2",
+    "id",
+    "display_id",
+    "warn",
+    "enforce",
+    "text",
+    "bank_reference",
+    "customer_reference",
+    "overflow",
+    "detail",
+    "%Y-%m-%d",
+    "%m/%d/%Y",
+    "%Y",
+    "%",
+    "%.3f",
+    "%Q",
+    "%Y%m%d%H%M%S%.f%z",
+    "{date}",
+    "{",
+    "}",
+    "{unknown}",
+    "payment.extra.tx.principal",
+    "payment.extra.periods.next",
+    "\t",
+    ";",
+    "\u{0}",
+    "A=B",
+    "LOAN (\\d+)",
+    "((",
+    "(a)(b)",
+    "€",
+];
+
+/// A number as a settings file might hold it: around every range, huge, tiny, negative,
+/// not a number, infinite.
+fn toml_number() -> impl Strategy<Value = String> {
+    let float = |f: f64| {
+        if f.is_nan() {
+            "nan".to_string()
+        } else if f.is_infinite() {
+            if f > 0.0 { "inf" } else { "-inf" }.to_string()
+        } else {
+            // `{:?}` always shows a point or an exponent: a TOML float.
+            format!("{f:?}")
+        }
+    };
+    prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        (-5i64..5000).prop_map(|n| n.to_string()),
+        any::<f64>().prop_map(float),
+        (-1.0f64..4000.0).prop_map(float),
+        // Every range's edges, in and out, and what overflows a `Duration` or an integer.
+        proptest::sample::select(
+            &[
+                "0.1",
+                "0.09999",
+                "600",
+                "600.0001",
+                "3600",
+                "3600.5",
+                "1000000",
+                "1000000.1",
+                "1",
+                "256",
+                "257",
+                "100",
+                "101",
+                "3650",
+                "3651",
+                "1e20",
+                "1e30",
+                "1e308",
+                "1e-9",
+                "5e-324",
+                "-0.0",
+                "0",
+                "0.0",
+                "nan",
+                "inf",
+                "-inf",
+                "4294967296",
+                "18446744073709551615",
+                "9223372036854775807",
+            ][..]
+        )
+        .prop_map(String::from),
+    ]
+}
+
+fn toml_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        proptest::sample::select(SETTINGS_STRINGS).prop_map(String::from),
+        "\\PC{0,12}",
+        any::<String>(),
+    ]
+    // JSON's escapes are TOML's; a character TOML refuses makes a parse error, which is fine.
+    .prop_map(|s| serde_json::to_string(&s).unwrap())
+}
+
+fn toml_key() -> impl Strategy<Value = String> {
+    let known: Vec<&str> = SETTINGS_KEYS
+        .iter()
+        .flat_map(|(_, keys)| keys.iter().map(|(k, _)| *k))
+        .chain(["bai2", "layout", "columns", "type_codes", "3", "0", "-1"])
+        .collect();
+    prop_oneof![
+        proptest::sample::select(known).prop_map(String::from),
+        "[a-z0-9_]{1,12}",
+    ]
+}
+
+/// Any TOML value: a number, string or boolean, an array of them or an inline table.
+fn toml_value() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        3 => toml_number(),
+        3 => toml_string(),
+        1 => any::<bool>().prop_map(|b| b.to_string()),
+    ];
+    prop_oneof![
+        6 => leaf.clone(),
+        1 => proptest::collection::vec(leaf.clone(), 0..4)
+            .prop_map(|v| format!("[{}]", v.join(", "))),
+        1 => proptest::collection::vec((toml_key(), leaf), 0..3).prop_map(|kv| {
+            let kv: Vec<String> = kv.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            format!("{{ {} }}", kv.join(", "))
+        }),
+    ]
+}
+
+/// A settings file: in half of them one number of `SETTINGS_KEYS` given another number (what
+/// the ranges are about), and each other key kept, dropped or given any value, and keys of
+/// any name added, each with a chance of `rate` percent. A low rate leaves most files valid but
+/// for that one value, so that what valid settings turn into is exercised at its edges too.
+fn settings_file() -> impl Strategy<Value = String> {
+    let is_number = |good: &str| good.parse::<f64>().is_ok();
+    let numbers = SETTINGS_KEYS
+        .iter()
+        .flat_map(|(_, keys)| keys.iter())
+        .filter(|(_, good)| is_number(good))
+        .count();
+    let rate = prop_oneof![2 => Just(1u32), 1 => Just(5), 1 => Just(30)];
+    // A `target` past the last number changes none.
+    (rate, 0..numbers * 2).prop_flat_map(move |(rate, target)| {
+        let mut index = 0;
+        let sections: Vec<_> = SETTINGS_KEYS
+            .iter()
+            .map(|(section, keys)| {
+                let keys: Vec<BoxedStrategy<String>> = keys
+                    .iter()
+                    .map(|(key, good)| {
+                        let line = move |v: String| format!("{key} = {v}");
+                        if is_number(good) {
+                            index += 1;
+                            if index - 1 == target {
+                                return toml_number().prop_map(line).boxed();
+                            }
+                        }
+                        prop_oneof![
+                            100 - rate => Just(line(good.to_string())),
+                            1 => Just(String::new()),
+                            rate => toml_value().prop_map(line),
+                        ]
+                        .boxed()
+                    })
+                    .collect();
+                let added = prop_oneof![
+                    100 - rate => Just(Vec::new()),
+                    rate => proptest::collection::vec(
+                        (toml_key(), toml_value()).prop_map(|(k, v)| format!("{k} = {v}")),
+                        1..3,
+                    ),
+                ];
+                (keys, added).prop_map(move |(keys, added)| {
+                    format!("[{section}]\n{}\n{}\n", keys.join("\n"), added.join("\n"))
+                })
+            })
+            .collect();
+        sections.prop_map(|s| s.concat())
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn no_settings_file_makes_loading_or_configuring_panic(text in settings_file()) {
+        use std::time::Duration;
+
+        use payimport::dispatch::DispatchConfig;
+        use payimport::loanpro::{Client, ClientConfig};
+        use payimport::reconcile::ReconcileConfig;
+        use payimport::settings::Token;
+
+        let Ok(s) = Settings::from_toml(&text, Path::new("/etc/payimport/p.toml")) else {
+            return Ok(());
+        };
+        // What `Session::start` makes of the settings.
+        let timeout = Duration::from_secs_f64(s.loanpro.timeout_secs);
+        let l = &s.limits;
+        let _ = DispatchConfig::new(l.concurrency, l.max_attempts, l.requests_per_second);
+        let _ = ReconcileConfig {
+            settle: Duration::from_secs_f64(l.settle_secs),
+            max_attempts: l.max_attempts,
+            concurrency: l.concurrency,
+        };
+        // A tenant id that is no header value is an error, not a panic.
+        let _ = Client::new(ClientConfig {
+            base_url: s.loanpro.base_url.clone(),
+            tenant_id: s.loanpro.tenant_id.clone(),
+            token: Token::new("t"),
+            timeout,
+            requests_per_second: l.requests_per_second,
+        });
+        let _ = (s.loanpro.ledger_base_url(), s.loanpro.ledger_tenant_id(), s.loanpro.token());
+        // Every source's date formats and age limit, on a row of each kind of date.
+        for source in s.sources.values() {
+            let mut v = Validator::new(source, &s.payments, today());
+            for date in ["2026-11-20", "11/25/26", "0001-01-01", "20261120", ""] {
+                let row = RawRow {
+                    pos: payimport::read::Position { file: "p".into(), line: 2 },
+                    fields: RawFields {
+                        loan: "12".into(),
+                        amount: RawAmount::Text("10".into()),
+                        date: date.into(),
+                        ..RawFields::default()
+                    },
+                };
+                let _ = v.validate(&row);
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_echo_files.sql"),
     include_str!("../../migrations/0003_row_states_and_amounts.sql"),
+    include_str!("../../migrations/0004_ledger_tenant.sql"),
 ];
 
 impl Ledger {
@@ -186,7 +187,7 @@ mod tests {
         let before = index_sql(&Connection::open(&path).unwrap());
 
         let ledger = Ledger::open(&path).unwrap();
-        assert_eq!(ledger.check_version().unwrap(), 3);
+        assert_eq!(ledger.check_version().unwrap(), MIGRATIONS.len() as i64);
         let conn = &ledger.conn;
         assert_eq!(index_sql(conn), before, "every index recreated as it was");
         let fk: i64 = conn

@@ -8,7 +8,8 @@
 //! This file holds [`Ledger`], [`LedgerError`] and opening; the rest is split by concern:
 //! `file` (the file itself: header checks, lock, permissions), `migrate` (schema), `stage`
 //! (runs, files and their rows going in), `queue` (claiming, recording, retrying, reconciling),
-//! `queries` (totals, runs, report rows) and `status` (the row state machine).
+//! `queries` (totals, runs, report rows), `status` (the row state machine) and `tenant` (the
+//! one LoanPro tenant a ledger belongs to).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -21,11 +22,13 @@ mod queries;
 mod queue;
 mod stage;
 mod status;
+mod tenant;
 
 pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
 pub use stage::{NewRow, Staged};
 pub use status::{Status, Step};
+pub use tenant::OtherTenant;
 
 /// Something went wrong with the ledger file.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +66,9 @@ pub enum LedgerError {
         wanted: String,
         to: Status,
     },
+    /// The ledger records another LoanPro tenant or base URL than the settings name (SPEC §5).
+    #[error("{0}")]
+    OtherTenant(Box<OtherTenant>),
     #[error("ledger {path}: {source}")]
     Sqlite {
         path: PathBuf,
