@@ -13,6 +13,16 @@ use crate::payment::{Key, Payment, push_key_marker};
 use crate::read::{Position, RawAmount, RawRow};
 use crate::settings::{InfoValues, LoanRef, Payments, Source, SourceFormat};
 
+/// Today's local date, against which payment dates are checked. `PAYIMPORT_TODAY=YYYY-MM-DD`
+/// pins it: a test hook (like `PAYIMPORT_CRASH_AT`), so that fixtures dated November 2026 stay
+/// within `max_age_days` for as long as the tests live.
+pub fn today() -> NaiveDate {
+    std::env::var("PAYIMPORT_TODAY")
+        .ok()
+        .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
+        .unwrap_or_else(|| chrono::Local::now().date_naive())
+}
+
 /// How far ahead of today a payment date may be.
 pub const MAX_DAYS_AHEAD: u64 = 7;
 

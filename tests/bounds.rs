@@ -1,7 +1,7 @@
 //! Dates a person would never mean (SPEC §3) and settings that could crash payimport or point
 //! it astray (SPEC §2), through the binary.
 
-use chrono::{Days, Local};
+use chrono::Days;
 
 use crate::util::{Env, summary_count};
 
@@ -29,7 +29,7 @@ fn set(env: &Env, key: &str, value: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_two_digit_year_and_a_date_older_than_max_age_days_are_rejected() {
     let env = Env::new().await;
-    let today = Local::now().date_naive();
+    let today = crate::util::today();
     let recent = today - Days::new(10);
     let old = today - Days::new(400);
     let file = env.write(

@@ -18,16 +18,8 @@ fn other_settings(env: &Env, name: &str, from: &str, to: &str) -> String {
 
 /// `payimport --settings SETTINGS ARGS`, with the test's token.
 async fn run_with(env: &Env, settings: &str, args: &[&str]) -> Run {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_payimport"))
-        .arg("--settings")
-        .arg(settings)
-        .args(args)
-        .current_dir(env.dir.path())
-        .env("TEST_LOANPRO_TOKEN", &env.token)
-        .env_remove("PAYIMPORT_SETTINGS")
-        .env_remove("RUST_LOG")
-        .env_remove("PAYIMPORT_CRASH_AT")
-        .kill_on_drop(true)
+    let out = env
+        .command_with_settings(std::path::Path::new(settings), args)
         .output()
         .await
         .expect("payimport runs");

@@ -5,6 +5,15 @@ use std::process::Output;
 
 use payimport::sandbox::{Sandbox, SandboxConfig};
 
+/// The date every test runs on (`PAYIMPORT_TODAY`): the fixtures are dated November 2026, and
+/// a test must not start failing when they grow older than a source's `max_age_days`.
+pub const TODAY: &str = "2026-12-01";
+
+/// [`TODAY`] as a date.
+pub fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(TODAY, "%Y-%m-%d").unwrap()
+}
+
 /// One test's world: its own folder, sandbox, settings file and ledger.
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -219,15 +228,25 @@ impl Env {
     /// more environment (`PAYIMPORT_CRASH_AT`), redirect output, or kill the process. The child
     /// is killed if its handle is dropped.
     pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        self.command_with_settings(&self.settings, args)
+    }
+
+    /// [`Env::command`] with another settings file (a second tenant on the same ledger, say).
+    pub fn command_with_settings(
+        &self,
+        settings: &std::path::Path,
+        args: &[&str],
+    ) -> tokio::process::Command {
         let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_payimport"));
         c.arg("--settings")
-            .arg(&self.settings)
+            .arg(settings)
             .args(args)
             .current_dir(self.dir.path())
             .env("TEST_LOANPRO_TOKEN", &self.token)
             .env_remove("PAYIMPORT_SETTINGS")
             .env_remove("RUST_LOG")
             .env_remove("PAYIMPORT_CRASH_AT")
+            .env("PAYIMPORT_TODAY", TODAY)
             .kill_on_drop(true);
         c
     }

@@ -38,7 +38,7 @@ pub async fn run(
     let source = settings
         .source(args.source.as_deref())
         .map_err(anyhow::Error::msg)?;
-    let today = chrono::Local::now().date_naive();
+    let today = crate::validate::today();
     if args.dry_run {
         return dry_run(settings, source, &args.files, today);
     }
