@@ -51,6 +51,10 @@ pub enum Command {
     Sandbox(crate::sandbox::SandboxArgs),
     /// Start the sandbox in-process, import the bundled samples, print the summary and report
     Demo,
+    /// Print a shell completion script (bash, zsh or fish) on stdout
+    Completions(cmd::completions::CompletionsArgs),
+    /// Print the man page (roff) on stdout
+    Man,
 }
 
 /// How a command ended (SPEC §1).
