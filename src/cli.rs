@@ -17,6 +17,10 @@ pub struct Cli {
     /// The SQLite ledger [default: `[ledger] path` of the settings, relative to their folder]
     #[arg(long, global = true, value_name = "PATH")]
     pub ledger: Option<PathBuf>,
+    /// After `import` and `retry`, write Prometheus metrics here (node_exporter's textfile
+    /// collector; a name ending in .prom) [default: `[metrics] textfile` of the settings]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
     /// Log lines on stderr as text, or one JSON object per line (for cron and log shippers)
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -9,6 +9,7 @@ mod hardening;
 mod hostile;
 mod import_bank;
 mod import_csv;
+mod metrics;
 mod operator;
 mod properties;
 mod reconcile;
