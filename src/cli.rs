@@ -55,6 +55,8 @@ pub enum Command {
     Sandbox(crate::sandbox::SandboxArgs),
     /// Start the sandbox in-process, import the bundled samples, print the summary and report
     Demo,
+    /// Verify settings, token, LoanPro, loans and ledger without logging anything (a canary)
+    Check(cmd::check::CheckArgs),
     /// Print a shell completion script (bash, zsh or fish) on stdout
     Completions(cmd::completions::CompletionsArgs),
     /// Print the man page (roff) on stdout

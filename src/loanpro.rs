@@ -486,6 +486,26 @@ impl Client {
             .and_then(serde_json::Value::as_i64))
     }
 
+    /// One authenticated GET that proves the base URL, token and tenant (`payimport check`):
+    /// `GET Loans?$top=1`, its `d` as LoanPro gives it. Nothing is written.
+    pub async fn probe(&self, max_attempts: u32) -> Result<serde_json::Value, ReadError> {
+        let url = format!("{}/Loans?$top=1", self.odata);
+        let d = self.get_d(&url, max_attempts).await?;
+        results(&d, &url)?;
+        Ok(d)
+    }
+
+    /// A loan's setup (`GET Loans(id)/LoanSetup`): its `d`, where `interestApplication` says
+    /// which `extra` values suit it (SPEC §2).
+    pub async fn loan_setup(
+        &self,
+        loan_id: i64,
+        max_attempts: u32,
+    ) -> Result<serde_json::Value, ReadError> {
+        let url = format!("{}/Loans({loan_id})/LoanSetup", self.odata);
+        self.get_d(&url, max_attempts).await
+    }
+
     /// GETs `url` and returns its `d`. GETs are safe to repeat, so transient failures (429,
     /// 5xx, timeouts, resets) are retried up to `max_attempts`.
     async fn get_d(&self, url: &str, max_attempts: u32) -> Result<serde_json::Value, ReadError> {

@@ -1,6 +1,7 @@
 //! One file per command. A command reads its settings and arguments, calls the domain modules,
 //! prints what a person reads, and decides the [`Exit`] status; domain modules never do.
 
+pub mod check;
 pub mod completions;
 pub mod demo;
 pub mod import;
@@ -40,6 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Sandbox(args) => sandbox::run(&cli, args).await,
         Command::Demo => demo::run().await,
+        Command::Check(args) => check::run(&cli, args).await,
         Command::Completions(args) => completions::completions(args),
         Command::Man => completions::man(),
     }
