@@ -14,5 +14,6 @@ mod metrics;
 mod operator;
 mod properties;
 mod reconcile;
+mod report_html;
 mod report_output;
 mod util;
