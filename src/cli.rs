@@ -17,6 +17,10 @@ pub struct Cli {
     /// The SQLite ledger [default: `[ledger] path` of the settings, relative to their folder]
     #[arg(long, global = true, value_name = "PATH")]
     pub ledger: Option<PathBuf>,
+    /// After `import` and `retry`, write Prometheus metrics here (node_exporter's textfile
+    /// collector; a name ending in .prom) [default: `[metrics] textfile` of the settings]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
     /// Log lines on stderr as text, or one JSON object per line (for cron and log shippers)
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -51,6 +55,12 @@ pub enum Command {
     Sandbox(crate::sandbox::SandboxArgs),
     /// Start the sandbox in-process, import the bundled samples, print the summary and report
     Demo,
+    /// Verify settings, token, LoanPro, loans and ledger without logging anything (a canary)
+    Check(cmd::check::CheckArgs),
+    /// Print a shell completion script (bash, zsh or fish) on stdout
+    Completions(cmd::completions::CompletionsArgs),
+    /// Print the man page (roff) on stdout
+    Man,
 }
 
 /// How a command ended (SPEC §1).

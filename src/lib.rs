@@ -24,6 +24,7 @@
 //! - `session` — one run that talks to LoanPro; `dispatch` — the worker pool and rate limiter;
 //!   `reconcile` — reading uncertain rows back; `loanpro` — the API client and how an answer is
 //!   classified.
+//! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
 //! - `report` — the reconciliation export; `output` — progress bar and summary text;
 //!   `sandbox/` — the LoanPro stand-in every test runs against.
 
@@ -34,6 +35,7 @@ pub mod dispatch;
 pub mod files;
 pub mod ledger;
 pub mod loanpro;
+pub mod metrics;
 pub mod money;
 pub mod output;
 pub mod payment;

@@ -9,6 +9,7 @@
 //! Redirects are never followed: they would carry the payment and the token to another address.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +24,49 @@ use crate::settings::Token;
 /// payments is tens of KiB); a body past this is not LoanPro's, and reading it all would let a
 /// misbehaving server fill the memory.
 pub const MAX_BODY: usize = 1 << 20;
+
+/// Requests per HTTP status this process made to LoanPro, for the metrics file. Process-wide,
+/// not per client: a run that fails before it has a session still reports what it asked.
+pub static REQUESTS: RequestCounts = RequestCounts::new();
+
+/// A counter per HTTP status (100..=599), and one for requests that got no answer at all
+/// (refused connection, timeout, reset): lock-free, as every worker counts.
+pub struct RequestCounts {
+    /// Index `status - 100` for an answer; [`NO_ANSWER`] for none.
+    counts: [AtomicU64; 501],
+}
+
+const NO_ANSWER: usize = 500;
+
+impl RequestCounts {
+    const fn new() -> RequestCounts {
+        RequestCounts {
+            counts: [const { AtomicU64::new(0) }; 501],
+        }
+    }
+
+    /// Counts one request: its status, or `None` when no answer came.
+    pub fn count(&self, status: Option<u16>) {
+        let i = match status {
+            Some(s @ 100..=599) => usize::from(s - 100),
+            _ => NO_ANSWER,
+        };
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every status counted so far, with its count; `None` for no answer.
+    pub fn snapshot(&self) -> Vec<(Option<u16>, u64)> {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let n = c.load(Ordering::Relaxed);
+                let status = (i != NO_ANSWER).then(|| i as u16 + 100);
+                (n > 0).then_some((status, n))
+            })
+            .collect()
+    }
+}
 
 /// What LoanPro's answer to a PUT means for the row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -328,6 +372,7 @@ impl Client {
             .body(body)
             .send()
             .await;
+        REQUESTS.count(sent.as_ref().ok().map(|r| r.status().as_u16()));
         match sent {
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
@@ -441,6 +486,26 @@ impl Client {
             .and_then(serde_json::Value::as_i64))
     }
 
+    /// One authenticated GET that proves the base URL, token and tenant (`payimport check`):
+    /// `GET Loans?$top=1`, its `d` as LoanPro gives it. Nothing is written.
+    pub async fn probe(&self, max_attempts: u32) -> Result<serde_json::Value, ReadError> {
+        let url = format!("{}/Loans?$top=1", self.odata);
+        let d = self.get_d(&url, max_attempts).await?;
+        results(&d, &url)?;
+        Ok(d)
+    }
+
+    /// A loan's setup (`GET Loans(id)/LoanSetup`): its `d`, where `interestApplication` says
+    /// which `extra` values suit it (SPEC §2).
+    pub async fn loan_setup(
+        &self,
+        loan_id: i64,
+        max_attempts: u32,
+    ) -> Result<serde_json::Value, ReadError> {
+        let url = format!("{}/Loans({loan_id})/LoanSetup", self.odata);
+        self.get_d(&url, max_attempts).await
+    }
+
     /// GETs `url` and returns its `d`. GETs are safe to repeat, so transient failures (429,
     /// 5xx, timeouts, resets) are retried up to `max_attempts`.
     async fn get_d(&self, url: &str, max_attempts: u32) -> Result<serde_json::Value, ReadError> {
@@ -448,7 +513,9 @@ impl Client {
         loop {
             attempt += 1;
             self.ready().await;
-            let failure = match self.http.get(url).send().await {
+            let sent = self.http.get(url).send().await;
+            REQUESTS.count(sent.as_ref().ok().map(|r| r.status().as_u16()));
+            let failure = match sent {
                 Ok(mut resp) => 'answer: {
                     let status = resp.status().as_u16();
                     let retry_after = retry_after_header(&resp)

@@ -1,4 +1,8 @@
-//! The reconciliation report (SPEC §6), as CSV or JSON: read from the ledger only.
+//! The reconciliation report (SPEC §6), as CSV or JSON: read from the ledger only. The HTML
+//! page is `report/html.rs`, its charts `report/chart.rs`.
+
+pub mod chart;
+pub mod html;
 
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -64,6 +64,7 @@ impl Session {
             );
         }
         let run = ledger.begin_run(command, source)?;
+        crate::metrics::run_started(run);
         tracing::info!(run, command, "run started");
         let limits = &settings.limits;
         let mut session = Session {

@@ -40,6 +40,9 @@ pub struct Settings {
     pub loanpro: LoanPro,
     /// The ledger path, already resolved against the settings file's folder.
     pub ledger_path: PathBuf,
+    /// `[metrics] textfile`: where `import` and `retry` write their Prometheus metrics,
+    /// resolved against the settings file's folder; `--metrics-file` overrides it.
+    pub metrics_textfile: Option<PathBuf>,
     pub limits: Limits,
     pub payments: Payments,
     pub sources: BTreeMap<String, Source>,
@@ -293,6 +296,8 @@ struct RawSettings {
     ledger: RawLedger,
     #[serde(default)]
     limits: RawLimits,
+    #[serde(default)]
+    metrics: RawMetrics,
     payments: RawPayments,
     #[serde(default)]
     sources: BTreeMap<String, RawSource>,
@@ -333,6 +338,13 @@ impl Default for RawLedger {
             path: "payimport.sqlite".into(),
         }
     }
+}
+
+/// `[metrics]`: the node_exporter textfile to write after every `import` and `retry`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    textfile: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -668,10 +680,31 @@ impl Settings {
 
         let dir = path.parent().unwrap_or(Path::new("."));
         let ledger_path = dir.join(&raw.ledger.path);
+        let metrics_textfile = match raw.metrics.textfile {
+            Some(t) if t.trim().is_empty() || t.ends_with('/') => {
+                return Err(invalid(
+                    "metrics.textfile",
+                    format!(
+                        "{t:?} names no file; give a path such as \"/var/lib/node_exporter/textfile/payimport.prom\""
+                    ),
+                ));
+            }
+            Some(t) if !t.ends_with(".prom") => {
+                return Err(invalid(
+                    "metrics.textfile",
+                    format!(
+                        "{t:?} must end in .prom: node_exporter's textfile collector reads only those"
+                    ),
+                ));
+            }
+            Some(t) => Some(dir.join(t)),
+            None => None,
+        };
         Ok(Settings {
             path: path.to_path_buf(),
             loanpro: raw.loanpro,
             ledger_path,
+            metrics_textfile,
             limits,
             payments,
             sources,

@@ -3,15 +3,19 @@
 
 mod bounds;
 mod chaos;
+mod check;
+mod completions;
 mod crash_points;
 mod echo;
 mod hardening;
 mod hostile;
 mod import_bank;
 mod import_csv;
+mod metrics;
 mod operator;
 mod properties;
 mod reconcile;
+mod report_html;
 mod report_output;
 mod tenant;
 mod util;

@@ -15,7 +15,8 @@ pub struct ReportArgs {
     /// Only this run (default: every run)
     #[arg(long)]
     pub run: Option<RunId>,
-    /// csv: one line per row; json: the rows plus totals per run and file
+    /// csv: one line per row; json: the rows plus totals per run and file; html: one
+    /// self-contained page (charts, control totals, rows needing attention) to open or mail
     #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
     pub format: ReportFormat,
     /// Write here (atomically) instead of stdout
@@ -27,6 +28,7 @@ pub struct ReportArgs {
 pub enum ReportFormat {
     Csv,
     Json,
+    Html,
 }
 
 /// `payimport report`.
@@ -37,6 +39,7 @@ pub fn run(ledger_path: &Path, args: &ReportArgs) -> anyhow::Result<Exit> {
         match args.format {
             ReportFormat::Csv => write_csv(&ledger, args.run, &mut out)?,
             ReportFormat::Json => write_json(&ledger, args.run, &mut out)?,
+            ReportFormat::Html => crate::report::html::write_html(&ledger, args.run, &mut out)?,
         }
         out.flush()?;
         Ok(())

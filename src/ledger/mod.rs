@@ -172,6 +172,37 @@ impl Ledger {
         Ok(ledger)
     }
 
+    /// SQLite's full integrity check (`payimport check`): `Ok` when the ledger is sound, else
+    /// [`LedgerError::Corrupt`] with SQLite's first finding.
+    pub fn integrity_check(&self) -> Result<(), LedgerError> {
+        let result: String = self
+            .conn
+            .query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))
+            .map_err(sql(&self.path))?;
+        if result != "ok" {
+            return Err(LedgerError::Corrupt {
+                path: self.path.clone(),
+                problem: format!("is damaged (SQLite's integrity_check: {result})"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a run holds the ledger's lock now (`payimport check`): takes the lock and lets it
+    /// go at once, so it never keeps a run out. With no lock file, nothing has held it.
+    pub fn lock_holder(path: &Path) -> Result<Option<String>, LedgerError> {
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        if !Path::new(&lock_path).exists() {
+            return Ok(None);
+        }
+        match file::take_lock(path) {
+            Ok(_released_on_drop) => Ok(None),
+            Err(LedgerError::InUse { holder, .. }) => Ok(Some(holder)),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The file this ledger lives in.
     pub fn path(&self) -> &Path {
         &self.path

@@ -286,6 +286,19 @@ impl Ledger {
             .collect()
     }
 
+    /// How many live rows, over all runs, are in `status` (what `payimport check` reports as
+    /// waiting: `unknown`, `unsent`).
+    pub fn live_count(&self, status: Status) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM rows WHERE status = ?1 AND live = 1",
+                [status],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(sql(&self.path))
+    }
+
     /// The id of the newest run.
     pub fn last_run(&self) -> Result<Option<RunId>, LedgerError> {
         self.conn
