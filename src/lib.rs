@@ -16,7 +16,8 @@
 //!   `files` — a file's fingerprint, reader and validated rows for the ledger.
 //! - `ledger/` — the SQLite ledger; `ledger/status.rs` is the row state machine. **Add a
 //!   status:** `ledger/status.rs`, plus a migration when an index condition changes.
-//! - `session` — one run that talks to LoanPro; `dispatch` — the worker pool and rate limiter;
+//! - `session` — one run that talks to LoanPro; `interrupt` — SIGTERM, SIGINT and SIGHUP stop
+//!   it gracefully (a second signal at once); `dispatch` — the worker pool and rate limiter;
 //!   `reconcile` — reading uncertain rows back; `loanpro` — the API client and how an answer is
 //!   classified.
 //! - `report` — the reconciliation export; `output` — progress bar and summary text;
@@ -27,6 +28,7 @@ pub mod cmd;
 pub mod crashpoint;
 pub mod dispatch;
 pub mod files;
+pub mod interrupt;
 pub mod ledger;
 pub mod loanpro;
 pub mod money;
