@@ -222,6 +222,8 @@ async fn a_ledger_that_cannot_be_written_stops_the_run_with_exit_2_and_the_next_
         SandboxConfig::default(),
         Limits {
             requests_per_second: 50.0,
+            // Requests abandoned when the ledger failed may still be arriving.
+            settle_secs: 1.0,
             ..Limits::default()
         },
     )
@@ -262,7 +264,9 @@ async fn a_ledger_that_cannot_be_written_stops_the_run_with_exit_2_and_the_next_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_shows_a_live_run_as_running_and_a_killed_one_as_interrupted() {
     const ROWS: usize = 200;
-    let env = slow_env(0.1, 0.0).await;
+    // Killed, its requests in flight still commit (0.1 s later): the rerun must let them
+    // settle before reading back, as `settle_secs` is there for.
+    let env = slow_env(0.1, 1.0).await;
     let file = env.write("bank.csv", &valid_csv(ROWS));
     let file = file.to_str().unwrap();
     let mut child = env.spawn(&["import", file]);
