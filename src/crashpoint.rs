@@ -43,3 +43,21 @@ pub fn reached(point: &str) {
         std::process::abort();
     }
 }
+
+/// A test hook for a ledger that can no longer be written (a full disk, a failing device):
+/// `PAYIMPORT_LEDGER_FAIL_AFTER=N` makes every write to the ledger fail (SQLite's `query_only`)
+/// once the N-th batch of rows has been claimed for sending, so the results of requests already
+/// sent cannot be recorded. True exactly once, at that claim.
+pub fn ledger_fails_now() -> bool {
+    static AFTER: OnceLock<Option<(u64, AtomicU64)>> = OnceLock::new();
+    let Some((n, seen)) = AFTER.get_or_init(|| {
+        let n = std::env::var("PAYIMPORT_LEDGER_FAIL_AFTER")
+            .ok()?
+            .parse()
+            .ok()?;
+        Some((n, AtomicU64::new(0)))
+    }) else {
+        return false;
+    };
+    seen.fetch_add(1, Ordering::SeqCst) + 1 == *n
+}

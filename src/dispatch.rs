@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use indicatif::ProgressBar;
 use rand::Rng;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinSet;
 
 use crate::crashpoint;
+use crate::interrupt::Interrupt;
 use crate::ledger::{Claimed, Ledger, LedgerError, Outcome, RunId, Status};
 use crate::loanpro::{Answer, Client};
 use crate::payment::PaymentBody;
@@ -45,57 +47,108 @@ impl DispatchConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stopped {
     pub reason: String,
+    /// The signal that interrupted the run, when that is why.
+    pub signal: Option<&'static str>,
 }
 
 /// Shared stop signal: once set, no new request leaves.
 #[derive(Default)]
 struct StopFlag {
     set: AtomicBool,
-    reason: Mutex<Option<String>>,
+    why: Mutex<Option<Stopped>>,
+    wake: Notify,
 }
 
 impl StopFlag {
-    fn stop(&self, reason: String) {
-        let mut r = self.reason.lock().expect("stop lock");
-        if r.is_none() {
-            *r = Some(reason);
+    fn stop(&self, why: Stopped) {
+        let mut w = self.why.lock().expect("stop lock");
+        if w.is_none() {
+            *w = Some(why);
         }
         self.set.store(true, Ordering::SeqCst);
+        self.wake.notify_waiters();
     }
     fn is_set(&self) -> bool {
         self.set.load(Ordering::SeqCst)
     }
     fn reason(&self) -> Option<String> {
-        self.reason.lock().expect("stop lock").clone()
+        self.stopped().map(|s| s.reason)
+    }
+    fn stopped(&self) -> Option<Stopped> {
+        self.why.lock().expect("stop lock").clone()
+    }
+    /// Waits until the flag is set.
+    async fn wait(&self) {
+        let woken = self.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if !self.is_set() {
+            woken.await;
+        }
     }
 }
 
 /// Sends every pending row of `run`. Returns `Err(Stopped)` inside `Ok` when LoanPro refused
-/// the credentials; rows not sent by then stay `pending` for the caller to close.
+/// the credentials or a signal interrupted the run; rows not sent by then stay `pending` for the
+/// caller to close. A ledger error stops everything at once: requests in flight are abandoned
+/// (their rows are durably `sending`, read back by the next run) rather than awaited for
+/// results that could not be recorded anyway.
 pub async fn dispatch(
     ledger: Arc<Mutex<Ledger>>,
     run: RunId,
     client: Arc<Client>,
     config: DispatchConfig,
     progress: ProgressBar,
+    interrupt: Interrupt,
 ) -> Result<Result<(), Stopped>, LedgerError> {
     let stop = Arc::new(StopFlag::default());
     let (row_tx, row_rx) = mpsc::channel::<Claimed>(config.batch);
     let (out_tx, mut out_rx) = mpsc::channel::<Outcome>(config.batch * 2);
+    let mut tasks = JoinSet::new();
+    if let Some(signal) = interrupt.signal() {
+        // Already: nothing is claimed at all.
+        stop.stop(Stopped {
+            reason: Interrupt::reason(signal),
+            signal: Some(signal),
+        });
+    }
+
+    // A signal stops the run like a refusal of the credentials: nothing new leaves, what is in
+    // flight finishes and is recorded.
+    {
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            tokio::select! {
+                signal = interrupt.wait() => stop.stop(Stopped {
+                    reason: Interrupt::reason(signal),
+                    signal: Some(signal),
+                }),
+                // Ends with the others: the run stopped for another reason, or is done.
+                () = stop.wait() => {}
+            }
+            Ok::<(), LedgerError>(())
+        });
+    }
 
     // The producer claims a batch at a time, durably marking it `sending` before it goes out.
-    let producer = {
+    {
         let ledger = ledger.clone();
         let stop = stop.clone();
         let batch = config.batch;
-        tokio::spawn(async move {
+        let out_tx = out_tx.clone();
+        tasks.spawn(async move {
             loop {
                 if stop.is_set() {
                     return Ok(());
                 }
                 let l = ledger.clone();
                 let rows = tokio::task::spawn_blocking(move || {
-                    l.lock().expect("ledger").claim(run, batch)
+                    let mut l = l.lock().expect("ledger");
+                    let rows = l.claim(run, batch)?;
+                    if crashpoint::ledger_fails_now() {
+                        l.refuse_writes()?;
+                    }
+                    Ok::<_, LedgerError>(rows)
                 })
                 .await
                 .expect("claim task")?;
@@ -103,24 +156,38 @@ pub async fn dispatch(
                     return Ok::<(), LedgerError>(());
                 }
                 crashpoint::reached("claimed");
-                for row in rows {
-                    if row_tx.send(row).await.is_err() {
-                        return Ok(());
+                let mut rows = rows.into_iter();
+                while let Some(row) = rows.next() {
+                    // Also woken by a stop: the workers may be busy or gone, and the channel
+                    // full. The rest of the batch was claimed but never sent: `unsent`.
+                    let permit = tokio::select! {
+                        permit = row_tx.reserve() => permit.ok(),
+                        () = stop.wait() => None,
+                    };
+                    match permit {
+                        Some(permit) => permit.send(row),
+                        None => {
+                            for row in std::iter::once(row).chain(rows) {
+                                if out_tx.send(not_sent(&row, &stop)).await.is_err() {
+                                    break;
+                                }
+                            }
+                            return Ok(());
+                        }
                     }
                 }
             }
-        })
-    };
+        });
+    }
 
     let row_rx = Arc::new(tokio::sync::Mutex::new(row_rx));
-    let mut workers = Vec::with_capacity(config.concurrency);
     for _ in 0..config.concurrency {
         let row_rx = row_rx.clone();
         let out_tx = out_tx.clone();
         let client = client.clone();
         let stop = stop.clone();
         let config = config.clone();
-        workers.push(tokio::spawn(async move {
+        tasks.spawn(async move {
             loop {
                 let row = row_rx.lock().await.recv().await;
                 let Some(row) = row else { break };
@@ -130,14 +197,16 @@ pub async fn dispatch(
                     break;
                 }
             }
-        }));
+            Ok(())
+        });
     }
     drop(out_tx);
+    drop(row_rx);
 
     // One writer commits results in groups: as many as have arrived, one transaction.
-    let writer = {
+    {
         let ledger = ledger.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let mut buf = Vec::with_capacity(512);
             while out_rx.recv_many(&mut buf, 512).await > 0 {
                 let group = std::mem::take(&mut buf);
@@ -150,17 +219,32 @@ pub async fn dispatch(
                 progress.inc(n);
             }
             Ok::<(), LedgerError>(())
-        })
-    };
-
-    let produced = producer.await.expect("producer task");
-    for w in workers {
-        w.await.expect("worker task");
+        });
     }
-    writer.await.expect("writer task")?;
-    produced?;
-    Ok(match stop.reason() {
-        Some(reason) => Err(Stopped { reason }),
+
+    while let Some(done) = tasks.join_next().await {
+        let done = match done {
+            Ok(done) => done,
+            Err(e) if e.is_cancelled() => Ok(()),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        if let Err(e) = done {
+            // The ledger cannot be written: stop now, whatever is in flight.
+            tracing::error!("{e}; stopping the run at once");
+            stop.stop(Stopped {
+                reason: e.to_string(),
+                signal: None,
+            });
+            tasks.abort_all();
+            return Err(e);
+        }
+        // Everything else ended: the interrupt watcher must not keep the run waiting.
+        if tasks.len() == 1 && !stop.is_set() {
+            tasks.abort_all();
+        }
+    }
+    Ok(match stop.stopped() {
+        Some(why) => Err(why),
         None => Ok(()),
     })
 }
@@ -168,8 +252,10 @@ pub async fn dispatch(
 /// What sending a run's queue came to.
 #[derive(Debug, Clone, Default)]
 pub struct SendReport {
-    /// Why the run stopped early (refused credentials), if it did.
+    /// Why the run stopped early (refused credentials, a redirect), if it did.
     pub stopped: Option<String>,
+    /// The signal that interrupted the run, if one did.
+    pub interrupted: Option<&'static str>,
     pub reconciled: ReconcileReport,
 }
 
@@ -183,6 +269,7 @@ pub async fn send_all(
     config: &DispatchConfig,
     reconcile_config: &ReconcileConfig,
     progress: &ProgressBar,
+    interrupt: &Interrupt,
 ) -> Result<SendReport, LedgerError> {
     let mut report = SendReport::default();
     loop {
@@ -192,17 +279,29 @@ pub async fn send_all(
             client.clone(),
             config.clone(),
             progress.clone(),
+            interrupt.clone(),
         )
         .await?
         {
-            report.stopped = Some(stop.reason);
+            match stop.signal {
+                Some(signal) => report.interrupted = Some(signal),
+                None => report.stopped = Some(stop.reason),
+            }
             break;
         }
         let uncertain = ledger.lock().expect("ledger").uncertain(Some(run))?;
         if uncertain.is_empty() {
             break;
         }
-        let round = reconcile(ledger, client, uncertain, run, reconcile_config).await?;
+        // Read-backs only read, so a signal may cut them short: the rows stay `unknown` for
+        // the next run. Results already being recorded are recorded (that runs on its own).
+        let round = tokio::select! {
+            round = reconcile(ledger, client, uncertain, run, reconcile_config) => round?,
+            signal = interrupt.wait() => {
+                report.interrupted = Some(signal);
+                break;
+            }
+        };
         report.reconciled.add(&round);
         if let Some(reason) = round.auth_refused {
             report.stopped = Some(reason);
@@ -213,13 +312,38 @@ pub async fn send_all(
         }
         progress.inc_length(round.resent);
     }
-    if let Some(reason) = &report.stopped {
-        ledger
-            .lock()
-            .expect("ledger")
-            .unsend_pending(run, &format!("not sent: the run stopped ({reason})"))?;
+    let reason = match (&report.stopped, report.interrupted) {
+        (Some(reason), _) => Some(reason.clone()),
+        (None, Some(signal)) => Some(Interrupt::reason(signal)),
+        (None, None) => None,
+    };
+    if let Some(reason) = reason {
+        let l = ledger.clone();
+        tokio::task::spawn_blocking(move || {
+            l.lock()
+                .expect("ledger")
+                .unsend_pending(run, &format!("not sent: the run stopped ({reason})"))
+        })
+        .await
+        .expect("unsend task")?;
     }
     Ok(report)
+}
+
+/// The outcome of a row claimed but never sent because the run stopped.
+fn not_sent(row: &Claimed, stop: &StopFlag) -> Outcome {
+    Outcome {
+        id: row.id,
+        status: Status::Unsent,
+        attempts: 0,
+        http_status: None,
+        message: Some(format!(
+            "not sent: the run stopped ({})",
+            stop.reason().unwrap_or_default()
+        )),
+        loanpro_payment_id: None,
+        sent_at: None,
+    }
 }
 
 /// Sends one row until it has an outcome.
@@ -276,7 +400,10 @@ async fn send_row(
             } => {
                 if stop_run {
                     tracing::error!("{message}; stopping the run");
-                    stop.stop(message.clone());
+                    stop.stop(Stopped {
+                        reason: message.clone(),
+                        signal: None,
+                    });
                 }
                 return outcome(status, attempts, http_status, message, payment_id, &sent_at);
             }
@@ -288,7 +415,11 @@ async fn send_row(
                 if let Some(wait) = retry_after {
                     client.pause_all(wait);
                 }
-                tokio::time::sleep(backoff(attempts, config)).await;
+                // Nothing is in flight while waiting: a stop ends the wait.
+                tokio::select! {
+                    () = tokio::time::sleep(backoff(attempts, config)) => {}
+                    () = stop.wait() => {}
+                }
             }
         }
     }

@@ -21,7 +21,8 @@
 //!   `states!` with its transitions, a migration rebuilding `rows` with the new `CHECK` list
 //!   (its tests fail until they agree), and the code of the step that moves rows into it
 //!   (a ledger method, or `dispatch::verdict` for a LoanPro answer).
-//! - `session` — one run that talks to LoanPro; `dispatch` — the worker pool and rate limiter;
+//! - `session` — one run that talks to LoanPro; `interrupt` — SIGTERM, SIGINT and SIGHUP stop
+//!   it gracefully (a second signal at once); `dispatch` — the worker pool and rate limiter;
 //!   `reconcile` — reading uncertain rows back; `loanpro` — the API client and how an answer is
 //!   classified.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
@@ -33,6 +34,7 @@ pub mod cmd;
 pub mod crashpoint;
 pub mod dispatch;
 pub mod files;
+pub mod interrupt;
 pub mod ledger;
 pub mod loanpro;
 pub mod metrics;

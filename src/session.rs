@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::dispatch::{DispatchConfig, SendReport, send_all};
-use crate::ledger::{Ledger, RunId, Status};
+use crate::interrupt::Interrupt;
+use crate::ledger::{Ledger, RunId, RunOutcome, Status};
 use crate::loanpro::{Client, ClientConfig, ReadError};
 use crate::output;
 use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
@@ -24,6 +25,8 @@ pub struct Session {
     reconcile: ReconcileConfig,
     /// What reconciliation did, at the start and during the run.
     pub reconciled: ReconcileReport,
+    /// SIGTERM, SIGINT or SIGHUP: the run stops gracefully (`interrupt`).
+    interrupt: Interrupt,
 }
 
 impl Session {
@@ -36,6 +39,9 @@ impl Session {
         command: &str,
         source: Option<&str>,
     ) -> anyhow::Result<Session> {
+        // First, so that from here on a signal stops the run gracefully instead of killing it.
+        let interrupt = Interrupt::install()
+            .map_err(|e| anyhow::anyhow!("cannot listen for SIGTERM, SIGINT and SIGHUP: {e}"))?;
         // Everything that can stop the run is checked before anything is written.
         let token = match token {
             Some(t) => t,
@@ -57,6 +63,13 @@ impl Session {
             &settings.loanpro.ledger_base_url(),
             &settings.path,
         )?;
+        // Before recovering their rows, which would move the time of their last row.
+        let crashed = ledger.end_crashed_runs()?;
+        if crashed > 0 {
+            tracing::warn!(
+                "{crashed} earlier run(s) never ended (killed or crashed): ended as `interrupted`"
+            );
+        }
         let (unknown, unsent) = ledger.recover_interrupted()?;
         if unknown + unsent > 0 {
             tracing::warn!(
@@ -82,6 +95,7 @@ impl Session {
                 concurrency: limits.concurrency,
             },
             reconciled: ReconcileReport::default(),
+            interrupt,
         };
         let earlier = session.ledger().uncertain(None)?;
         if !earlier.is_empty() {
@@ -89,20 +103,33 @@ impl Session {
                 rows = earlier.len(),
                 "reading back rows of earlier runs whose outcome is unknown"
             );
-            let report = reconcile(
+            // Read-backs only read: a signal may cut them short, the rows stay `unknown` for
+            // the next run, and the run goes on to end as interrupted.
+            let read_back = reconcile(
                 &session.ledger,
                 &session.client,
                 earlier,
                 run,
                 &session.reconcile,
-            )
-            .await?;
-            if let Some(reason) = &report.auth_refused {
-                anyhow::bail!("{reason}");
+            );
+            let report = tokio::select! {
+                report = read_back => Some(report?),
+                _ = session.interrupt.wait() => None,
+            };
+            if let Some(report) = report {
+                if let Some(reason) = &report.auth_refused {
+                    session.ledger().end_run(run, RunOutcome::Stopped)?;
+                    anyhow::bail!("{reason}");
+                }
+                session.reconciled.add(&report);
             }
-            session.reconciled.add(&report);
         }
         Ok(session)
+    }
+
+    /// The signal that interrupted the run, if one did: nothing more is staged or sent.
+    pub fn interrupted(&self) -> Option<&'static str> {
+        self.interrupt.signal()
     }
 
     /// The ledger, for staging and queries between the sending phases.
@@ -116,20 +143,37 @@ impl Session {
         self.resolve_display_ids().await?;
         let queued = self.ledger().queued(self.run)?;
         let bar = output::progress_bar(queued);
-        let report = send_all(
+        let mut report = send_all(
             &self.ledger,
             self.run,
             &self.client,
             &self.dispatch,
             &self.reconcile,
             &bar,
+            &self.interrupt,
         )
         .await?;
         bar.finish_and_clear();
         self.reconciled.add(&report.reconciled);
-        self.ledger().finish_run(self.run)?;
+        // A signal during staging or the first read-backs stops the run before any sending.
+        if report.stopped.is_none() {
+            report.interrupted = report.interrupted.or(self.interrupt.signal());
+        }
+        let outcome = if report.stopped.is_some() {
+            RunOutcome::Stopped
+        } else if report.interrupted.is_some() {
+            RunOutcome::Interrupted
+        } else {
+            RunOutcome::Completed
+        };
+        self.ledger().end_run(self.run, outcome)?;
         if let Some(reason) = &report.stopped {
             tracing::error!("{reason}; the run stopped");
+        }
+        if let Some(signal) = report.interrupted {
+            tracing::warn!(
+                "the run was interrupted by {signal}: rows not sent are `unsent`; `payimport retry` sends them"
+            );
         }
         Ok(report)
     }
@@ -140,6 +184,10 @@ impl Session {
     async fn resolve_display_ids(&mut self) -> anyhow::Result<()> {
         let display_ids = self.ledger().unresolved_display_ids(self.run)?;
         for display_id in display_ids {
+            // Rows left unresolved are closed as `unsent` with the others.
+            if self.interrupt.is_set() {
+                break;
+            }
             let cached = self.ledger().cached_loan_id(&display_id)?;
             let result = match cached {
                 Some(id) => Ok(id),
@@ -160,9 +208,13 @@ impl Session {
                         format!("could not look up the display id {display_id:?}: {m}"),
                     )),
                     Err(ReadError::AuthRefused(m)) => {
+                        self.ledger().end_run(self.run, RunOutcome::Stopped)?;
                         anyhow::bail!("LoanPro refused the credentials ({m})")
                     }
-                    Err(ReadError::Redirected(reason)) => anyhow::bail!("{reason}"),
+                    Err(ReadError::Redirected(reason)) => {
+                        self.ledger().end_run(self.run, RunOutcome::Stopped)?;
+                        anyhow::bail!("{reason}")
+                    }
                 },
             };
             self.ledger()

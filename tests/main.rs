@@ -17,5 +17,6 @@ mod properties;
 mod reconcile;
 mod report_html;
 mod report_output;
+mod signals;
 mod tenant;
 mod util;

@@ -119,11 +119,13 @@ async fn a_ledger_from_before_the_tenant_was_recorded_adopts_the_next_runs() {
     let file = file.to_str().unwrap();
     let r = env.run(&["import", file]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    // As a ledger of schema 3 was: no tenant recorded.
+    // As a ledger of schema 3 was: no tenant recorded (and no run outcomes, migration 0005).
     {
         let conn = rusqlite::Connection::open(env.ledger()).unwrap();
-        conn.execute_batch("DROP TABLE ledger_tenant; PRAGMA user_version = 3;")
-            .unwrap();
+        conn.execute_batch(
+            "DROP TABLE ledger_tenant; ALTER TABLE runs DROP COLUMN outcome; PRAGMA user_version = 3;",
+        )
+        .unwrap();
     }
     // `report` and `runs` only read: they neither need nor record a tenant.
     let r = env.run(&["runs"]).await;

@@ -47,8 +47,16 @@ pub async fn run(
     let run = session.run;
 
     let mut refused = Vec::new();
+    // Files a signal kept from being staged: nothing of them is in the ledger or sent.
+    let mut not_staged = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
+        if let Some(signal) = session.interrupted() {
+            not_staged.push(format!(
+                "file not imported: {name}: the run was interrupted by {signal} before it was read; import it again"
+            ));
+            continue;
+        }
         let mut ledger = session.ledger();
         let file_id = ledger.add_file(run, &name)?;
         let fingerprint = fingerprint(path, source, &settings.payments);
@@ -70,11 +78,17 @@ pub async fn run(
                 let mut validator = Validator::new(source, &settings.payments, today);
                 let mut rows =
                     background::spawn(scope, rows, move |row| to_new_row(&row, &mut validator));
-                let staged = ledger.stage_file(run, file_id, rows.by_ref())?;
+                // A signal mid-file rolls the file back (one transaction): staging a large
+                // file takes a while, and a person who asked to stop should not wait for it.
+                let items = std::iter::from_fn(|| match session.interrupted() {
+                    Some(signal) => Some(Err(Halt::Interrupted(signal))),
+                    None => rows.next().map(|r| r.map_err(Halt::File)),
+                });
+                let staged = ledger.stage_file(run, file_id, items)?;
                 ledger.set_control_checks(file_id, rows.control_checks())?;
                 anyhow::Ok(staged)
             })?,
-            Err(e) => Err(e),
+            Err(e) => Err(Halt::File(e)),
         };
         match staged {
             Ok(s) => {
@@ -91,20 +105,31 @@ pub async fn run(
                     "staged"
                 )
             }
-            Err(e) => {
+            Err(Halt::File(e)) => {
                 tracing::error!("{e}; nothing of this file is sent");
                 ledger.refuse_file(file_id, &e.to_string())?;
                 refused.push(e);
+            }
+            Err(Halt::Interrupted(signal)) => {
+                let why = format!(
+                    "not staged: the run was interrupted by {signal} while this file was read; nothing of it was sent: import it again"
+                );
+                ledger.refuse_file(file_id, &why)?;
+                not_staged.push(format!("file not imported: {name}: {why}"));
             }
         }
     }
 
     crate::crashpoint::reached("staged");
     let sent = session.send().await?;
-    let notes: Vec<String> = refused
+    let mut notes: Vec<String> = refused
         .iter()
         .map(|e| format!("file refused: {e}; nothing of it was sent"))
         .collect();
+    notes.extend(not_staged);
+    if let Some(signal) = sent.interrupted {
+        notes.push(interrupted_note(signal));
+    }
     let title = format!(
         "payimport import: run {run}, source {}, {} file(s)",
         source.name,
@@ -113,9 +138,26 @@ pub async fn run(
     let attention = session.print_summary(&title, &notes)?;
     Ok(if sent.stopped.is_some() || !refused.is_empty() {
         Exit::Fatal
+    } else if sent.interrupted.is_some() {
+        Exit::Attention
     } else {
         Exit::for_attention(attention)
     })
+}
+
+/// Why staging a file stopped early.
+enum Halt {
+    /// The file failed file-level validation: refused.
+    File(FileError),
+    /// A signal interrupted the run.
+    Interrupted(&'static str),
+}
+
+/// The summary's line for a run a signal stopped (import and retry).
+pub(crate) fn interrupted_note(signal: &str) -> String {
+    format!(
+        "the run was interrupted by {signal}: answers in flight were recorded; rows not sent are `unsent` (`payimport retry` sends them)"
+    )
 }
 
 /// `--dry-run`: everything but writing and sending.

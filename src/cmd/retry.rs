@@ -89,10 +89,15 @@ pub async fn run(
     );
     let unretried = notes.len() as u64;
     notes.extend(done);
+    if let Some(signal) = sent.interrupted {
+        notes.push(super::import::interrupted_note(signal));
+    }
     let attention = session.print_summary(&title, &notes)?;
     std::io::stdout().flush()?;
     Ok(if sent.stopped.is_some() {
         Exit::Fatal
+    } else if sent.interrupted.is_some() {
+        Exit::Attention
     } else {
         Exit::for_attention(attention + unretried)
     })

@@ -14,7 +14,11 @@ pub fn run(ledger_path: &Path) -> anyhow::Result<Exit> {
 }
 
 fn write_runs(ledger: &Ledger, out: &mut impl Write) -> anyhow::Result<()> {
-    writeln!(out, "run\tcommand\tstarted\tended\tsource\tfiles\tcounts")?;
+    // `outcome` last: scripts that read the first columns by position keep working.
+    writeln!(
+        out,
+        "run\tcommand\tstarted\tended\tsource\tfiles\tcounts\toutcome"
+    )?;
     for mut r in ledger.runs()? {
         // Counts by state name, as `runs` has always listed them (scripts may read them).
         r.totals.sort_by_key(|t| t.status.as_str());
@@ -25,18 +29,19 @@ fn write_runs(ledger: &Ledger, out: &mut impl Write) -> anyhow::Result<()> {
             .collect();
         writeln!(
             out,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             r.id,
             r.command,
             r.started_at,
-            r.ended_at.as_deref().unwrap_or("(not ended)"),
+            r.ended_at.as_deref().unwrap_or("(running)"),
             r.source.as_deref().unwrap_or("-"),
             if r.files.is_empty() {
                 "-".to_string()
             } else {
                 r.files.join(",")
             },
-            counts.join(" ")
+            counts.join(" "),
+            r.outcome.map_or("running", |o| o.as_str())
         )?;
     }
     out.flush()?;

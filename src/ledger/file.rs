@@ -17,7 +17,19 @@ pub(super) fn take_lock(path: &Path) -> Result<File, LedgerError> {
         source,
     };
     let file = open_private(&lock_path, false).map_err(io)?;
-    match file.try_lock() {
+    // `runs` holds a shared lock for an instant to see whether a run is live (`lock_holder`):
+    // a run starting in that instant waits it out instead of calling the ledger in use.
+    let mut tries = 0;
+    let locked = loop {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock) if tries < 10 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other,
+        }
+    };
+    match locked {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => {
             let holder = std::fs::read_to_string(&lock_path)
@@ -31,6 +43,31 @@ pub(super) fn take_lock(path: &Path) -> Result<File, LedgerError> {
             })
         }
         Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}
+
+/// Whether a run holds the ledger's lock right now, and what it wrote there ("run N, pid P,
+/// started T", or nothing yet while it starts). Takes a shared lock for an instant, never
+/// waits, and creates nothing: without a lock file, no run ever held it.
+pub(super) fn lock_holder(path: &Path) -> std::io::Result<Option<String>> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let file = match File::open(&lock_path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            file.unlock()?;
+            Ok(None)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Ok(Some(
+            std::fs::read_to_string(&lock_path)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
 }
 

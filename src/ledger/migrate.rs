@@ -9,6 +9,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_echo_files.sql"),
     include_str!("../../migrations/0003_row_states_and_amounts.sql"),
     include_str!("../../migrations/0004_ledger_tenant.sql"),
+    include_str!("../../migrations/0005_run_outcome.sql"),
 ];
 
 impl Ledger {
@@ -227,6 +228,32 @@ mod tests {
         let claimed = ledger.claim(1, 10).unwrap();
         assert_eq!(claimed.len(), 1);
         assert_eq!(claimed[0].amount, Cents(150));
+    }
+
+    #[test]
+    fn a_run_that_never_ended_is_migrated_as_interrupted_at_its_last_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.sqlite");
+        schema_2_ledger(&path);
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "UPDATE runs SET ended_at = NULL;
+                 INSERT INTO runs (id, command, started_at, ended_at, pid)
+                 VALUES (2, 'retry', '2026-11-21T01:00:00.000Z', '2026-11-21T01:00:01.000Z', 8);",
+            )
+            .unwrap();
+        let ledger = Ledger::open(&path).unwrap();
+        let runs = ledger.runs().unwrap();
+        assert_eq!(
+            runs[0].outcome,
+            Some(crate::ledger::RunOutcome::Interrupted)
+        );
+        assert_eq!(
+            runs[0].ended_at.as_deref(),
+            Some("2026-11-20T01:00:05.000Z")
+        );
+        assert_eq!(runs[1].outcome, Some(crate::ledger::RunOutcome::Completed));
     }
 
     #[test]

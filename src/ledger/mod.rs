@@ -26,7 +26,7 @@ mod tenant;
 
 pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
-pub use stage::{NewRow, Staged};
+pub use stage::{NewRow, RunOutcome, Staged};
 pub use status::{Status, Step};
 pub use tenant::OtherTenant;
 
@@ -206,6 +206,14 @@ impl Ledger {
     /// The file this ledger lives in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Test hook (`PAYIMPORT_LEDGER_FAIL_AFTER`, see `crashpoint`): from now on every write
+    /// fails with an SQLite error, as on a disk that has just filled up.
+    pub fn refuse_writes(&self) -> Result<(), LedgerError> {
+        self.conn
+            .pragma_update(None, "query_only", true)
+            .map_err(sql(&self.path))
     }
 
     /// The error for a row (by id) that an `UPDATE` guarded by `wanted` did not change: names

@@ -4,8 +4,9 @@
 use rusqlite::params;
 use serde::Serialize;
 
+use super::stage::{LAST_ROW, RunOutcome};
 use super::status::in_states;
-use super::{Ledger, LedgerError, RunId, Status, sql};
+use super::{Ledger, LedgerError, RunId, Status, file, sql};
 use crate::money::Cents;
 
 /// Counts and amounts of one status.
@@ -33,7 +34,11 @@ pub struct RunInfo {
     pub command: String,
     pub source: Option<String>,
     pub started_at: String,
+    /// When it ended; for a run that was killed, the time of its last recorded row. `None`
+    /// while it runs.
     pub ended_at: Option<String>,
+    /// How it ended; `None` while it runs.
+    pub outcome: Option<RunOutcome>,
     pub files: Vec<String>,
     /// In [`Status::ALL`] order.
     pub totals: Vec<StatusTotal>,
@@ -253,26 +258,83 @@ impl Ledger {
         .map_err(&err)
     }
 
-    /// Every run, oldest first.
+    /// Every run, oldest first. A run that never ended is running if it holds the ledger's
+    /// lock right now, and otherwise was killed or crashed: `interrupted`, at the time of its
+    /// last recorded row (the next run to open the ledger records it so).
     pub fn runs(&self) -> Result<Vec<RunInfo>, LedgerError> {
-        let runs: Vec<RunInfo> = self
+        let err = sql(&self.path);
+        // A ledger not migrated yet (this is a read-only open) has no `outcome` column.
+        let has_outcome: bool = self
             .conn
-            .prepare("SELECT id, command, source, started_at, ended_at FROM runs ORDER BY id")
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('runs') WHERE name = 'outcome'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
+        let outcome = if has_outcome { "outcome" } else { "NULL" };
+        // The last row's time only for runs that never ended: for the others it would read
+        // every row of every run.
+        let mut runs: Vec<RunInfo> = self
+            .conn
+            .prepare(&format!(
+                "SELECT id, command, source, started_at, ended_at, {outcome},
+                 CASE WHEN ended_at IS NULL THEN ({LAST_ROW}) END
+                 FROM runs ORDER BY id"
+            ))
             .and_then(|mut stmt| {
                 stmt.query_map([], |r| {
+                    let ended_at: Option<String> = r.get(4)?;
+                    let outcome: Option<String> = r.get(5)?;
+                    let started_at: String = r.get(3)?;
+                    let (ended_at, outcome) = match (ended_at, outcome) {
+                        (Some(end), o) => (
+                            Some(end),
+                            // Ended before migration 0005 and not migrated: it ran to its end.
+                            Some(
+                                o.and_then(|o| RunOutcome::parse(&o))
+                                    .unwrap_or(RunOutcome::Completed),
+                            ),
+                        ),
+                        (None, _) => (
+                            Some(
+                                r.get::<_, Option<String>>(6)?
+                                    .unwrap_or_else(|| started_at.clone()),
+                            ),
+                            Some(RunOutcome::Interrupted),
+                        ),
+                    };
                     Ok(RunInfo {
                         id: r.get(0)?,
                         command: r.get(1)?,
                         source: r.get(2)?,
-                        started_at: r.get(3)?,
-                        ended_at: r.get(4)?,
+                        started_at,
+                        ended_at,
+                        outcome,
                         files: Vec::new(),
                         totals: Vec::new(),
                     })
                 })?
                 .collect()
             })
-            .map_err(sql(&self.path))?;
+            .map_err(&err)?;
+        // One run at a time holds the lock, and names itself in the lock file; while one is
+        // starting (no run of its own yet), the newest run that never ended is not it.
+        if let Some(holder) = file::lock_holder(&self.path).map_err(|source| LedgerError::Io {
+            path: self.path.clone(),
+            source,
+        })? {
+            let live = holder
+                .strip_prefix("run ")
+                .and_then(|s| s.split(',').next())
+                .and_then(|id| id.parse::<RunId>().ok());
+            if let Some(run) = runs.iter_mut().find(|r| Some(r.id) == live)
+                && run.outcome == Some(RunOutcome::Interrupted)
+            {
+                run.ended_at = None;
+                run.outcome = None;
+            }
+        }
         runs.into_iter()
             .map(|mut run| {
                 run.files = self

@@ -41,6 +41,45 @@ pub struct Staged {
     pub unknown: u64,
 }
 
+/// How a run ended (`runs.outcome`, migration 0005).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// It sent what it could and ended (rows may still need attention).
+    Completed,
+    /// It stopped itself: LoanPro refused the credentials or answered with a redirect.
+    Stopped,
+    /// A signal stopped it, or it was killed or crashed.
+    Interrupted,
+}
+
+impl RunOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Completed => "completed",
+            RunOutcome::Stopped => "stopped",
+            RunOutcome::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RunOutcome> {
+        [
+            RunOutcome::Completed,
+            RunOutcome::Stopped,
+            RunOutcome::Interrupted,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+/// The time of the last row the run `runs.id` recorded (staged, claimed or answered) before
+/// the next run started: the end of a run that was killed. A later run's read-backs touch its
+/// rows too, hence the bound. NULL when it recorded none.
+pub(super) const LAST_ROW: &str = "SELECT MAX(r.updated_at) FROM rows AS r
+     WHERE (r.run_id = runs.id OR r.sent_by_run = runs.id)
+       AND r.updated_at < COALESCE(
+           (SELECT MIN(later.started_at) FROM runs AS later WHERE later.id > runs.id), '9999')";
+
 impl Ledger {
     /// Starts a run and notes this process in the lock file, so a second run can name it.
     pub fn begin_run(&mut self, command: &str, source: Option<&str>) -> Result<RunId, LedgerError> {
@@ -63,15 +102,35 @@ impl Ledger {
         Ok(run)
     }
 
-    /// Ends a run.
+    /// Ends a run that ran to its end.
     pub fn finish_run(&mut self, run: RunId) -> Result<(), LedgerError> {
+        self.end_run(run, RunOutcome::Completed)
+    }
+
+    /// Ends a run, saying how.
+    pub fn end_run(&mut self, run: RunId, outcome: RunOutcome) -> Result<(), LedgerError> {
         self.conn
             .execute(
-                "UPDATE runs SET ended_at = ?1 WHERE id = ?2",
-                params![now(), run],
+                "UPDATE runs SET ended_at = ?1, outcome = ?3 WHERE id = ?2",
+                params![now(), run, outcome.as_str()],
             )
             .map_err(sql(&self.path))?;
         Ok(())
+    }
+
+    /// Ends every run that never ended as `interrupted` (it was killed or crashed), at the
+    /// time of its last recorded row. Only called under the lock, so none of them is running,
+    /// and before `recover_interrupted`, which touches their rows. Returns how many.
+    pub fn end_crashed_runs(&mut self) -> Result<usize, LedgerError> {
+        self.conn
+            .execute(
+                &format!(
+                    "UPDATE runs SET outcome = ?1, ended_at = COALESCE(({LAST_ROW}), started_at)
+                     WHERE ended_at IS NULL"
+                ),
+                [RunOutcome::Interrupted.as_str()],
+            )
+            .map_err(sql(&self.path))
     }
 
     /// Records a file of a run.
