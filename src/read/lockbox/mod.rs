@@ -28,7 +28,9 @@ use std::sync::Arc;
 
 pub use self::layout::{LoanFrom, LockboxLayout, MAX_COLUMN, Span};
 use self::records::{add, cut, optional, record_name, show, yymmdd};
-use super::control::{ControlCheck, ControlTotals, Controls};
+use super::control::{ControlCheck, ControlModes, Controls};
+#[cfg(test)]
+use super::control::ControlTotals;
 use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
 use crate::money::Cents;
 
@@ -98,13 +100,13 @@ impl<R: BufRead> LockboxReader<R> {
         file: Arc<str>,
         input: R,
         layout: &LockboxLayout,
-        mode: ControlTotals,
+        modes: impl Into<ControlModes>,
     ) -> Result<Self, FileError> {
         layout
             .validate()
             .map_err(|m| FileError::new(&file, None, format!("invalid lockbox layout: {m}")))?;
         Ok(LockboxReader {
-            controls: Controls::new(&file, mode),
+            controls: Controls::new(&file, modes),
             file,
             input,
             layout: layout.clone(),
