@@ -245,6 +245,9 @@ mod tests {
             "f.bai:10: batch 001 amount: stated 1.00, computed 2.00"
         );
         assert_eq!(controls.checks().len(), 3, "every check is recorded");
-        assert_eq!(ControlModes::from(ControlTotals::Warn).of("amount"), ControlTotals::Warn);
+        assert_eq!(
+            ControlModes::from(ControlTotals::Warn).of("amount"),
+            ControlTotals::Warn
+        );
     }
 }

@@ -109,7 +109,10 @@ fn parse_range(text: &str) -> Result<(u32, u32), String> {
     match text.split_once('-') {
         None => code(text).map(|c| (c, c)).ok_or_else(expected),
         Some((low, high)) => {
-            let (low, high) = (code(low).ok_or_else(expected)?, code(high).ok_or_else(expected)?);
+            let (low, high) = (
+                code(low).ok_or_else(expected)?,
+                code(high).ok_or_else(expected)?,
+            );
             if low > high {
                 return Err(format!(
                     "the range {text:?} goes from {low} down to {high}; write the lower code first"
@@ -187,10 +190,22 @@ mod tests {
         }
         assert_eq!(codes.to_string(), "[0, 165, 170-179, 195]");
         assert_eq!(format!("{codes:?}"), "TypeCodes[0, 165, 170-179, 195]");
-        assert_eq!(codes, TypeCodes::parse(&[CodeSpec::Number(0), CodeSpec::Number(165), CodeSpec::Text("170-179".into()), CodeSpec::Number(195)]).unwrap());
+        assert_eq!(
+            codes,
+            TypeCodes::parse(&[
+                CodeSpec::Number(0),
+                CodeSpec::Number(165),
+                CodeSpec::Text("170-179".into()),
+                CodeSpec::Number(195)
+            ])
+            .unwrap()
+        );
         assert!(parse("[]").unwrap().is_empty());
         assert_eq!(parse(r#"["100-399"]"#).unwrap().ranges(), [(100, 399)]);
-        assert_eq!(TypeCodes::of(&[165, 166, 175]).ranges(), [(165, 166), (175, 175)]);
+        assert_eq!(
+            TypeCodes::of(&[165, 166, 175]).ranges(),
+            [(165, 166), (175, 175)]
+        );
     }
 
     #[test]

@@ -50,13 +50,12 @@ use regex::Regex;
 pub use self::codes::{CodeSpec, MAX_TYPE_CODE, TypeCodes};
 pub use self::options::{Bai2Options, LoanFrom};
 use self::records::{
-    Detail, Field, Join, Part, Record, currency_decimals, field, funds_fields,
-    line_starts_record, minor_to_cents, next_record_at, parse_as_of, parse_signed,
-    parse_type_code, shown, split_code,
+    Detail, Field, Join, Part, Record, currency_decimals, field, funds_fields, line_starts_record,
+    minor_to_cents, next_record_at, parse_as_of, parse_signed, parse_type_code, shown, split_code,
 };
-use super::control::{ControlCheck, ControlModes, Controls};
 #[cfg(test)]
 use super::control::ControlTotals;
+use super::control::{ControlCheck, ControlModes, Controls};
 use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
 
 /// The longest logical record (a record and its continuations) read; a longer one is no BAI2.
@@ -540,10 +539,7 @@ impl<R: BufRead> Bai2Reader<R> {
             let (p, type_code) = fields[i];
             // A summary never begins in the empty fields that end a physical record before its
             // 88: they are the bank's trailing separator (`...,510000,,,/` then `88,040,...`).
-            let part_end = fields[i..]
-                .iter()
-                .position(|(q, _)| *q != p)
-                .map(|n| i + n);
+            let part_end = fields[i..].iter().position(|(q, _)| *q != p).map(|n| i + n);
             if let Some(next) = part_end
                 && fields[i..next].iter().all(|(_, f)| f.is_empty())
             {
