@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use crate::cli::Exit;
 use crate::files::{fingerprint, open_rows, to_new_row};
 use crate::money::Cents;
-use crate::read::{FileError, background};
+use crate::read::control::SKIPPED;
+use crate::read::{ControlCheck, FileError, background};
 use crate::session::Session;
 use crate::settings::{Settings, Source, Token};
 use crate::validate::Validator;
@@ -47,6 +48,9 @@ pub async fn run(
     let run = session.run;
 
     let mut refused = Vec::new();
+    // Details a reader skipped as not payments (BAI2 test, deletion and interim groups): never
+    // sent, but the summary says so, as the report does (they are among the control checks).
+    let mut skipped = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
         let mut ledger = session.ledger();
@@ -72,6 +76,7 @@ pub async fn run(
                     background::spawn(scope, rows, move |row| to_new_row(&row, &mut validator));
                 let staged = ledger.stage_file(run, file_id, rows.by_ref())?;
                 ledger.set_control_checks(file_id, rows.control_checks())?;
+                skipped.extend(skipped_notes(&name, rows.control_checks()));
                 anyhow::Ok(staged)
             })?,
             Err(e) => Err(e),
@@ -104,6 +109,7 @@ pub async fn run(
     let notes: Vec<String> = refused
         .iter()
         .map(|e| format!("file refused: {e}; nothing of it was sent"))
+        .chain(skipped)
         .collect();
     let title = format!(
         "payimport import: run {run}, source {}, {} file(s)",
@@ -116,6 +122,15 @@ pub async fn run(
     } else {
         Exit::for_attention(attention)
     })
+}
+
+/// One line per group of details a reader skipped as not payments.
+fn skipped_notes(file: &str, checks: &[ControlCheck]) -> Vec<String> {
+    checks
+        .iter()
+        .filter(|c| c.what == SKIPPED)
+        .map(|c| format!("skipped   {file}:{}: {c}", c.line))
+        .collect()
 }
 
 /// `--dry-run`: everything but writing and sending.
@@ -145,11 +160,11 @@ fn dry_run(
         let name = path.display().to_string();
         let file_error = std::thread::scope(|scope| -> std::io::Result<Option<FileError>> {
             let mut validator = Validator::new(source, &settings.payments, today);
-            let rows = background::spawn(scope, rows, move |row| {
+            let mut rows = background::spawn(scope, rows, move |row| {
                 let checked = validator.validate(&row);
                 (row.pos.line, checked)
             });
-            for row in rows {
+            for row in rows.by_ref() {
                 let (line, checked) = match row {
                     Ok(row) => row,
                     Err(e) => return Ok(Some(e)),
@@ -175,6 +190,9 @@ fn dry_run(
                         writeln!(out, "rejected   {e}")?;
                     }
                 }
+            }
+            for note in skipped_notes(&name, rows.control_checks()) {
+                writeln!(out, "{note}")?;
             }
             Ok(None)
         })?;

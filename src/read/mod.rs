@@ -10,6 +10,8 @@
 pub mod background;
 pub mod bai2;
 pub mod control;
+#[cfg(test)]
+mod corpus;
 pub mod csv;
 pub mod lockbox;
 

@@ -222,10 +222,14 @@ impl<R: BufRead> LockboxReader<R> {
             return Ok(None);
         }
         if self.trailer {
-            return Err(self.error(format!(
-                "a record after the file trailer (9): {}",
-                show(text)
-            )));
+            return Err(self.error(if text.starts_with('1') {
+                format!(
+                    "a second file header (1) after the file trailer (9): two files joined into one? Import each on its own: {}",
+                    show(text)
+                )
+            } else {
+                format!("a record after the file trailer (9): {}", show(text))
+            }));
         }
         let kind = text.chars().next().unwrap_or(' ');
         let Some(name) = record_name(kind) else {
