@@ -216,9 +216,12 @@ impl<R: BufRead> Bai2Reader<R> {
     /// follow each other on it (see [`next_record_at`]).
     fn split_line(&mut self, text: String) {
         let wrap = !line_starts_record(&text);
-        let mut is_detail = match wrap || split_code(&text).0 == "88" {
-            true => self.pending.as_ref().is_some_and(Record::is_detail),
-            false => split_code(&text).0 == "16",
+        let code = if wrap { "88" } else { split_code(&text).0 };
+        // A wrapped line or an 88 goes on with the record being assembled.
+        let mut is_detail = if code == "88" {
+            self.pending.as_ref().is_some_and(Record::is_detail)
+        } else {
+            code == "16"
         };
         let Some(mut at) = next_record_at(&text, is_detail) else {
             let line = self.line;
