@@ -251,18 +251,20 @@ pub(super) fn field<'a>(fields: &[Field<'a>], index: usize) -> Field<'a> {
 /// How many fields follow a funds type: S has three amounts, V a value date and time, D a count
 /// and that many (days, amount) pairs.
 pub(super) fn funds_fields(funds: &str, distributions: &str) -> Result<usize, String> {
-    match funds.to_ascii_uppercase().as_str() {
-        "" | "0" | "1" | "2" | "Z" => Ok(0),
-        "S" => Ok(3),
-        "V" => Ok(2),
-        "D" => match parse_unsigned(distributions) {
+    // Asked several times for every 16: bytes, no upper-cased copy.
+    match funds.as_bytes() {
+        b"" | b"0" | b"1" | b"2" | b"Z" | b"z" => Ok(0),
+        b"S" | b"s" => Ok(3),
+        b"V" | b"v" => Ok(2),
+        b"D" | b"d" => match parse_unsigned(distributions) {
             Some(n) => Ok((n as usize).saturating_mul(2).saturating_add(1)),
             None => Err(format!(
                 "number of distributions {distributions:?} of funds type D is not a whole number"
             )),
         },
-        other => Err(format!(
-            "unknown funds type {other:?} (BAI2 funds types are 0, 1, 2, S, V, D and Z)"
+        _ => Err(format!(
+            "unknown funds type {:?} (BAI2 funds types are 0, 1, 2, S, V, D and Z)",
+            funds.to_ascii_uppercase()
         )),
     }
 }
