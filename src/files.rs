@@ -77,21 +77,17 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
         SourceFormat::Csv {
             delimiter, columns, ..
         } => Box::new(CsvReader::new(name, input, columns, *delimiter)?),
-        SourceFormat::Lockbox {
-            layout,
-            control_totals,
-        } => Box::new(LockboxReader::new(name, input, layout, *control_totals)?),
+        SourceFormat::Lockbox { layout, control } => {
+            Box::new(LockboxReader::new(name, input, layout, *control)?)
+        }
         SourceFormat::Bai2 {
             type_codes,
             bai2,
-            control_totals,
-        } => Box::new(Bai2Reader::new(
-            name,
-            input,
-            bai2,
-            type_codes,
-            *control_totals,
-        )?),
+            control,
+            final_only,
+        } => Box::new(
+            Bai2Reader::new(name, input, bai2, type_codes, *control)?.final_only(*final_only),
+        ),
     })
 }
 

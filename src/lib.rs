@@ -8,9 +8,9 @@
 //! - `settings` — the TOML file, validated strictly; a source's options are a
 //!   `settings::SourceFormat`, tagged by `format`. `read/` — one reader per bank format with its
 //!   own options type, streaming `RawRow`s (bank readers hand over cents); `read/control.rs` —
-//!   control totals, enforce or warn. Readers never import settings. **Add a bank format:** a
-//!   reader in `read/`, a variant of `SourceFormat` (its keys in `settings::FORMAT_KEYS`) and its
-//!   arm in `files::open_rows`.
+//!   control totals, enforce or warn (amounts and counts each). Readers never import settings.
+//!   **Add a bank format:** a reader in `read/`, a variant of `SourceFormat` (its keys in
+//!   `settings::FORMAT_KEYS`) and its arm in `files::open_rows`.
 //! - `validate` — a `RawRow` into a `payment::Payment` or a `RowError`; `payment` — the SPEC §4
 //!   body and the key; `money` — `Cents`, the one amount type and its one formatter;
 //!   `files` — a file's fingerprint, reader and validated rows for the ledger.

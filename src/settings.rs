@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::read::bai2::Bai2Options;
-use crate::read::control::ControlTotals;
+use crate::read::bai2::{Bai2Options, CodeSpec, TypeCodes};
+use crate::read::control::{ControlModes, ControlTotals};
 use crate::read::csv::Columns;
 use crate::read::lockbox::LockboxLayout;
 
@@ -150,13 +150,17 @@ pub enum SourceFormat {
     },
     Lockbox {
         layout: LockboxLayout,
-        control_totals: ControlTotals,
+        /// `control_totals` for amounts, `control_counts` (default: the same) for counts.
+        control: ControlModes,
     },
     Bai2 {
         /// The 16 (detail) type codes that are payments.
-        type_codes: Vec<u32>,
+        type_codes: TypeCodes,
         bai2: Bai2Options,
-        control_totals: ControlTotals,
+        /// `control_totals` for amounts, `control_counts` (default: the same) for counts.
+        control: ControlModes,
+        /// `bai2_final_only`: skip interim groups (as-of-date modifier 1 or 3).
+        final_only: bool,
     },
 }
 
@@ -382,19 +386,23 @@ struct RawSource {
     date_formats: Option<Vec<String>>,
     layout: Option<LockboxLayout>,
     control_totals: Option<ControlTotals>,
-    type_codes: Option<Vec<u32>>,
+    control_counts: Option<ControlTotals>,
+    type_codes: Option<Vec<CodeSpec>>,
     bai2: Option<Bai2Options>,
+    bai2_final_only: Option<bool>,
 }
 
 /// Each format-specific key of a source and the formats it applies to.
-const FORMAT_KEYS: [(&str, &[Format]); 7] = [
+const FORMAT_KEYS: [(&str, &[Format]); 9] = [
     ("delimiter", &[Format::Csv]),
     ("columns", &[Format::Csv]),
     ("date_formats", &[Format::Csv]),
     ("layout", &[Format::Lockbox]),
     ("control_totals", &[Format::Lockbox, Format::Bai2]),
+    ("control_counts", &[Format::Lockbox, Format::Bai2]),
     ("type_codes", &[Format::Bai2]),
     ("bai2", &[Format::Bai2]),
+    ("bai2_final_only", &[Format::Bai2]),
 ];
 
 impl RawSource {
@@ -407,14 +415,26 @@ impl RawSource {
             self.date_formats.is_some(),
             self.layout.is_some(),
             self.control_totals.is_some(),
+            self.control_counts.is_some(),
             self.type_codes.is_some(),
             self.bai2.is_some(),
+            self.bai2_final_only.is_some(),
         ];
         FORMAT_KEYS
             .into_iter()
             .zip(set)
             .find(|((_, formats), set)| *set && !formats.contains(&self.format))
             .map(|(key, _)| key)
+    }
+}
+
+/// Amounts under `control_totals` (default enforce); counts under `control_counts`, which
+/// defaults to whatever `control_totals` says.
+fn control_modes(totals: Option<ControlTotals>, counts: Option<ControlTotals>) -> ControlModes {
+    let amounts = totals.unwrap_or_default();
+    ControlModes {
+        amounts,
+        counts: counts.unwrap_or(amounts),
     }
 }
 
@@ -642,11 +662,12 @@ impl Settings {
                     layout.validate().map_err(|m| invalid(&key("layout"), m))?;
                     SourceFormat::Lockbox {
                         layout,
-                        control_totals: s.control_totals.unwrap_or_default(),
+                        control: control_modes(s.control_totals, s.control_counts),
                     }
                 }
                 Format::Bai2 => {
-                    let type_codes = s.type_codes.unwrap_or_default();
+                    let type_codes = TypeCodes::parse(s.type_codes.as_deref().unwrap_or_default())
+                        .map_err(|m| invalid(&key("type_codes"), m))?;
                     if type_codes.is_empty() {
                         return Err(invalid(
                             &key("type_codes"),
@@ -659,7 +680,8 @@ impl Settings {
                     SourceFormat::Bai2 {
                         type_codes,
                         bai2,
-                        control_totals: s.control_totals.unwrap_or_default(),
+                        control: control_modes(s.control_totals, s.control_counts),
+                        final_only: s.bai2_final_only.unwrap_or(false),
                     }
                 }
             };
@@ -1274,14 +1296,10 @@ loan = "Loan Number"
             "format = \"lockbox\"\ncontrol_totals = \"warn\"\n[sources.lockbox.layout]\ndetail_amount = [8, 26]",
         ))
         .unwrap();
-        let SourceFormat::Lockbox {
-            layout,
-            control_totals,
-        } = &s.sources["lockbox"].format
-        else {
+        let SourceFormat::Lockbox { layout, control } = &s.sources["lockbox"].format else {
             panic!("lockbox: {:?}", s.sources["lockbox"]);
         };
-        assert_eq!(*control_totals, ControlTotals::Warn);
+        assert_eq!(*control, ControlModes::from(ControlTotals::Warn));
         assert_eq!(layout.detail_amount, crate::read::lockbox::Span::new(8, 26));
 
         let s = load(&with_source(
@@ -1292,14 +1310,83 @@ loan = "Loan Number"
         let SourceFormat::Bai2 {
             type_codes,
             bai2,
-            control_totals,
+            control,
+            final_only,
         } = &s.sources["ach"].format
         else {
             panic!("bai2: {:?}", s.sources["ach"]);
         };
-        assert_eq!(type_codes, &[165]);
+        assert_eq!(type_codes, &TypeCodes::of(&[165]));
         assert_eq!(bai2.loan_from, crate::read::bai2::LoanFrom::BankReference);
-        assert_eq!(*control_totals, ControlTotals::Enforce, "the default");
+        assert_eq!(*control, ControlModes::default(), "enforce, the default");
+        assert!(!final_only);
+    }
+
+    #[test]
+    fn bank_control_counts_final_only_and_type_code_ranges() {
+        let s = load(&with_source(
+            "ach",
+            "format = \"bai2\"\ntype_codes = [\"165\", \"170-179\", 195]\ncontrol_counts = \"warn\"\nbai2_final_only = true",
+        ))
+        .unwrap();
+        let SourceFormat::Bai2 {
+            type_codes,
+            control,
+            final_only,
+            ..
+        } = &s.sources["ach"].format
+        else {
+            panic!("bai2: {:?}", s.sources["ach"]);
+        };
+        assert_eq!(type_codes.to_string(), "[165, 170-179, 195]");
+        assert_eq!(
+            *control,
+            ControlModes {
+                amounts: ControlTotals::Enforce,
+                counts: ControlTotals::Warn
+            }
+        );
+        assert!(final_only);
+        // Without control_counts, counts follow control_totals.
+        let s = load(&with_source(
+            "lockbox",
+            "format = \"lockbox\"\ncontrol_totals = \"warn\"",
+        ))
+        .unwrap();
+        let SourceFormat::Lockbox { control, .. } = &s.sources["lockbox"].format else {
+            panic!("lockbox");
+        };
+        assert_eq!(*control, ControlModes::from(ControlTotals::Warn));
+        for (body, key, message) in [
+            (
+                "format = \"bai2\"\ntype_codes = [\"170-17x\"]",
+                "sources.ach.type_codes",
+                "\"170-17x\" is not a type code or a range of them; expected a number from 0 to 999 or a range such as \"170-179\"",
+            ),
+            (
+                "format = \"bai2\"\ntype_codes = [1650]",
+                "sources.ach.type_codes",
+                "1650 is not a type code; type codes are from 0 to 999",
+            ),
+            (
+                "format = \"csv\"\ncontrol_counts = \"warn\"",
+                "sources.ach.control_counts",
+                "unknown field `control_counts` for a csv source: it applies to lockbox and bai2 sources only",
+            ),
+            (
+                "format = \"lockbox\"\nbai2_final_only = true",
+                "sources.ach.bai2_final_only",
+                "unknown field `bai2_final_only` for a lockbox source: it applies to bai2 sources only",
+            ),
+        ] {
+            let e = err(&with_source("ach", body));
+            assert!(e.contains(&format!("`{key}`: {message}")), "{e}");
+        }
+        let e = err(&with_source(
+            "ach",
+            "format = \"bai2\"\ntype_codes = [165]\ncontrol_counts = \"loose\"",
+        ));
+        assert!(e.contains("unknown variant `loose`"), "{e}");
     }
 
     #[test]

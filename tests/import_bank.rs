@@ -209,3 +209,84 @@ async fn a_bai2_file_with_a_wrong_file_total_sends_nothing() {
     assert!(r.stdout.contains("wrong_file_total.bai:"), "{}", r.stdout);
     assert_eq!(env.sandbox.stats().puts, 0);
 }
+
+/// Sources for the corpus of tests/data/real/ (SPEC §9).
+const REAL_SOURCES: &str = r#"
+[sources.real_bai2]
+format = "bai2"
+loan = "display_id"
+type_codes = [165, "170-179"]
+control_counts = "warn"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_transmissions_import_as_zero_rows_and_exit_0() {
+    let env = env().await;
+    env.add_settings(REAL_SOURCES);
+    for (source, file) in [
+        ("lockbox", "real/l03_empty_transmission.lbx"),
+        ("lockbox", "real/l05_empty_lockbox_zero_totals.lbx"),
+        ("real_bai2", "real/b17_empty_file.bai"),
+    ] {
+        let file = env.fixture(file);
+        let r = env
+            .run(&["import", "--source", source, file.to_str().unwrap()])
+            .await;
+        assert_eq!(r.code, 0, "{file:?}\n{}\n{}", r.stdout, r.stderr);
+        let dry = env
+            .run(&[
+                "import",
+                "--dry-run",
+                "--source",
+                source,
+                file.to_str().unwrap(),
+            ])
+            .await;
+        assert_eq!(dry.code, 0, "{file:?}\n{}\n{}", dry.stdout, dry.stderr);
+    }
+    assert_eq!(env.sandbox.stats().puts, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_without_an_amount_is_rejected_and_a_test_group_is_skipped_not_sent() {
+    let env = env().await;
+    env.add_settings(REAL_SOURCES);
+    let empty_amount = env.fixture("real/b09_empty_amount.bai");
+    let test_group = env.fixture("real/b11_test_group.bai");
+    let r = env
+        .run(&[
+            "import",
+            "--source",
+            "real_bai2",
+            empty_amount.to_str().unwrap(),
+            test_group.to_str().unwrap(),
+        ])
+        .await;
+    // The rejected row needs a person; nothing was refused.
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(
+            "b11_test_group.bai:2: group 1 (test only, group status 4): 2 payment detail(s) skipped, not sent"
+        ),
+        "{}",
+        r.stdout
+    );
+    let mut loans: Vec<u64> = env.sandbox.payments().iter().map(|p| p.loan_id).collect();
+    loans.sort();
+    assert_eq!(loans, [2, 3]);
+    let rows = env.report(&[]).await;
+    let rejected = rows.iter().find(|r| r.get("status") == "rejected").unwrap();
+    assert_eq!(rejected.get("line"), "4");
+    assert!(rejected.get("message").contains("amount"), "{rejected:?}");
+
+    let json = env.run(&["report", "--format", "json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let files = v["summary"][0]["files"].as_array().unwrap();
+    let skipped: Vec<&serde_json::Value> = files
+        .iter()
+        .flat_map(|f| f["control_checks"].as_array().into_iter().flatten())
+        .filter(|c| c["what"] == "skipped")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{files:?}");
+    assert_eq!(skipped[0]["stated"], 2);
+}

@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use crate::cli::Exit;
 use crate::files::{fingerprint, open_rows, to_new_row};
 use crate::money::Cents;
-use crate::read::{FileError, background};
+use crate::read::control::SKIPPED;
+use crate::read::{ControlCheck, FileError, background};
 use crate::session::Session;
 use crate::settings::{Settings, Source, Token};
 use crate::validate::Validator;
@@ -49,6 +50,9 @@ pub async fn run(
     let mut refused = Vec::new();
     // Files a signal kept from being staged: nothing of them is in the ledger or sent.
     let mut not_staged = Vec::new();
+    // Details a reader skipped as not payments (BAI2 test, deletion and interim groups): never
+    // sent, but the summary says so, as the report does (they are among the control checks).
+    let mut skipped = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
         if let Some(signal) = session.interrupted() {
@@ -86,6 +90,7 @@ pub async fn run(
                 });
                 let staged = ledger.stage_file(run, file_id, items)?;
                 ledger.set_control_checks(file_id, rows.control_checks())?;
+                skipped.extend(skipped_notes(&name, rows.control_checks()));
                 anyhow::Ok(staged)
             })?,
             Err(e) => Err(Halt::File(e)),
@@ -125,6 +130,7 @@ pub async fn run(
     let mut notes: Vec<String> = refused
         .iter()
         .map(|e| format!("file refused: {e}; nothing of it was sent"))
+        .chain(skipped)
         .collect();
     notes.extend(not_staged);
     if let Some(signal) = sent.interrupted {
@@ -160,6 +166,15 @@ pub(crate) fn interrupted_note(signal: &str) -> String {
     )
 }
 
+/// One line per group of details a reader skipped as not payments.
+fn skipped_notes(file: &str, checks: &[ControlCheck]) -> Vec<String> {
+    checks
+        .iter()
+        .filter(|c| c.what == SKIPPED)
+        .map(|c| format!("skipped   {file}:{}: {c}", c.line))
+        .collect()
+}
+
 /// `--dry-run`: everything but writing and sending.
 fn dry_run(
     settings: &Settings,
@@ -187,11 +202,11 @@ fn dry_run(
         let name = path.display().to_string();
         let file_error = std::thread::scope(|scope| -> std::io::Result<Option<FileError>> {
             let mut validator = Validator::new(source, &settings.payments, today);
-            let rows = background::spawn(scope, rows, move |row| {
+            let mut rows = background::spawn(scope, rows, move |row| {
                 let checked = validator.validate(&row);
                 (row.pos.line, checked)
             });
-            for row in rows {
+            for row in rows.by_ref() {
                 let (line, checked) = match row {
                     Ok(row) => row,
                     Err(e) => return Ok(Some(e)),
@@ -217,6 +232,9 @@ fn dry_run(
                         writeln!(out, "rejected   {e}")?;
                     }
                 }
+            }
+            for note in skipped_notes(&name, rows.control_checks()) {
+                writeln!(out, "{note}")?;
             }
             Ok(None)
         })?;

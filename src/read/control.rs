@@ -3,6 +3,11 @@
 //!
 //! Each bank reader builds its [`ControlCheck`]s as the records stating them go by and hands
 //! them to one [`Controls`], so that enforce and warn mean the same in every format.
+//!
+//! Amount totals and counts have a mode each (SPEC §9): real banks miscount their own records
+//! far more often than they misadd money, so a source may relax counts (`control_counts`)
+//! while amounts stay under `control_totals`. A check whose `what` is `amount` is an amount
+//! total; every other one (`items`, `records`, `accounts`, `groups`) is a count.
 
 use std::fmt;
 use std::sync::Arc;
@@ -22,6 +27,39 @@ pub enum ControlTotals {
     /// The mismatch is logged and the file read on.
     Warn,
 }
+
+/// The modes of one source: amount totals and counts. From a single [`ControlTotals`] both
+/// take it, which is what a source without `control_counts` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ControlModes {
+    pub amounts: ControlTotals,
+    pub counts: ControlTotals,
+}
+
+impl ControlModes {
+    /// The mode that applies to a check of `what`.
+    pub fn of(self, what: &str) -> ControlTotals {
+        if what == "amount" {
+            self.amounts
+        } else {
+            self.counts
+        }
+    }
+}
+
+impl From<ControlTotals> for ControlModes {
+    fn from(mode: ControlTotals) -> Self {
+        ControlModes {
+            amounts: mode,
+            counts: mode,
+        }
+    }
+}
+
+/// What a check of details a reader skipped as not payments is called (a BAI2 test, deletion
+/// or interim group): it is recorded among the control checks so that the ledger and the
+/// report show it, with the count as both stated and computed, so it never fails.
+pub const SKIPPED: &str = "skipped";
 
 /// One control total a file states, checked against what was read (integer cents or counts).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +82,13 @@ impl ControlCheck {
 
 impl fmt::Display for ControlCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.what == SKIPPED {
+            return write!(
+                f,
+                "{}: {} payment detail(s) skipped, not sent",
+                self.scope, self.computed
+            );
+        }
         let show = |v: i64| {
             if self.what == "amount" {
                 Cents(v).to_string()
@@ -67,16 +112,16 @@ impl fmt::Display for ControlCheck {
 #[derive(Debug, Clone)]
 pub struct Controls {
     file: Arc<str>,
-    mode: ControlTotals,
+    modes: ControlModes,
     checks: Vec<ControlCheck>,
 }
 
 impl Controls {
     /// The controls of `file`, named so in messages.
-    pub fn new(file: &Arc<str>, mode: ControlTotals) -> Self {
+    pub fn new(file: &Arc<str>, modes: impl Into<ControlModes>) -> Self {
         Controls {
             file: file.clone(),
-            mode,
+            modes: modes.into(),
             checks: Vec::new(),
         }
     }
@@ -91,7 +136,7 @@ impl Controls {
         let mut failure = None;
         for (check, hint) in checks {
             if !check.matches() {
-                match self.mode {
+                match self.modes.of(check.what) {
                     ControlTotals::Warn => tracing::warn!(
                         file = %self.file,
                         line = check.line,
@@ -175,5 +220,34 @@ mod tests {
             Ok(())
         );
         assert!(!controls.checks()[0].matches());
+    }
+
+    #[test]
+    fn counts_may_be_relaxed_while_amounts_stay_enforced() {
+        let file: Arc<str> = "f.bai".into();
+        let modes = ControlModes {
+            amounts: ControlTotals::Enforce,
+            counts: ControlTotals::Warn,
+        };
+        let mut controls = Controls::new(&file, modes);
+        assert_eq!(
+            controls.settle([
+                (check("records", 9, 12, 11), String::new()),
+                (check("items", 9, 2, 3), String::new()),
+            ]),
+            Ok(())
+        );
+        let e = controls
+            .settle([(check("amount", 10, 100, 200), String::new())])
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.bai:10: batch 001 amount: stated 1.00, computed 2.00"
+        );
+        assert_eq!(controls.checks().len(), 3, "every check is recorded");
+        assert_eq!(
+            ControlModes::from(ControlTotals::Warn).of("amount"),
+            ControlTotals::Warn
+        );
     }
 }

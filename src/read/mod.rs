@@ -10,6 +10,8 @@
 pub mod background;
 pub mod bai2;
 pub mod control;
+#[cfg(test)]
+mod corpus;
 pub mod csv;
 pub mod lockbox;
 
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use crate::money::Cents;
 
 // The ledger stores the checks a file's reader made; they are part of what a reader yields.
-pub use control::{ControlCheck, ControlTotals};
+pub use control::{ControlCheck, ControlModes, ControlTotals};
 
 /// Where a row came from: the file as given on the command line, and the 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]

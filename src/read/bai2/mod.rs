@@ -1,44 +1,71 @@
-//! The BAI2 reader (SPEC §3): comma-delimited, `/`-terminated bank statement records, streamed one
-//! logical record (a physical record and its `88` continuations) at a time, with the file's
-//! account, group and file control totals checked as their trailers go by.
+//! The BAI2 reader (SPEC §3, §9): comma-delimited, `/`-terminated bank statement records,
+//! streamed one logical record (a physical record and its `88` continuations) at a time, with
+//! the file's account, group and file control totals checked as their trailers go by.
 //!
-//! Interpretations of the BAI2 standard (Cash Management Balance Reporting Specifications 2):
+//! Interpretations of the BAI2 standard (Cash Management Balance Reporting Specifications 2,
+//! and BTRS, its version 3), and of what banks send instead (SPEC §9):
 //! - Records end with `/`, or, for banks that send them so, with the end of the line. If the 01
-//!   file header ends with `/`, every 02, 03, 49, 98 and 99 must too (a missing one is how a
-//!   truncated file shows); 16 and 88 records never need one.
-//! - A 16's text runs to the end of its physical line and may hold `/` and `,`; one trailing `/`
-//!   is dropped. An 88 after a 16 whose text has begun is more text, joined with one space; an 88
-//!   after any other record (or a 16 that stopped before its text) carries further fields.
+//!   file header ends with `/`, every 02, 03, 49 and 98 must too (a missing one is how a
+//!   truncated file shows); 16 and 88 records never need one, nor does the 99 (banks leave it
+//!   out of the last record).
+//! - Several records may share a physical line (`.../   02,...`): a record other than a 16 ends
+//!   at its first `/`, and what follows on the line is the next record. A 16 ends at a line
+//!   break followed by a record code (`NN,`), or at a `/` followed by a blank and a record code:
+//!   its references and text may hold `/` and `,`, and a line that does not begin with `NN,` is
+//!   its text (or a reference) wrapped without an 88.
+//! - A 16's fixed fields are counted by its funds type; whatever follows them is the text, one
+//!   trailing `/` dropped. An 88 after a 16 whose text has begun is more text, joined with one
+//!   space; an 88 after any other record (or a 16 that stopped before its text) carries further
+//!   fields. `88:` is read as `88,`. A trailing empty field before the `/` of a record that an 88
+//!   continues is the bank's separator, not a field.
+//! - A 16 whose amount is empty or not a number is a row with that amount, which validation
+//!   rejects; the file goes on (its totals count the amount as zero). Amounts may carry a sign.
 //! - Amounts are minor units of the account's currency (03, else 02, else USD): two decimals for
 //!   the usual currencies, none for JPY, KRW and the like. Any other currency code is a file error.
 //! - Control totals are sums of the amounts as written (minor units), as BAI2 defines them. A 49
 //!   total may be the sum of the account's 16 amounts or that plus its 03 summary amounts; the
 //!   first account where the two differ fixes which one the file uses. A 98 total is checked
 //!   against the sum of its 49 totals as stated, a 99 total against its 98 totals as stated, so a
-//!   wrong account total is reported once, where it is. A blank total or count states nothing.
+//!   wrong account total is reported once, where it is. A blank total or count states nothing;
+//!   a 98 with two numbers has left out its account count. Record counts count physical records
+//!   (a wrapped line is not one).
+//! - Groups: status 2 (deletion) and 4 (test only) hold no payments; with `final_only`, neither
+//!   do groups whose as-of-date modifier is 1 or 3 (interim). Their details are counted, never
+//!   handed over, and recorded as a [`super::control::SKIPPED`] check so that the report shows them.
 //! - Payment date = the 02 as-of date, YYMMDD, read as 20YY.
 
+mod codes;
 mod options;
 mod records;
 #[cfg(test)]
 mod tests;
 mod trailers;
 
+use std::collections::VecDeque;
 use std::io::{BufRead, Read};
 use std::sync::Arc;
 
 use regex::Regex;
 
+pub use self::codes::{CodeSpec, MAX_TYPE_CODE, TypeCodes};
 pub use self::options::{Bai2Options, LoanFrom};
 use self::records::{
-    Detail, Field, Part, Record, currency_decimals, field, funds_fields, minor_to_cents,
-    parse_as_of, parse_signed, parse_type_code, parse_unsigned, shown, split_code,
+    Detail, Field, Join, Part, Record, currency_decimals, field, funds_fields, line_starts_record,
+    minor_to_cents, next_record_at, parse_as_of, parse_signed, parse_type_code, shown, split_code,
 };
-use super::control::{ControlCheck, ControlTotals, Controls};
+#[cfg(test)]
+use super::control::ControlTotals;
+use super::control::{ControlCheck, ControlModes, Controls};
 use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
 
 /// The longest logical record (a record and its continuations) read; a longer one is no BAI2.
 const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// The record codes that come after the 01.
+const CODES_AFTER_01: [&str; 6] = ["02", "03", "16", "49", "98", "99"];
+
+/// A line that is neither a record nor a wrapped 16.
+const NOT_A_RECORD: &str = "a line that does not begin with a record code (NN,); only a 16 transaction detail may wrap onto the next line without an 88";
 
 /// Streams the payment 16s of one BAI2 file, checking its structure and control totals.
 pub struct Bai2Reader<R: BufRead> {
@@ -51,7 +78,12 @@ pub struct Bai2Reader<R: BufRead> {
     last_record_line: u64,
     loan_from: LoanFrom,
     pattern: Option<Regex>,
-    type_codes: Vec<u32>,
+    type_codes: TypeCodes,
+    /// Skip interim groups (as-of-date modifier 1 or 3).
+    final_only: bool,
+    /// The physical records of the current line not yet taken (more than one when a line holds
+    /// several records).
+    queue: VecDeque<Part>,
     /// The record being assembled: it is complete once the next non-88 record (or the end) shows.
     pending: Option<Record>,
     at_eof: bool,
@@ -74,6 +106,12 @@ pub struct Bai2Reader<R: BufRead> {
 
 struct Group {
     number: i64,
+    /// The line of its 02.
+    line: u64,
+    /// Why its details are not payments (a test, deletion or interim group), if they are not.
+    skip: Option<&'static str>,
+    /// Payment details skipped for that reason.
+    skipped: i64,
     /// The as-of date, ISO.
     date: String,
     decimals: u32,
@@ -89,23 +127,28 @@ struct Account {
     records: i64,
     details: i64,
     summaries: i64,
+    /// The first 16 whose amount could not be read (its line and amount), and how many there
+    /// were: a total that then disagrees says why.
+    unreadable: Option<(u64, String)>,
+    unreadable_count: i64,
 }
 
 impl<R: BufRead> Bai2Reader<R> {
     /// A reader of `input`, named `file` in messages. Rows are the 16s whose type code is in
-    /// `type_codes`; `mode` says whether a control-total mismatch ends the file or is logged.
+    /// `type_codes`; `modes` say whether a control-total mismatch ends the file or is logged
+    /// (one [`super::ControlTotals`] for amounts and counts alike, or a [`ControlModes`]).
     pub fn new(
         file: Arc<str>,
         input: R,
         options: &Bai2Options,
-        type_codes: &[u32],
-        mode: ControlTotals,
+        type_codes: impl Into<TypeCodes>,
+        modes: impl Into<ControlModes>,
     ) -> Result<Self, FileError> {
         let pattern = options
             .compile()
             .map_err(|m| FileError::new(&file, None, format!("bai2 options: {m}")))?;
         Ok(Bai2Reader {
-            controls: Controls::new(&file, mode),
+            controls: Controls::new(&file, modes),
             file,
             input,
             buf: Vec::new(),
@@ -113,7 +156,9 @@ impl<R: BufRead> Bai2Reader<R> {
             last_record_line: 0,
             loan_from: options.loan_from,
             pattern,
-            type_codes: type_codes.to_vec(),
+            type_codes: type_codes.into(),
+            final_only: false,
+            queue: VecDeque::new(),
             pending: None,
             at_eof: false,
             done: false,
@@ -130,8 +175,21 @@ impl<R: BufRead> Bai2Reader<R> {
         })
     }
 
+    /// With `true`, groups whose as-of-date modifier says interim (1 or 3) are skipped: their
+    /// details are counted, never handed over (`bai2_final_only`, SPEC §9).
+    pub fn final_only(mut self, final_only: bool) -> Self {
+        self.final_only = final_only;
+        self
+    }
+
     fn next_row(&mut self) -> Result<Option<RawRow>, FileError> {
         loop {
+            if let Some(part) = self.queue.pop_front() {
+                if let Some(row) = self.take(part)? {
+                    return Ok(Some(row));
+                }
+                continue;
+            }
             if self.at_eof {
                 if let Some(record) = self.pending.take() {
                     if let Some(row) = self.process(record)? {
@@ -150,41 +208,98 @@ impl<R: BufRead> Bai2Reader<R> {
                 continue;
             }
             self.last_record_line = self.line;
-            let part = Part {
+            self.split_line(text);
+        }
+    }
+
+    /// Queues the physical records of one line: usually the line itself; several when records
+    /// follow each other on it (see [`next_record_at`]).
+    fn split_line(&mut self, text: String) {
+        let wrap = !line_starts_record(&text);
+        let code = if wrap { "88" } else { split_code(&text).0 };
+        // A wrapped line or an 88 goes on with the record being assembled.
+        let mut is_detail = if code == "88" {
+            self.pending.as_ref().is_some_and(Record::is_detail)
+        } else {
+            code == "16"
+        };
+        let Some(mut at) = next_record_at(&text, is_detail) else {
+            let line = self.line;
+            self.queue.push_back(Part { line, text, wrap });
+            return;
+        };
+        let mut start = 0;
+        let mut wrap = wrap;
+        loop {
+            let part = text[start..start + at].trim_end().to_string();
+            self.queue.push_back(Part {
                 line: self.line,
-                text,
-            };
-            if split_code(&part.text).0 == "88" {
-                let Some(record) = self.pending.as_mut() else {
-                    return Err(self.error_at(
+                text: part,
+                wrap,
+            });
+            start += at;
+            wrap = false;
+            let rest = &text[start..];
+            let code = split_code(rest).0;
+            if code != "88" {
+                is_detail = code == "16";
+            }
+            match next_record_at(rest, is_detail) {
+                Some(next) => at = next,
+                None => {
+                    self.queue.push_back(Part {
+                        line: self.line,
+                        text: rest.to_string(),
+                        wrap: false,
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes one physical record: an 88 or a wrapped line joins the record being assembled;
+    /// any other record completes it, and the completed record is acted on.
+    fn take(&mut self, part: Part) -> Result<Option<RawRow>, FileError> {
+        if part.wrap || split_code(&part.text).0 == "88" {
+            let Some(record) = self.pending.as_mut() else {
+                return Err(match (part.wrap, self.started) {
+                    (false, _) => self.error_at(
                         &part,
                         "an 88 continuation with no record before it to continue",
-                    ));
-                };
-                record.bytes += part.text.len();
-                if record.bytes > MAX_RECORD_BYTES {
-                    let first = record.parts[0].line;
-                    return Err(FileError::new(
-                        &self.file,
-                        Some(first),
-                        format!(
-                            "the record beginning on line {first} goes on for more than {MAX_RECORD_BYTES} bytes; this is not a BAI2 file"
-                        ),
-                    ));
-                }
-                record.parts.push(part);
-                continue;
+                    ),
+                    (true, false) => self.error_at(
+                        &part,
+                        "the file does not begin with a 01 file header; is this a BAI2 file?",
+                    ),
+                    (true, true) => self.error_at(&part, NOT_A_RECORD),
+                });
+            };
+            if part.wrap && !record.is_detail() {
+                return Err(self.error_at(&part, NOT_A_RECORD));
             }
-            let bytes = part.text.len();
-            let previous = self.pending.replace(Record {
-                parts: vec![part],
-                bytes,
-            });
-            if let Some(record) = previous
-                && let Some(row) = self.process(record)?
-            {
-                return Ok(Some(row));
+            record.bytes += part.text.len();
+            if record.bytes > MAX_RECORD_BYTES {
+                let first = record.parts[0].line;
+                return Err(FileError::new(
+                    &self.file,
+                    Some(first),
+                    format!(
+                        "the record beginning on line {first} goes on for more than {MAX_RECORD_BYTES} bytes; this is not a BAI2 file"
+                    ),
+                ));
             }
+            record.parts.push(part);
+            return Ok(None);
+        }
+        let bytes = part.text.len();
+        let previous = self.pending.replace(Record {
+            parts: vec![part],
+            bytes,
+        });
+        match previous {
+            Some(record) => self.process(record),
+            None => Ok(None),
         }
     }
 
@@ -237,15 +352,28 @@ impl<R: BufRead> Bai2Reader<R> {
         let first = &record.parts[0];
         let code = split_code(&first.text).0;
         if self.ended {
-            return Err(self.error_at(first, "a record after the 99 file trailer"));
+            return Err(self.error_at(
+                first,
+                if code == "01" {
+                    "a second 01 file header after the 99 file trailer: two files joined into one? Import each on its own"
+                } else {
+                    "a record after the 99 file trailer"
+                },
+            ));
         }
         if !self.started && code != "01" {
             return Err(self.error_at(
                 first,
-                "the file does not begin with a 01 file header; is this a BAI2 file?",
+                if CODES_AFTER_01.contains(&code) {
+                    format!(
+                        "the file does not begin with a 01 file header (its first record is a {code}); the beginning of the file may be missing"
+                    )
+                } else {
+                    "the file does not begin with a 01 file header; is this a BAI2 file?".into()
+                },
             ));
         }
-        let n = record.parts.len() as i64;
+        let n = record.records();
         self.file_records += n;
         if let Some(g) = &mut self.group {
             g.records += n;
@@ -275,9 +403,19 @@ impl<R: BufRead> Bai2Reader<R> {
             return Err(self.error_at(&record.parts[0], "a second 01 file header"));
         }
         self.started = true;
-        self.file_records = record.parts.len() as i64;
+        self.file_records = record.records();
         self.slash_style = record.parts[0].text.ends_with('/');
-        self.fields(record)?;
+        let fields = self.fields(record, true)?;
+        // Version 2 is BAI2, 3 is BTRS, whose records read the same; anything else is read as
+        // they are, with a warning, since the records say more than the number does.
+        let (_, version) = field(&fields, 7);
+        if !matches!(version, "" | "2" | "02" | "3" | "03") {
+            tracing::warn!(
+                file = %self.file,
+                line = record.parts[0].line,
+                "the 01 file header gives version {version:?}; payimport reads BAI2 (version 2) and BTRS (version 3) and reads this file as those"
+            );
+        }
         Ok(())
     }
 
@@ -301,7 +439,43 @@ impl<R: BufRead> Bai2Reader<R> {
                 ),
             ));
         }
-        let fields = self.fields(record)?;
+        let fields = self.fields(record, true)?;
+        let (p, status) = field(&fields, 2);
+        let mut skip = match status {
+            "" | "1" | "3" => None,
+            "2" => Some("deletion, group status 2"),
+            "4" => Some("test only, group status 4"),
+            other => {
+                // Unknown, it might be a test: sending it could post money that never came.
+                return Err(self.error_in(
+                    record,
+                    p,
+                    format!(
+                        "group status {other:?} in the 02 group header is none of BAI2's (1 update, 2 deletion, 3 correction, 4 test only)"
+                    ),
+                ));
+            }
+        };
+        let (p, modifier) = field(&fields, 6);
+        let interim = match modifier {
+            "1" => Some("interim previous-day, as-of-date modifier 1"),
+            "3" => Some("interim same-day, as-of-date modifier 3"),
+            // Blank says nothing, and a group is final unless it says otherwise.
+            "" | "2" | "4" => None,
+            other if self.final_only => {
+                return Err(self.error_in(
+                    record,
+                    p,
+                    format!(
+                        "as-of-date modifier {other:?} in the 02 group header is none of BAI2's (1 and 3 interim, 2 and 4 final), so bai2_final_only cannot tell whether the group is final"
+                    ),
+                ));
+            }
+            _ => None,
+        };
+        if self.final_only && skip.is_none() {
+            skip = interim;
+        }
         let (p, raw_date) = field(&fields, 3);
         let date = parse_as_of(raw_date).ok_or_else(|| {
             self.error_in(
@@ -321,9 +495,12 @@ impl<R: BufRead> Bai2Reader<R> {
         self.groups_seen += 1;
         self.group = Some(Group {
             number: self.groups_seen,
+            line: record.parts[0].line,
+            skip,
+            skipped: 0,
             date: crate::payment::iso_date(date),
             decimals,
-            records: record.parts.len() as i64,
+            records: record.records(),
             accounts: 0,
             total: 0,
         });
@@ -347,7 +524,7 @@ impl<R: BufRead> Bai2Reader<R> {
                 "a 03 account identifier outside a group (no 02 group header before it)",
             ));
         };
-        let fields = self.fields(record)?;
+        let fields = self.fields(record, false)?;
         let (_, number) = field(&fields, 0);
         if number.is_empty() {
             return Err(self.error_at(first, "the 03 account identifier has no account number"));
@@ -363,6 +540,15 @@ impl<R: BufRead> Bai2Reader<R> {
         let mut i = 2;
         while i < fields.len() {
             let (p, type_code) = fields[i];
+            // A summary never begins in the empty fields that end a physical record before its
+            // 88: they are the bank's trailing separator (`...,510000,,,/` then `88,040,...`).
+            let part_end = fields[i..].iter().position(|(q, _)| *q != p).map(|n| i + n);
+            if let Some(next) = part_end
+                && fields[i..next].iter().all(|(_, f)| f.is_empty())
+            {
+                i = next;
+                continue;
+            }
             let (pa, amount) = field(&fields, i + 1);
             let (pf, funds) = field(&fields, i + 3);
             let extra = funds_fields(funds, field(&fields, i + 4).1)
@@ -403,9 +589,11 @@ impl<R: BufRead> Bai2Reader<R> {
         self.account = Some(Account {
             number: number.to_string(),
             decimals,
-            records: record.parts.len() as i64,
+            records: record.records(),
             details: 0,
             summaries,
+            unreadable: None,
+            unreadable_count: 0,
         });
         Ok(())
     }
@@ -420,8 +608,13 @@ impl<R: BufRead> Bai2Reader<R> {
         }
         let mut detail = Detail::default();
         for (i, part) in record.parts.iter().enumerate() {
+            let join = match (i, part.wrap) {
+                (0, _) => Join::Start,
+                (_, true) => Join::Wrap,
+                (_, false) => Join::Continuation,
+            };
             detail
-                .feed(split_code(&part.text).1, i)
+                .feed(part.body(), i, join)
                 .map_err(|m| self.error_in(record, i, m))?;
         }
         let (p, type_code) = detail.fixed(0);
@@ -434,29 +627,47 @@ impl<R: BufRead> Bai2Reader<R> {
                 ),
             ));
         };
+        let (pf, funds) = detail.fixed(2);
+        funds_fields(funds, detail.fixed(3).1)
+            .map_err(|m| self.error_in(record, pf, format!("16 transaction detail: {m}")))?;
         let (p, raw_amount) = detail.fixed(1);
-        let amount = match parse_unsigned(raw_amount) {
-            Some(a) => a,
+        // A signed whole number; anything else is this row's trouble, not the file's: the row
+        // goes on with the amount as written, for validation to reject (SPEC §9).
+        let amount = match parse_signed(raw_amount) {
+            Some(Some(a)) => Some(a),
+            Some(None) => None,
+            None if crate::validate::parse_amount(raw_amount).is_err() => None,
             None => {
+                // Text that validation would read as an amount (`15.00`) is no BAI2 amount
+                // either, and must not be posted as one.
                 return Err(self.error_in(
                     record,
                     p,
                     format!(
-                        "amount {raw_amount:?} of the 16 transaction detail is not an unsigned whole number (BAI2 amounts are digits with implied decimals, e.g. 150000 for 1500.00)"
+                        "amount {raw_amount:?} of the 16 transaction detail is not a whole number (BAI2 amounts are digits with implied decimals, e.g. 150000 for 1500.00)"
                     ),
                 ));
             }
         };
-        let (pf, funds) = detail.fixed(2);
-        funds_fields(funds, detail.fixed(3).1)
-            .map_err(|m| self.error_in(record, pf, format!("16 transaction detail: {m}")))?;
         let details = self.account.as_ref().map_or(0, |a| a.details);
-        let details = self.add(details, amount, record, p)?;
+        let details = self.add(details, amount.unwrap_or(0), record, p)?;
         let Some(account) = self.account.as_mut() else {
             return Ok(None);
         };
         account.details = details;
-        if !self.type_codes.contains(&type_code) {
+        if amount.is_none() {
+            account.unreadable_count += 1;
+            if account.unreadable.is_none() {
+                account.unreadable = Some((first.line, raw_amount.to_string()));
+            }
+        }
+        if !self.type_codes.contains(type_code) {
+            return Ok(None);
+        }
+        if let Some(group) = self.group.as_mut()
+            && group.skip.is_some()
+        {
+            group.skipped += 1;
             return Ok(None);
         }
         let decimals = account.decimals;
@@ -486,8 +697,11 @@ impl<R: BufRead> Bai2Reader<R> {
                 loan,
                 // No cents for an amount past what i64 cents hold (92 quadrillion): it goes as
                 // written, for validation to refuse as too large, as it refuses such text.
-                amount: minor_to_cents(amount, decimals)
-                    .map_or_else(|| RawAmount::Text(format!("{amount}.00")), RawAmount::Cents),
+                amount: match amount {
+                    Some(amount) => minor_to_cents(amount, decimals)
+                        .map_or_else(|| RawAmount::Text(format!("{amount}.00")), RawAmount::Cents),
+                    None => RawAmount::Text(raw_amount.to_string()),
+                },
                 date,
                 reference: bank_reference.to_string(),
                 ..RawFields::default()
@@ -495,11 +709,18 @@ impl<R: BufRead> Bai2Reader<R> {
         }))
     }
 
-    /// The fields of a record other than a 16, across its continuations.
-    fn fields<'a>(&self, record: &'a Record) -> Result<Vec<Field<'a>>, FileError> {
+    /// The fields of a record other than a 16, across its continuations. With `drop_separator`,
+    /// a record that an 88 continues loses the empty field a trailing `,` before its `/` makes
+    /// (the 03 sorts its own out, see `account_header`).
+    fn fields<'a>(
+        &self,
+        record: &'a Record,
+        drop_separator: bool,
+    ) -> Result<Vec<Field<'a>>, FileError> {
         let mut out = Vec::new();
+        let last = record.parts.len() - 1;
         for (i, part) in record.parts.iter().enumerate() {
-            let body = split_code(&part.text).1;
+            let body = part.body();
             let content = match body.find('/') {
                 Some(at) => {
                     if !body[at + 1..].trim().is_empty() {
@@ -508,8 +729,10 @@ impl<R: BufRead> Bai2Reader<R> {
                     &body[..at]
                 }
                 None => {
-                    // A record continued by an 88 may leave its `/` out, as may an 88.
-                    if i == 0 && self.slash_style && record.parts.len() == 1 {
+                    // A record continued by an 88 may leave its `/` out, as may an 88, and
+                    // banks leave it out of the last record (the 99).
+                    let code = split_code(&part.text).0;
+                    if i == 0 && self.slash_style && last == 0 && code != "99" {
                         return Err(self.error_at(
                             part,
                             "the record does not end with / as the 01 file header does; the file may be truncated",
@@ -521,6 +744,10 @@ impl<R: BufRead> Bai2Reader<R> {
             if content.trim().is_empty() {
                 continue;
             }
+            let content = match content.trim_end().strip_suffix(',') {
+                Some(kept) if drop_separator && i < last => kept,
+                _ => content,
+            };
             out.extend(content.split(',').map(|f| (i, f.trim())));
         }
         Ok(out)

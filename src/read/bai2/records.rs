@@ -5,66 +5,123 @@ use chrono::NaiveDate;
 
 use crate::money::Cents;
 
-/// One physical line, trimmed.
+/// One physical record: a line, or one of several records on a line, trimmed.
 pub(super) struct Part {
     pub(super) line: u64,
     pub(super) text: String,
+    /// A 16's text or reference wrapped onto this line without an 88: there is no record code,
+    /// the whole text goes on with the 16.
+    pub(super) wrap: bool,
 }
 
-/// A logical record: a physical record and its 88 continuations.
+impl Part {
+    /// The part's body: after its record code, or the whole of a wrapped line.
+    pub(super) fn body(&self) -> &str {
+        if self.wrap {
+            &self.text
+        } else {
+            split_code(&self.text).1
+        }
+    }
+}
+
+/// A logical record: a physical record and its 88 continuations (and, for a 16, the lines its
+/// text wrapped onto).
 pub(super) struct Record {
     pub(super) parts: Vec<Part>,
     pub(super) bytes: usize,
 }
 
+impl Record {
+    pub(super) fn is_detail(&self) -> bool {
+        split_code(&self.parts[0].text).0 == "16"
+    }
+
+    /// Physical records as the file's counts count them: a wrapped line is part of the record
+    /// the bank wrote, not a record of its own.
+    pub(super) fn records(&self) -> i64 {
+        self.parts.iter().filter(|p| !p.wrap).count() as i64
+    }
+}
+
 /// A field of a logical record: the part it is in, and its trimmed text.
 pub(super) type Field<'a> = (usize, &'a str);
 
+/// How a physical record joins the 16 it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Join {
+    /// The 16 itself.
+    Start,
+    /// An 88: it begins a new field (or, once the text has begun, more text).
+    Continuation,
+    /// A line break in the middle of the record: a field cut by it goes on.
+    Wrap,
+}
+
 /// The fields of a 16, gathered across its continuations: the fixed fields, then the text.
+///
+/// Fixed fields are split at `,` only: a `/` inside a bank or customer reference is part of
+/// it (SPEC §9), and how many fixed fields there are is known from the funds type, so whatever
+/// follows them is the text.
 #[derive(Default)]
 pub(super) struct Detail {
     /// Type code, amount, funds type, the funds type's own fields, bank and customer reference.
     fixed: Vec<(usize, String)>,
+    /// The last fixed field ended with its line, neither `,` nor `/` after it: a wrapped line
+    /// goes on with it.
+    open: bool,
     /// `None` until the text field has begun.
     text: Option<String>,
 }
 
 impl Detail {
-    /// Takes the body of one physical record (the 16 or an 88 after it).
-    pub(super) fn feed(&mut self, body: &str, part: usize) -> Result<(), String> {
+    /// Takes the body of one physical record (the 16, an 88 after it, or a wrapped line).
+    pub(super) fn feed(&mut self, body: &str, part: usize, join: Join) -> Result<(), String> {
         if let Some(text) = &mut self.text {
-            push_text(text, body);
+            push_text(text, body, true);
             return Ok(());
         }
-        let mut rest = body;
+        let body = body.trim();
+        // The `/` at the end of the physical record ends it (a `/` inside a field does not).
+        let (mut rest, closed) = match body.strip_suffix('/') {
+            Some(b) => (b, true),
+            None => (body, false),
+        };
+        if join == Join::Wrap
+            && self.open
+            && let Some((_, last)) = self.fixed.last_mut()
+        {
+            match rest.find(',') {
+                Some(at) => {
+                    last.push_str(rest[..at].trim());
+                    rest = &rest[at + 1..];
+                }
+                None => {
+                    last.push_str(rest.trim());
+                    self.open = !closed;
+                    return Ok(());
+                }
+            }
+        }
+        self.open = false;
         loop {
             if self.fixed.len() >= self.needed()? {
                 let mut text = String::new();
-                push_text(&mut text, rest);
+                push_text(&mut text, rest, false);
                 self.text = Some(text);
                 return Ok(());
             }
             if rest.is_empty() {
                 return Ok(());
             }
-            match rest.find([',', '/']) {
-                Some(at) if rest.as_bytes()[at] == b',' => {
+            match rest.find(',') {
+                Some(at) => {
                     self.fixed.push((part, rest[..at].trim().to_string()));
                     rest = &rest[at + 1..];
                 }
-                Some(at) => {
-                    // `/` before the text ends the record; the fields left are defaulted.
-                    if !rest[at + 1..].trim().is_empty() {
-                        return Err(format!(
-                            "text after the / that ends the 16 transaction detail's field {:?}",
-                            rest[..at].trim()
-                        ));
-                    }
-                    self.fixed.push((part, rest[..at].trim().to_string()));
-                    return Ok(());
-                }
                 None => {
                     self.fixed.push((part, rest.trim().to_string()));
+                    self.open = !closed;
                     return Ok(());
                 }
             }
@@ -110,10 +167,15 @@ impl Detail {
     }
 }
 
-/// Appends one segment of a 16's text: trimmed, one closing `/` dropped, joined by a space.
-pub(super) fn push_text(text: &mut String, segment: &str) {
+/// Appends one segment of a 16's text: trimmed, one closing `/` dropped (unless the caller has
+/// dropped it already), joined by a space.
+pub(super) fn push_text(text: &mut String, segment: &str, strip_slash: bool) {
     let segment = segment.trim();
-    let segment = segment.strip_suffix('/').unwrap_or(segment).trim_end();
+    let segment = if strip_slash {
+        segment.strip_suffix('/').unwrap_or(segment).trim_end()
+    } else {
+        segment
+    };
     if segment.is_empty() {
         return;
     }
@@ -123,8 +185,58 @@ pub(super) fn push_text(text: &mut String, segment: &str) {
     text.push_str(segment);
 }
 
+/// The record codes BAI2 defines.
+const CODES: [&str; 8] = ["01", "02", "03", "16", "49", "88", "98", "99"];
+
+/// Whether `s` begins a record: two digits and `,` (any two digits, so that an unknown code is
+/// reported as one), or `88:` which some banks write for `88,`.
+pub(super) fn starts_record(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 3
+        && b[0].is_ascii_digit()
+        && b[1].is_ascii_digit()
+        && (b[2] == b',' || (b[2] == b':' && &b[..2] == b"88"))
+}
+
+/// Whether a physical line begins with a record rather than going on with a wrapped 16: as
+/// [`starts_record`], or a known code alone or right before its `/`.
+pub(super) fn line_starts_record(s: &str) -> bool {
+    starts_record(s)
+        || (s.len() >= 2
+            && s.is_char_boundary(2)
+            && CODES.contains(&&s[..2])
+            && matches!(s.as_bytes().get(2), None | Some(b'/')))
+}
+
+/// Where the next record on the same physical line begins (a byte offset into `seg`), if
+/// another begins there. `is_detail`: `seg` is (part of) a 16, whose text may hold `/`.
+///
+/// A record other than a 16 ends at its first `/`; whatever follows is the next record (text
+/// that is no record is left for [`super::Bai2Reader`]'s field check to refuse). A 16 (and an
+/// 88 or wrapped line going on with it) ends only at a `/` followed by a blank and a known record
+/// code with its `,`: text such as `INV 11/16, ACME` must stay text.
+pub(super) fn next_record_at(seg: &str, is_detail: bool) -> Option<usize> {
+    if is_detail {
+        for (i, _) in seg.match_indices('/') {
+            let rest = &seg[i + 1..];
+            let after = rest.trim_start();
+            if after.len() < rest.len() && starts_record(after) && CODES.contains(&&after[..2]) {
+                return Some(seg.len() - after.len());
+            }
+        }
+        None
+    } else {
+        let at = seg.find('/')?;
+        let after = seg[at + 1..].trim_start();
+        (!after.is_empty() && starts_record(after)).then(|| seg.len() - after.len())
+    }
+}
+
 /// The record code and the body after it (`,` dropped; a `/` right after the code kept).
 pub(super) fn split_code(text: &str) -> (&str, &str) {
+    if let Some(body) = text.strip_prefix("88:") {
+        return ("88", body);
+    }
     match text.find([',', '/']) {
         Some(at) if text.as_bytes()[at] == b',' => (text[..at].trim(), &text[at + 1..]),
         Some(at) => (text[..at].trim(), &text[at..]),
@@ -139,18 +251,20 @@ pub(super) fn field<'a>(fields: &[Field<'a>], index: usize) -> Field<'a> {
 /// How many fields follow a funds type: S has three amounts, V a value date and time, D a count
 /// and that many (days, amount) pairs.
 pub(super) fn funds_fields(funds: &str, distributions: &str) -> Result<usize, String> {
-    match funds.to_ascii_uppercase().as_str() {
-        "" | "0" | "1" | "2" | "Z" => Ok(0),
-        "S" => Ok(3),
-        "V" => Ok(2),
-        "D" => match parse_unsigned(distributions) {
+    // Asked several times for every 16: bytes, no upper-cased copy.
+    match funds.as_bytes() {
+        b"" | b"0" | b"1" | b"2" | b"Z" | b"z" => Ok(0),
+        b"S" | b"s" => Ok(3),
+        b"V" | b"v" => Ok(2),
+        b"D" | b"d" => match parse_unsigned(distributions) {
             Some(n) => Ok((n as usize).saturating_mul(2).saturating_add(1)),
             None => Err(format!(
                 "number of distributions {distributions:?} of funds type D is not a whole number"
             )),
         },
-        other => Err(format!(
-            "unknown funds type {other:?} (BAI2 funds types are 0, 1, 2, S, V, D and Z)"
+        _ => Err(format!(
+            "unknown funds type {:?} (BAI2 funds types are 0, 1, 2, S, V, D and Z)",
+            funds.to_ascii_uppercase()
         )),
     }
 }

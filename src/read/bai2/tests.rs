@@ -13,7 +13,7 @@ fn fixture(name: &str) -> Vec<u8> {
 
 type Outcome = (Vec<RawRow>, Option<FileError>, Vec<ControlCheck>);
 
-fn run(name: &str, bytes: &[u8], options: &Bai2Options, mode: ControlTotals) -> Outcome {
+fn run(name: &str, bytes: &[u8], options: &Bai2Options, mode: impl Into<ControlModes>) -> Outcome {
     let mut reader = Bai2Reader::new(name.into(), bytes, options, TYPES, mode).unwrap();
     let mut rows = Vec::new();
     let mut error = None;
@@ -240,7 +240,8 @@ fn structural_errors_name_the_line_and_record() {
         ),
         (
             "bad_amount.bai",
-            "bad_amount.bai:5: amount \"4000O\" of the 16 transaction detail is not an unsigned whole number (BAI2 amounts are digits with implied decimals, e.g. 150000 for 1500.00): \"16,165,4000O,0,ACH3002,77,LOAN 77/\"",
+            // The row is read (validation rejects it); the account total then disagrees.
+            "bad_amount.bai:6: account 123456789 amount: stated 1400.00, computed 1000.00 (1 detail amount(s) could not be read and count as zero, the first on line 5: \"4000O\")",
         ),
     ] {
         assert_eq!(fixture_error(name), message);
@@ -281,8 +282,8 @@ fn more_structural_errors() {
             "x.bai:3: a record after the 99 file trailer: \"99,0,0,2/\"",
         ),
         (
-            b"01,1,2,261120,0200,1,,,2/\n99,0,0\n",
-            "x.bai:2: the record does not end with / as the 01 file header does; the file may be truncated: \"99,0,0\"",
+            b"01,1,2,261120,0200,1,,,2/\n02,1,2,1,261120,,USD,2/\n98,0,0\n",
+            "x.bai:3: the record does not end with / as the 01 file header does; the file may be truncated: \"98,0,0\"",
         ),
         (
             b"01,1,2,261120,0200,1,,,2/\n99,0,0,2/ 98\n",
@@ -307,12 +308,8 @@ fn more_structural_errors() {
             "x.bai:4: type code \"1650\" of the 16 transaction detail is not a number of up to 3 digits: \"16,1650,100,0,R,5/\"",
         ),
         (
-            "16,165,-100,0,R,5/\n",
-            "x.bai:4: amount \"-100\" of the 16 transaction detail is not an unsigned whole number (BAI2 amounts are digits with implied decimals, e.g. 150000 for 1500.00): \"16,165,-100,0,R,5/\"",
-        ),
-        (
-            "16,165,99999999999999999999,0,R,5/\n",
-            "x.bai:4: amount \"99999999999999999999\" of the 16 transaction detail is not an unsigned whole number (BAI2 amounts are digits with implied decimals, e.g. 150000 for 1500.00): \"16,165,99999999999999999999,0,R,5/\"",
+            "16,165,15.00,0,R,5/\n",
+            "x.bai:4: amount \"15.00\" of the 16 transaction detail is not a whole number (BAI2 amounts are digits with implied decimals, e.g. 150000 for 1500.00): \"16,165,15.00,0,R,5/\"",
         ),
         (
             "16,165,9000000000000000000,0,R,5/\n16,165,9000000000000000000,0,R,5/\n",
@@ -603,4 +600,316 @@ fn no_panic_on_broken_input() {
             }
         }
     }
+}
+
+/// Reads `text` with the default options, enforcing: the rows (as `summary` shows them), the
+/// error if any, and the checks.
+fn quirk(text: &str) -> (Vec<RawRow>, Option<String>, Vec<ControlCheck>) {
+    let (rows, error, checks) = run(
+        "q.bai",
+        text.as_bytes(),
+        &Bai2Options::default(),
+        ControlTotals::Enforce,
+    );
+    (rows, error.map(|e| e.to_string()), checks)
+}
+
+/// The records of an account with `details` around it, totals as stated.
+fn account(details: &str, total: i64, records: i64) -> String {
+    format!(
+        "01,BANKID,LENDER,261130,0200,7,,,2/\n02,LENDER,BANKID,1,261129,2400,USD,2/\n03,0012345678,USD/\n{details}49,{total},{}/\n98,{total},1,{}/\n99,{total},1,{}/\n",
+        records + 2,
+        records + 4,
+        records + 6
+    )
+}
+
+#[test]
+fn several_records_on_one_physical_line() {
+    let text = "01,BANKID,LENDER,261130,0200,7,,,2/   02,LENDER,BANKID,1,261129,2400,USD,2/\n\
+        03,0012345678,USD/ 16,165,125000,0,BR1,LN000123,ACH CREDIT/   16,165,500,0,BR2,LN2/\n\
+        49,125500,4/98,125500,1,6/ 99,125500,1,8/\n";
+    let (rows, error, checks) = quirk(text);
+    assert_eq!(error, None);
+    assert_eq!(
+        summary(&rows),
+        [
+            (2, "LN000123", Cents(125_000), "2026-11-29", "BR1"),
+            (2, "LN2", Cents(500), "2026-11-29", "BR2"),
+        ]
+    );
+    assert!(checks.iter().all(ControlCheck::matches), "{checks:?}");
+    // A 16's text holding a date such as 11/16, goes on being text.
+    let (rows, error, _) = quirk(&account(
+        "16,165,100,0,BR1,7,INV 11/16,ACME/ 16,165,200,0,BR2,8/\n",
+        300,
+        2,
+    ));
+    assert_eq!(error, None);
+    assert_eq!(loans(&rows), ["7", "8"]);
+}
+
+#[test]
+fn a_detail_whose_text_wraps_without_an_88() {
+    let text = account(
+        "16,165,125000,0,BR1,LN000123,ACH CREDIT FROM A BORROWER WITH A VERY\nLONG NAME      /\n",
+        125000,
+        1,
+    );
+    let (rows, error, checks) = quirk(&text);
+    assert_eq!(error, None);
+    assert_eq!(
+        summary(&rows),
+        [(4, "LN000123", Cents(125_000), "2026-11-29", "BR1")]
+    );
+    assert!(checks.iter().all(ControlCheck::matches), "{checks:?}");
+    let (rows, _, _) = run(
+        "q.bai",
+        text.as_bytes(),
+        &text_options("^(.*)$"),
+        ControlTotals::Enforce,
+    );
+    assert_eq!(
+        loans(&rows),
+        ["ACH CREDIT FROM A BORROWER WITH A VERY LONG NAME"]
+    );
+    // A reference cut by the line break goes on on the next line.
+    let (rows, error, _) = quirk(&account("16,165,100,0,BR1,LN000\n123,PAYMENT/\n", 100, 1));
+    assert_eq!(error, None);
+    assert_eq!(loans(&rows), ["LN000123"]);
+    // Only a 16 wraps: anything else that is no record is refused with its line.
+    let (_, error, _) = quirk(&format!("{HEAD}03,9,USD/\nLONG NAME/\n"));
+    assert_eq!(
+        error.unwrap(),
+        "q.bai:4: a line that does not begin with a record code (NN,); only a 16 transaction detail may wrap onto the next line without an 88: \"LONG NAME/\""
+    );
+}
+
+#[test]
+fn slashes_inside_references() {
+    let (rows, error, _) = quirk(&account(
+        "16,165,125000,0,BR/2026/11/001,CR/77/A,ACH CREDIT/\n",
+        125000,
+        1,
+    ));
+    assert_eq!(error, None);
+    assert_eq!(
+        summary(&rows),
+        [(4, "CR/77/A", Cents(125_000), "2026-11-29", "BR/2026/11/001")]
+    );
+}
+
+#[test]
+fn a_trailing_empty_field_before_the_slash_of_an_03_and_its_88() {
+    let text = "01,BANKID,LENDER,261130,0200,7,,,2/\n02,LENDER,BANKID,1,261129,2400,USD,2/\n\
+        03,0012345678,USD,010,500000,,,015,510000,,,/\n88,040,490000,,,045,510000,,,/\n\
+        16,165,10000,0,BR1,LN1/\n49,2020000,4/\n98,2020000,1,6/\n99,2020000,1,8/\n";
+    let (rows, error, checks) = quirk(text);
+    assert_eq!(error, None);
+    assert_eq!(loans(&rows), ["LN1"]);
+    // 5000.00 + 5100.00 + 4900.00 + 5100.00 of summaries, 100.00 of details.
+    assert_eq!(
+        shown_checks(&checks)[0],
+        ("account 0012345678", "amount", 6, 2020000, 2020000)
+    );
+}
+
+#[test]
+fn the_last_record_without_its_slash() {
+    let (rows, error, checks) = quirk(
+        &account("16,165,1012500,0,BR1,LN1/\n", 1012500, 1)
+            .replace("99,1012500,1,7/", "99,1012500,1,7"),
+    );
+    assert_eq!(error, None);
+    assert_eq!(loans(&rows), ["LN1"]);
+    assert_eq!(
+        checks.last().map(|c| (c.what, c.stated)),
+        Some(("records", 7))
+    );
+}
+
+#[test]
+fn eighty_eight_with_a_colon() {
+    let (rows, error, _) = run(
+        "q.bai",
+        account("16,165,100,0,BR1,LN1,LOAN\n88:42 PAYMENT/\n", 100, 2).as_bytes(),
+        &text_options(r"LOAN\s*(\d+)"),
+        ControlTotals::Enforce,
+    );
+    assert_eq!(error, None);
+    assert_eq!(loans(&rows), ["42"]);
+}
+
+#[test]
+fn an_empty_or_unreadable_amount_is_a_row_for_validation_to_reject() {
+    let (rows, error, checks) = quirk(&account(
+        "16,165,,0,BR1,LN1,NO AMOUNT/\n16,165,4000,0,BR2,LN2/\n16,165,+500,0,BR3,LN3/\n16,165,-700,0,BR4,LN4/\n",
+        3800,
+        4,
+    ));
+    assert_eq!(error, None);
+    assert!(checks.iter().all(ControlCheck::matches), "{checks:?}");
+    let amounts: Vec<(u64, RawAmount)> = rows
+        .iter()
+        .map(|r| (r.pos.line, r.fields.amount.clone()))
+        .collect();
+    assert_eq!(
+        amounts,
+        [
+            (4, RawAmount::Text(String::new())),
+            (5, RawAmount::Cents(Cents(4000))),
+            (6, RawAmount::Cents(Cents(500))),
+            (7, RawAmount::Cents(Cents(-700))),
+        ]
+    );
+}
+
+#[test]
+fn a_group_trailer_without_its_account_count() {
+    let text = account("16,165,1012500,0,BR1,LN1/\n", 1012500, 1)
+        .replace("98,1012500,1,5/", "98,1012500,5/");
+    let (rows, error, checks) = quirk(&text);
+    assert_eq!(error, None);
+    assert_eq!(rows.len(), 1);
+    let group: Vec<_> = shown_checks(&checks)
+        .into_iter()
+        .filter(|c| c.0 == "group 1")
+        .collect();
+    assert_eq!(
+        group,
+        [
+            ("group 1", "amount", 6, 1012500, 1012500),
+            ("group 1", "records", 6, 5, 5),
+        ]
+    );
+    let wrong = text.replace("98,1012500,5/", "98,1012500,6/");
+    assert_eq!(
+        quirk(&wrong).1.unwrap(),
+        "q.bai:6: group 1 records: stated 6, computed 5 (the 98 gives two numbers after its total, read as the record count with the account count left out)"
+    );
+}
+
+/// A file of three groups: as-of-date modifiers 2 (final), 3 (interim) and blank, the last of
+/// group status `status`.
+fn groups(status: &str) -> String {
+    format!(
+        "01,B,L,261130,0200,7,,,2/\n\
+         02,L,B,1,261129,2400,USD,2/\n03,1,USD/\n16,165,100,0,BR1,LN1/\n49,100,3/\n98,100,1,5/\n\
+         02,L,B,1,261130,1200,USD,3/\n03,1,USD/\n16,165,200,0,BR2,LN2/\n49,200,3/\n98,200,1,5/\n\
+         02,L,B,{status},261130,2400,USD,/\n03,1,USD/\n16,165,300,0,BR3,LN3/\n16,475,50,0,CHK,/\n49,350,4/\n98,350,1,6/\n\
+         99,650,3,18/\n"
+    )
+}
+
+#[test]
+fn test_and_deletion_groups_are_skipped_and_recorded() {
+    for (status, why) in [
+        ("4", "test only, group status 4"),
+        ("2", "deletion, group status 2"),
+    ] {
+        let (rows, error, checks) = quirk(&groups(status));
+        assert_eq!(error, None);
+        assert_eq!(loans(&rows), ["LN1", "LN2"], "status {status}");
+        let skipped: Vec<String> = checks
+            .iter()
+            .filter(|c| c.what == crate::read::control::SKIPPED)
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            skipped,
+            [format!(
+                "group 3 ({why}): 1 payment detail(s) skipped, not sent"
+            )]
+        );
+        assert!(checks.iter().all(ControlCheck::matches), "{checks:?}");
+    }
+    assert_eq!(loans(&quirk(&groups("3")).0), ["LN1", "LN2", "LN3"]);
+    assert_eq!(
+        quirk(&groups("7")).1.unwrap(),
+        "q.bai:12: group status \"7\" in the 02 group header is none of BAI2's (1 update, 2 deletion, 3 correction, 4 test only): \"02,L,B,7,261130,2400,USD,/\""
+    );
+}
+
+#[test]
+fn final_only_skips_interim_groups() {
+    let text = groups("1");
+    let read = |final_only: bool| {
+        let mut reader = Bai2Reader::new(
+            "q.bai".into(),
+            text.as_bytes(),
+            &Bai2Options::default(),
+            TYPES,
+            ControlTotals::Enforce,
+        )
+        .unwrap()
+        .final_only(final_only);
+        let rows: Vec<RawRow> = reader.by_ref().map(Result::unwrap).collect();
+        (rows, reader.control_checks().to_vec())
+    };
+    let (rows, _) = read(false);
+    assert_eq!(loans(&rows), ["LN1", "LN2", "LN3"]);
+    let (rows, checks) = read(true);
+    assert_eq!(loans(&rows), ["LN1", "LN3"]);
+    let skipped: Vec<_> = shown_checks(&checks)
+        .into_iter()
+        .filter(|c| c.1 == "skipped")
+        .collect();
+    assert_eq!(
+        skipped,
+        [(
+            "group 2 (interim same-day, as-of-date modifier 3)",
+            "skipped",
+            7,
+            1,
+            1
+        )]
+    );
+}
+
+#[test]
+fn version_3_headers_read_as_version_2() {
+    let text = account("16,165,100,0,BR1,LN1/\n", 100, 1).replace(",7,,,2/", ",,,,3/");
+    let (rows, error, _) = quirk(&text);
+    assert_eq!(error, None);
+    assert_eq!(loans(&rows), ["LN1"]);
+}
+
+#[test]
+fn files_that_stay_refused_say_where_and_why() {
+    let one = account("16,165,100,0,BR1,LN1/\n", 100, 1);
+    assert_eq!(
+        quirk(&format!("{one}{one}")).1.unwrap(),
+        "q.bai:8: a second 01 file header after the 99 file trailer: two files joined into one? Import each on its own: \"01,BANKID,LENDER,261130,0200,7,,,2/\""
+    );
+    let headless = one.split_once('\n').unwrap().1;
+    assert_eq!(
+        quirk(headless).1.unwrap(),
+        "q.bai:1: the file does not begin with a 01 file header (its first record is a 02); the beginning of the file may be missing: \"02,LENDER,BANKID,1,261129,2400,USD,2/\""
+    );
+    assert_eq!(
+        quirk(&one.replace("261129", "261329")).1.unwrap(),
+        "q.bai:2: as-of date \"261329\" in the 02 group header is not a valid YYMMDD date: \"02,LENDER,BANKID,1,261329,2400,USD,2/\""
+    );
+    assert_eq!(
+        quirk(&one.replace("49,100,", "49,101,")).1.unwrap(),
+        "q.bai:5: account 0012345678 amount: stated 1.01, computed 1.00"
+    );
+}
+
+#[test]
+fn control_counts_warn_relaxes_counts_only() {
+    let modes = ControlModes {
+        amounts: ControlTotals::Enforce,
+        counts: ControlTotals::Warn,
+    };
+    let text = account("16,165,100,0,BR1,LN1/\n", 100, 1).replace("49,100,3/", "49,100,9/");
+    let (rows, error, checks) = run("q.bai", text.as_bytes(), &Bai2Options::default(), modes);
+    assert_eq!((rows.len(), error), (1, None));
+    assert!(checks.iter().any(|c| !c.matches()));
+    let text = text.replace("49,100,9/", "49,101,9/");
+    let (_, error, _) = run("q.bai", text.as_bytes(), &Bai2Options::default(), modes);
+    assert_eq!(
+        error.unwrap().to_string(),
+        "q.bai:5: account 0012345678 amount: stated 1.01, computed 1.00"
+    );
 }

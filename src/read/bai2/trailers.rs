@@ -7,7 +7,7 @@ use super::Bai2Reader;
 use super::records::{Field, Record, field, parse_signed, parse_unsigned};
 use crate::money::Cents;
 use crate::read::FileError;
-use crate::read::control::ControlCheck;
+use crate::read::control::{ControlCheck, SKIPPED};
 
 impl<R: BufRead> Bai2Reader<R> {
     pub(super) fn account_trailer(&mut self, record: &Record) -> Result<(), FileError> {
@@ -18,7 +18,7 @@ impl<R: BufRead> Bai2Reader<R> {
                 "a 49 account trailer outside an account (no 03 account identifier before it)",
             ));
         };
-        let fields = self.fields(record)?;
+        let fields = self.fields(record, true)?;
         let total = self.stated(
             record,
             &fields,
@@ -73,6 +73,15 @@ impl<R: BufRead> Bai2Reader<R> {
                     Cents(details)
                 )
             };
+            let mut hint = hint;
+            if let Some((at, raw)) = &account.unreadable
+                && stated != computed
+            {
+                hint.push_str(&format!(
+                    " ({} detail amount(s) could not be read and count as zero, the first on line {at}: {raw:?})",
+                    account.unreadable_count
+                ));
+            }
             checks.push((check(&scope, "amount", line, stated, computed), hint));
         }
         if let Some(stated) = count {
@@ -110,7 +119,7 @@ impl<R: BufRead> Bai2Reader<R> {
                 "a 98 group trailer outside a group (no 02 group header before it)",
             ));
         };
-        let fields = self.fields(record)?;
+        let fields = self.fields(record, true)?;
         let total = self.stated(
             record,
             &fields,
@@ -119,10 +128,13 @@ impl<R: BufRead> Bai2Reader<R> {
             "group control total",
             "98 group trailer",
         )?;
+        // Two numbers: the bank left out the account count, and the second is the record count.
+        let short = fields.len() == 2;
+        let (accounts_at, count_at) = if short { (usize::MAX, 1) } else { (1, 2) };
         let accounts = self.stated(
             record,
             &fields,
-            1,
+            accounts_at,
             false,
             "number of accounts",
             "98 group trailer",
@@ -130,7 +142,7 @@ impl<R: BufRead> Bai2Reader<R> {
         let count = self.stated(
             record,
             &fields,
-            2,
+            count_at,
             false,
             "number of records",
             "98 group trailer",
@@ -151,8 +163,29 @@ impl<R: BufRead> Bai2Reader<R> {
             ));
         }
         if let Some(stated) = count {
+            let hint = if short {
+                " (the 98 gives two numbers after its total, read as the record count with the account count left out)".to_string()
+            } else {
+                String::new()
+            };
+            checks.push((check(&scope, "records", line, stated, group.records), hint));
+        }
+        if let Some(why) = group.skip {
+            tracing::warn!(
+                file = %self.file,
+                line = group.line,
+                "group {} ({why}): {} payment detail(s) skipped, not sent",
+                group.number,
+                group.skipped
+            );
             checks.push((
-                check(&scope, "records", line, stated, group.records),
+                check(
+                    &format!("group {} ({why})", group.number),
+                    SKIPPED,
+                    group.line,
+                    group.skipped,
+                    group.skipped,
+                ),
                 String::new(),
             ));
         }
@@ -181,7 +214,7 @@ impl<R: BufRead> Bai2Reader<R> {
                 ),
             ));
         }
-        let fields = self.fields(record)?;
+        let fields = self.fields(record, true)?;
         let total = self.stated(
             record,
             &fields,

@@ -28,7 +28,9 @@ use std::sync::Arc;
 
 pub use self::layout::{LoanFrom, LockboxLayout, MAX_COLUMN, Span};
 use self::records::{add, cut, optional, record_name, show, yymmdd};
-use super::control::{ControlCheck, ControlTotals, Controls};
+#[cfg(test)]
+use super::control::ControlTotals;
+use super::control::{ControlCheck, ControlModes, Controls};
 use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
 use crate::money::Cents;
 
@@ -98,13 +100,13 @@ impl<R: BufRead> LockboxReader<R> {
         file: Arc<str>,
         input: R,
         layout: &LockboxLayout,
-        mode: ControlTotals,
+        modes: impl Into<ControlModes>,
     ) -> Result<Self, FileError> {
         layout
             .validate()
             .map_err(|m| FileError::new(&file, None, format!("invalid lockbox layout: {m}")))?;
         Ok(LockboxReader {
-            controls: Controls::new(&file, mode),
+            controls: Controls::new(&file, modes),
             file,
             input,
             layout: layout.clone(),
@@ -220,10 +222,14 @@ impl<R: BufRead> LockboxReader<R> {
             return Ok(None);
         }
         if self.trailer {
-            return Err(self.error(format!(
-                "a record after the file trailer (9): {}",
-                show(text)
-            )));
+            return Err(self.error(if text.starts_with('1') {
+                format!(
+                    "a second file header (1) after the file trailer (9): two files joined into one? Import each on its own: {}",
+                    show(text)
+                )
+            } else {
+                format!("a record after the file trailer (9): {}", show(text))
+            }));
         }
         let kind = text.chars().next().unwrap_or(' ');
         let Some(name) = record_name(kind) else {
@@ -273,17 +279,24 @@ impl<R: BufRead> LockboxReader<R> {
     }
 
     fn lockbox_header(&mut self, text: &str) -> Result<(), FileError> {
-        if let Some(open) = &self.lockbox {
-            return Err(self.error(format!(
-                "a lockbox header (5) before the lockbox total (8) of lockbox {}: {}",
-                open.number,
-                show(text)
-            )));
-        }
         let l = &self.layout;
-        let number = self
-            .required(text, l.lockbox_number, "lockbox_number")?
-            .trim();
+        let number = self.text(text, l.lockbox_number, "lockbox_number")?.trim();
+        if let Some(open) = &self.lockbox {
+            // Banks repeat the header of the same lockbox before each of its batches (SPEC §9);
+            // between batches that is one lockbox going on, anywhere else a lost total.
+            if open.number != number || self.batch.is_some() {
+                return Err(self.error(format!(
+                    "a lockbox header (5) before the lockbox total (8) of lockbox {}{}: {}",
+                    open.number,
+                    match &self.batch {
+                        Some(b) if open.number == number =>
+                            format!(" and the batch total (7) of batch {}", b.number),
+                        _ => String::new(),
+                    },
+                    show(text)
+                )));
+            }
+        }
         let span = l.lockbox_deposit_date;
         let value = self.required(text, span, "lockbox_deposit_date")?;
         let date = yymmdd(value, l.year_pivot).ok_or_else(|| {
@@ -291,12 +304,19 @@ impl<R: BufRead> LockboxReader<R> {
                 "lockbox_deposit_date ({span}) is not a valid YYMMDD date: {value:?}"
             ))
         })?;
-        self.lockbox = Some(Lockbox {
-            number: number.to_string(),
-            date: crate::payment::iso_date(date),
-            items: 0,
-            amount: 0,
-        });
+        let date = crate::payment::iso_date(date);
+        match &mut self.lockbox {
+            // The repeated header's date is that of the batches after it.
+            Some(open) => open.date = date,
+            None => {
+                self.lockbox = Some(Lockbox {
+                    number: number.to_string(),
+                    date,
+                    items: 0,
+                    amount: 0,
+                })
+            }
+        }
         Ok(())
     }
 
@@ -319,8 +339,8 @@ impl<R: BufRead> LockboxReader<R> {
             return Err(self.outside_lockbox("detail (6)", text));
         };
         let l = &self.layout;
-        let batch = self.required(text, l.detail_batch, "detail_batch")?.trim();
-        let item = self.required(text, l.detail_item, "detail_item")?.trim();
+        let batch = self.text(text, l.detail_batch, "detail_batch")?.trim();
+        let item = self.text(text, l.detail_item, "detail_item")?.trim();
         let cents = self.number(text, l.detail_amount, "detail_amount")?;
         let check = optional(text, l.detail_check_number).trim();
         let loan = match l.loan_from {
@@ -391,12 +411,8 @@ impl<R: BufRead> LockboxReader<R> {
             )));
         };
         let l = &self.layout;
-        let batch = self
-            .required(text, l.overflow_batch, "overflow_batch")?
-            .trim();
-        let item = self
-            .required(text, l.overflow_item, "overflow_item")?
-            .trim();
+        let batch = self.text(text, l.overflow_batch, "overflow_batch")?.trim();
+        let item = self.text(text, l.overflow_item, "overflow_item")?.trim();
         if batch != p.batch || item != p.item {
             return Err(self.error(format!(
                 "an overflow (4) record of batch {batch} item {item} after the detail (6) of batch {} item {}: {}",
@@ -449,6 +465,21 @@ impl<R: BufRead> LockboxReader<R> {
                 show(text)
             )))
         }
+    }
+
+    /// A text field (a number that names something: lockbox, batch, item). Lines are often
+    /// shorter than the nominal length, their trailing blanks stripped (SPEC §9), so a field
+    /// the line ends inside of is what is there; one the line ends before is missing.
+    fn text<'t>(&self, text: &'t str, span: Span, name: &str) -> Result<&'t str, FileError> {
+        let (value, _) = cut(text, span);
+        if value.trim().is_empty() {
+            return Err(self.error(format!(
+                "the record ends before {name} ({span}); it has {} characters: {}",
+                text.chars().count(),
+                show(text)
+            )));
+        }
+        Ok(value)
     }
 
     /// A field of digits only, wholly on the line: an amount in cents, a count, a sequence.

@@ -16,7 +16,12 @@ struct Read {
     checks: Vec<ControlCheck>,
 }
 
-fn read_from(name: &str, input: impl BufRead, layout: &LockboxLayout, mode: ControlTotals) -> Read {
+fn read_from(
+    name: &str,
+    input: impl BufRead,
+    layout: &LockboxLayout,
+    mode: impl Into<crate::read::ControlModes>,
+) -> Read {
     let mut reader = LockboxReader::new(name.into(), input, layout, mode).unwrap();
     let mut rows = Vec::new();
     let mut error = None;
@@ -546,4 +551,157 @@ fn random_and_damaged_input_never_panics() {
             }
         }
     }
+}
+
+#[test]
+fn a_lockbox_header_before_each_batch_of_the_same_lockbox() {
+    let batch2 = [
+        "5002   1234567261119",
+        "60020010000002000                   0000000043",
+        "40020014019LN000002",
+        "700200012345672611190010000002000",
+    ];
+    let mut lines = vec![HEAD, LOCKBOX, DETAIL, OVERFLOW, BATCH];
+    lines.extend(batch2);
+    lines.extend(["8000000123456726111800020000003000", "9000011"]);
+    let read = read_text(&records(&lines), &LockboxLayout::default());
+    assert_eq!(read.error, None);
+    assert_eq!(
+        read.rows,
+        [
+            row(
+                "t.lbx",
+                3,
+                "LN000001",
+                "10.00",
+                "2026-11-18",
+                "1234567-001-001 0000000042"
+            ),
+            // The repeated header's date is that of its batch.
+            row(
+                "t.lbx",
+                7,
+                "LN000002",
+                "20.00",
+                "2026-11-19",
+                "1234567-002-001 0000000043"
+            ),
+        ]
+    );
+    assert!(
+        read.checks.iter().all(ControlCheck::matches),
+        "{:?}",
+        read.checks
+    );
+    // Another lockbox's header before this one's total, or a header inside a batch, is still a
+    // lost record.
+    let error = |lines: &[&str]| {
+        read_text(&records(lines), &LockboxLayout::default())
+            .error
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        error(&[HEAD, LOCKBOX, DETAIL, BATCH, "5001   7654321261118"]),
+        "t.lbx:5: a lockbox header (5) before the lockbox total (8) of lockbox 1234567: \"5001   7654321261118\""
+    );
+    assert_eq!(
+        error(&[HEAD, LOCKBOX, DETAIL, LOCKBOX]),
+        "t.lbx:4: a lockbox header (5) before the lockbox total (8) of lockbox 1234567 and the batch total (7) of batch 001: \"5001   1234567261118\""
+    );
+}
+
+#[test]
+fn an_empty_transmission_is_zero_rows() {
+    for lines in [
+        &["1", "2", "9000003"][..],
+        &[
+            HEAD,
+            LOCKBOX,
+            "8000000123456726111800000000000000",
+            "9000004",
+        ],
+        &[
+            HEAD,
+            LOCKBOX,
+            "700100012345672611180000000000000",
+            "8000000123456726111800000000000000",
+            "9000005",
+        ],
+    ] {
+        let read = read_text(&records(lines), &LockboxLayout::default());
+        assert_eq!((read.rows.len(), read.error), (0, None), "{lines:?}");
+        assert!(read.checks.iter().all(ControlCheck::matches));
+    }
+}
+
+#[test]
+fn lines_shorter_than_the_nominal_length() {
+    // Trailing blanks stripped: a lockbox number that ends the line is what is left of it.
+    let read = read_text(
+        &records(&[
+            HEAD,
+            "5001   12345  261118",
+            DETAIL,
+            OVERFLOW,
+            "7001   12345",
+        ]),
+        &LockboxLayout::default(),
+    );
+    assert_eq!(
+        read.error.unwrap().to_string(),
+        "t.lbx:5: the record ends before batch_total_item_count (columns 21-23); it has 12 characters: \"7001   12345\""
+    );
+    let read = read_text(
+        &records(&[HEAD, "5001   12345  261118", "6001001000000100"]),
+        &LockboxLayout::default(),
+    );
+    assert_eq!(
+        read.error.unwrap().to_string(),
+        "t.lbx:3: the record ends before detail_amount (columns 8-17); it has 16 characters: \"6001001000000100\""
+    );
+    let read = read_text(
+        &records(&[
+            HEAD,
+            "5001   12345  261118",
+            "60010010000001000",
+            "40010014019LN7",
+            "700100012345  2611180010000001000",
+            "8000   12345  26111800010000001000",
+            "9000007",
+        ]),
+        &LockboxLayout::default(),
+    );
+    assert_eq!(read.error, None);
+    assert_eq!(
+        read.rows,
+        [row(
+            "t.lbx",
+            3,
+            "LN7",
+            "10.00",
+            "2026-11-18",
+            "12345-001-001"
+        )]
+    );
+}
+
+#[test]
+fn control_counts_warn_relaxes_counts_only() {
+    let modes = crate::read::ControlModes {
+        amounts: ControlTotals::Enforce,
+        counts: ControlTotals::Warn,
+    };
+    let read = |trailer: &str, batch: &str| {
+        let text = records(&[HEAD, LOCKBOX, DETAIL, OVERFLOW, batch, TOTAL, trailer]);
+        read_from("t.lbx", &text[..], &LockboxLayout::default(), modes)
+    };
+    let r = read("9000099", BATCH);
+    assert_eq!((r.rows.len(), r.error), (1, None));
+    assert_eq!(r.checks.last(), Some(&check("file", "records", 7, 99, 7)));
+    let r = read("9000007", "700100012345672611180010000001001");
+    assert_eq!(
+        r.error.unwrap().to_string(),
+        "t.lbx:5: batch 001 of lockbox 1234567 amount: stated 10.01, computed 10.00"
+    );
 }

@@ -15,10 +15,10 @@ impl<R: BufRead> LockboxReader<R> {
         };
         let l = &self.layout;
         let batch = self
-            .required(text, l.batch_total_batch, "batch_total_batch")?
+            .text(text, l.batch_total_batch, "batch_total_batch")?
             .trim();
         let of = self
-            .required(text, l.batch_total_lockbox, "batch_total_lockbox")?
+            .text(text, l.batch_total_lockbox, "batch_total_lockbox")?
             .trim();
         if of != lockbox.number {
             return Err(self.error(format!(
@@ -28,6 +28,14 @@ impl<R: BufRead> LockboxReader<R> {
             )));
         }
         let Some(open) = &self.batch else {
+            // An empty batch is how some banks send an empty transmission: zero items, zero
+            // amount (SPEC §9). A total of anything else for no details is a lost detail.
+            let items = self.number(text, l.batch_total_item_count, "batch_total_item_count")?;
+            let amount = self.number(text, l.batch_total_amount, "batch_total_amount")?;
+            if items == 0 && amount == 0 {
+                let scope = format!("batch {batch} of lockbox {}", lockbox.number);
+                return self.check(&[(scope.clone(), "items", 0, 0), (scope, "amount", 0, 0)]);
+            }
             return Err(self.error(format!(
                 "a batch total (7) for batch {batch}, which has no details (6): {}",
                 show(text)
@@ -65,7 +73,7 @@ impl<R: BufRead> LockboxReader<R> {
         }
         let l = &self.layout;
         let of = self
-            .required(text, l.lockbox_total_lockbox, "lockbox_total_lockbox")?
+            .text(text, l.lockbox_total_lockbox, "lockbox_total_lockbox")?
             .trim();
         if of != lockbox.number {
             return Err(self.error(format!(
