@@ -35,6 +35,7 @@ pub mod payment;
 pub mod read;
 pub mod reconcile;
 pub mod report;
+pub mod returns;
 pub mod sandbox;
 pub mod session;
 pub mod settings;
