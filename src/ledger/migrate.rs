@@ -8,6 +8,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_echo_files.sql"),
     include_str!("../../migrations/0003_row_states_and_amounts.sql"),
+    include_str!("../../migrations/0006_returns.sql"),
 ];
 
 impl Ledger {
@@ -116,7 +117,7 @@ mod tests {
     #[test]
     fn queries_state_rows_open_as_its_migrations_do() {
         let index = format!("ON rows(status) WHERE {};", open_condition());
-        assert!(MIGRATIONS[0].contains(&index));
+        assert!(MIGRATIONS[0].contains("CREATE INDEX rows_open ON rows(status) WHERE status IN"));
         assert!(newest_stating("CREATE INDEX rows_open").contains(&index));
     }
 
@@ -148,7 +149,7 @@ mod tests {
                  '2026-11-20T01:00:05.000Z', 1)",
             )
             .unwrap();
-        for (i, s) in Status::ALL.iter().enumerate() {
+        for (i, s) in SCHEMA_2_STATES.iter().enumerate() {
             let rejected = *s == Status::Rejected;
             let (amount, cents) = if rejected {
                 ("-5.0", None)
@@ -166,6 +167,18 @@ mod tests {
                 .unwrap();
         }
     }
+
+    /// The states a ledger of schema 2 could hold: those since added cannot be in it.
+    const SCHEMA_2_STATES: [Status; 8] = [
+        Status::Posted,
+        Status::AlreadyPosted,
+        Status::Rejected,
+        Status::Failed,
+        Status::Unsent,
+        Status::Unknown,
+        Status::Pending,
+        Status::Sending,
+    ];
 
     fn index_sql(conn: &Connection) -> Vec<(String, String)> {
         conn.prepare(
@@ -186,9 +199,19 @@ mod tests {
         let before = index_sql(&Connection::open(&path).unwrap());
 
         let ledger = Ledger::open(&path).unwrap();
-        assert_eq!(ledger.check_version().unwrap(), 3);
+        assert_eq!(ledger.check_version().unwrap(), MIGRATIONS.len() as i64);
         let conn = &ledger.conn;
-        assert_eq!(index_sql(conn), before, "every index recreated as it was");
+        // Every index recreated as it was, but rows_open, whose condition names the open
+        // states of the newest migration, and those later migrations add.
+        let after = index_sql(conn);
+        for (name, sql) in &before {
+            let now = after.iter().find(|(n, _)| n == name).map(|(_, s)| s);
+            if name == "rows_open" {
+                assert!(now.unwrap().contains(&open_condition()), "{now:?}");
+            } else {
+                assert_eq!(now, Some(sql), "{name} recreated as it was");
+            }
+        }
         let fk: i64 = conn
             .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
                 r.get(0)
@@ -207,8 +230,8 @@ mod tests {
                 Ok::<_, LedgerError>(())
             })
             .unwrap();
-        assert_eq!(rows.len(), Status::ALL.len());
-        for (r, s) in rows.iter().zip(Status::ALL) {
+        assert_eq!(rows.len(), SCHEMA_2_STATES.len());
+        for (r, s) in rows.iter().zip(SCHEMA_2_STATES) {
             assert_eq!(r.status, s);
             assert_eq!(r.message.as_deref(), Some("why"));
             let want = if s == Status::Rejected {
@@ -219,7 +242,7 @@ mod tests {
             assert_eq!(r.amount, want);
         }
         let total: Cents = ledger.totals(1).unwrap().iter().map(|t| t.cents).sum();
-        assert_eq!(total, Cents(150 * 7));
+        assert_eq!(total, Cents(150 * (SCHEMA_2_STATES.len() as i64 - 1)));
         // The ledger goes on working: the pending row is claimed.
         drop(ledger);
         let mut ledger = Ledger::open(&path).unwrap();

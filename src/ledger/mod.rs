@@ -8,7 +8,8 @@
 //! This file holds [`Ledger`], [`LedgerError`] and opening; the rest is split by concern:
 //! `file` (the file itself: header checks, lock, permissions), `migrate` (schema), `stage`
 //! (runs, files and their rows going in), `queue` (claiming, recording, retrying, reconciling),
-//! `queries` (totals, runs, report rows) and `status` (the row state machine).
+//! `queries` (totals, runs, report rows), `returns` (matching returns, their reversals) and
+//! `status` (the row state machine).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -19,12 +20,14 @@ mod file;
 mod migrate;
 mod queries;
 mod queue;
+mod returns;
 mod stage;
 mod status;
 
 pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
-pub use stage::{NewRow, Staged};
+pub use returns::{Matched, Reversal, ToMatch};
+pub use stage::{NewReturn, NewRow, Staged};
 pub use status::{Status, Step};
 
 /// Something went wrong with the ledger file.
