@@ -1,5 +1,7 @@
 //! Sending: workers take claimed rows, PUT them through the shared client, retry what is safe to
-//! retry, and hand results to one ledger writer that commits them in groups.
+//! retry, and hand results to one ledger writer that commits them in groups. Returns go the
+//! same way in a phase of their own (SPEC §8): each claimed return finds its payment's system
+//! id by reading the loan's payments, then POSTs `VoidPayment` through the same client.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,10 +12,11 @@ use rand::Rng;
 use tokio::sync::mpsc;
 
 use crate::crashpoint;
-use crate::ledger::{Claimed, Ledger, LedgerError, Outcome, RunId, Status};
-use crate::loanpro::{Answer, Client};
-use crate::payment::PaymentBody;
+use crate::ledger::{Claimed, Ledger, LedgerError, Outcome, Reversal, RunId, Status};
+use crate::loanpro::{Answer, Client, ReadError};
+use crate::payment::{Key, PaymentBody, VoidBody, key_marker};
 use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
+use crate::returns::nacha_return_code;
 
 /// How hard to press.
 #[derive(Debug, Clone)]
@@ -39,6 +42,14 @@ impl DispatchConfig {
             backoff_cap: Duration::from_secs(30),
         }
     }
+}
+
+/// What a dispatch sends: payments, or (once every payment of the run has settled and the
+/// returns are matched) reversals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Payments,
+    Returns,
 }
 
 /// Why a run stopped sending before it was done.
@@ -78,6 +89,7 @@ pub async fn dispatch(
     client: Arc<Client>,
     config: DispatchConfig,
     progress: ProgressBar,
+    phase: Phase,
 ) -> Result<Result<(), Stopped>, LedgerError> {
     let stop = Arc::new(StopFlag::default());
     let (row_tx, row_rx) = mpsc::channel::<Claimed>(config.batch);
@@ -95,7 +107,11 @@ pub async fn dispatch(
                 }
                 let l = ledger.clone();
                 let rows = tokio::task::spawn_blocking(move || {
-                    l.lock().expect("ledger").claim(run, batch)
+                    let mut l = l.lock().expect("ledger");
+                    match phase {
+                        Phase::Payments => l.claim(run, batch),
+                        Phase::Returns => l.claim_returns(run, batch),
+                    }
                 })
                 .await
                 .expect("claim task")?;
@@ -183,6 +199,7 @@ pub async fn send_all(
     config: &DispatchConfig,
     reconcile_config: &ReconcileConfig,
     progress: &ProgressBar,
+    phase: Phase,
 ) -> Result<SendReport, LedgerError> {
     let mut report = SendReport::default();
     loop {
@@ -192,6 +209,7 @@ pub async fn send_all(
             client.clone(),
             config.clone(),
             progress.clone(),
+            phase,
         )
         .await?
         {
@@ -229,6 +247,9 @@ async fn send_row(
     stop: &StopFlag,
     config: &DispatchConfig,
 ) -> Outcome {
+    if let Some(reversal) = &row.reversal {
+        return send_reversal(row, reversal, client, stop, config).await;
+    }
     let body = PaymentBody::new(
         row.amount,
         &row.date,
@@ -249,6 +270,7 @@ async fn send_row(
                 message: Some(message).filter(|m| !m.is_empty()),
                 loanpro_payment_id: payment_id,
                 sent_at: sent_at.clone(),
+                reverses: None,
             }
         };
     loop {
@@ -279,6 +301,164 @@ async fn send_row(
                     stop.stop(message.clone());
                 }
                 return outcome(status, attempts, http_status, message, payment_id, &sent_at);
+            }
+            Verdict::Again {
+                retry_after,
+                message,
+            } => {
+                tracing::debug!(key = %row.key, attempts, "{message}; trying again");
+                if let Some(wait) = retry_after {
+                    client.pause_all(wait);
+                }
+                tokio::time::sleep(backoff(attempts, config)).await;
+            }
+        }
+    }
+}
+
+/// Sends one return's reversal until it has an outcome (SPEC §8): the loan's payments are read
+/// (every page) to find the original by its key; one already reversed is recorded, not sent;
+/// otherwise `VoidPayment` is POSTed and its answer given the meaning a PUT's answer has.
+async fn send_reversal(
+    row: &Claimed,
+    reversal: &Reversal,
+    client: &Client,
+    stop: &StopFlag,
+    config: &DispatchConfig,
+) -> Outcome {
+    let mut attempts = 0u32;
+    let mut sent_at = None;
+    let outcome = |status: Status,
+                   attempts,
+                   http_status,
+                   message: String,
+                   payment_id,
+                   sent_at: &Option<String>| Outcome {
+        id: row.id,
+        status,
+        attempts,
+        http_status,
+        message: Some(message).filter(|m| !m.is_empty()),
+        loanpro_payment_id: payment_id,
+        sent_at: sent_at.clone(),
+        reverses: (status == Status::Posted).then_some(reversal.original_row),
+    };
+    let marker = Key::parse(&reversal.original_key)
+        .map(key_marker)
+        .unwrap_or_default();
+    loop {
+        if stop.is_set() {
+            let reason = stop.reason().unwrap_or_default();
+            return outcome(
+                Status::Unsent,
+                attempts,
+                None,
+                format!("not sent: the run stopped ({reason})"),
+                None,
+                &sent_at,
+            );
+        }
+        attempts += 1;
+        let payments = match client.loan_payments(row.loan_id, config.max_attempts).await {
+            Ok(p) => p,
+            Err(e) => {
+                let (message, stop_run) = match e {
+                    ReadError::AuthRefused(m) => {
+                        (format!("LoanPro refused the credentials ({m})"), true)
+                    }
+                    ReadError::Redirected(m) => (m, true),
+                    ReadError::Failed(m) => (
+                        format!(
+                            "could not read loan {}'s payments to find the one to reverse: {m}; nothing was sent",
+                            row.loan_id
+                        ),
+                        false,
+                    ),
+                };
+                if stop_run {
+                    tracing::error!("{message}; stopping the run");
+                    stop.stop(message.clone());
+                }
+                return outcome(Status::Unsent, attempts, None, message, None, &sent_at);
+            }
+        };
+        let found = payments
+            .iter()
+            .find(|p| !marker.is_empty() && p.info.contains(&marker));
+        let payment = match found {
+            None => {
+                return outcome(
+                    Status::Failed,
+                    attempts,
+                    None,
+                    format!(
+                        "the payment with key {} is not among loan {}'s payments in LoanPro; nothing was reversed",
+                        reversal.original_key, row.loan_id
+                    ),
+                    None,
+                    &sent_at,
+                );
+            }
+            Some(p) if !p.active => {
+                return outcome(
+                    Status::Posted,
+                    attempts,
+                    None,
+                    format!(
+                        "the payment (id {}) was already reversed in LoanPro{}; recorded, not reversed again",
+                        p.id.map_or("?".into(), |i| i.to_string()),
+                        p.reverse_reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    ),
+                    p.id,
+                    &sent_at,
+                );
+            }
+            Some(p) => p,
+        };
+        let Some(payment_id) = payment.id else {
+            return outcome(
+                Status::Failed,
+                attempts,
+                None,
+                format!(
+                    "LoanPro lists the payment with key {} without an id; nothing was reversed",
+                    reversal.original_key
+                ),
+                None,
+                &sent_at,
+            );
+        };
+        let body = VoidBody {
+            reverse_reason: &reversal.reverse_reason,
+            comments: &reversal.comments,
+            nacha_return_code: nacha_return_code(&reversal.return_code),
+            log_only: true,
+        };
+        sent_at = Some(crate::ledger::now());
+        let answer = client.void_payment(row.loan_id, payment_id, &body).await;
+        match verdict(answer, attempts, config.max_attempts) {
+            Verdict::Done {
+                status,
+                http_status,
+                message,
+                stop_run,
+                ..
+            } => {
+                if stop_run {
+                    tracing::error!("{message}; stopping the run");
+                    stop.stop(message.clone());
+                }
+                return outcome(
+                    status,
+                    attempts,
+                    http_status,
+                    message,
+                    Some(payment_id),
+                    &sent_at,
+                );
             }
             Verdict::Again {
                 retry_after,

@@ -5,11 +5,12 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::dispatch::{DispatchConfig, SendReport, send_all};
+use crate::dispatch::{DispatchConfig, Phase, SendReport, send_all};
 use crate::ledger::{Ledger, RunId, Status};
 use crate::loanpro::{Client, ClientConfig, ReadError};
 use crate::output;
 use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
+use crate::returns::{CommentValues, Returns};
 use crate::settings::{Settings, Token};
 
 /// How many rows needing attention the summary lists.
@@ -24,6 +25,10 @@ pub struct Session {
     reconcile: ReconcileConfig,
     /// What reconciliation did, at the start and during the run.
     pub reconciled: ReconcileReport,
+    /// `[returns]`: how returns are matched and what their reversals say.
+    returns: Returns,
+    /// What matching did with this run's returns, for the summary.
+    pub matched: Vec<crate::ledger::Matched>,
 }
 
 impl Session {
@@ -75,6 +80,8 @@ impl Session {
                 concurrency: limits.concurrency,
             },
             reconciled: ReconcileReport::default(),
+            returns: settings.returns.clone(),
+            matched: Vec::new(),
         };
         let earlier = session.ledger().uncertain(None)?;
         if !earlier.is_empty() {
@@ -109,15 +116,51 @@ impl Session {
         self.resolve_display_ids().await?;
         let queued = self.ledger().queued(self.run)?;
         let bar = output::progress_bar(queued);
-        let report = send_all(
+        let mut report = send_all(
             &self.ledger,
             self.run,
             &self.client,
             &self.dispatch,
             &self.reconcile,
             &bar,
+            Phase::Payments,
         )
         .await?;
+        // Returns go once every payment of the run has settled, so that a deposit and its
+        // return in one run match (SPEC §8).
+        if report.stopped.is_none() {
+            let returns = &self.returns;
+            let matched = self.ledger.lock().expect("ledger lock").match_returns(
+                self.run,
+                returns.match_window_days,
+                |r, original_key| {
+                    returns.comments.render(&CommentValues {
+                        code: &r.return_code,
+                        date: &r.date,
+                        reference: &r.reference,
+                        file: std::path::Path::new(&r.file)
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .unwrap_or(&r.file),
+                        line: r.line,
+                        original_key,
+                    })
+                },
+            )?;
+            self.matched = matched;
+            let reversals = send_all(
+                &self.ledger,
+                self.run,
+                &self.client,
+                &self.dispatch,
+                &self.reconcile,
+                &bar,
+                Phase::Returns,
+            )
+            .await?;
+            report.stopped = reversals.stopped;
+            report.reconciled.add(&reversals.reconciled);
+        }
         bar.finish_and_clear();
         self.reconciled.add(&report.reconciled);
         self.ledger().finish_run(self.run)?;
@@ -173,10 +216,19 @@ impl Session {
             .filter(|t| t.status.needs_attention())
             .map(|t| t.count)
             .sum();
+        let returns = ledger.return_totals(self.run)?;
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         writeln!(out, "{title}")?;
-        output::write_totals(&mut out, &totals)?;
+        if returns.is_empty() {
+            output::write_totals(&mut out, &totals)?;
+        } else {
+            // Returns apart from payments (SPEC §8): a reversal is no payment.
+            writeln!(out, "payments:")?;
+            output::write_totals(&mut out, &output::minus(&totals, &returns))?;
+            writeln!(out, "returns:")?;
+            output::write_totals(&mut out, &returns)?;
+        }
         let r = &self.reconciled;
         if r.rows > 0 {
             writeln!(

@@ -35,7 +35,7 @@ use self::records::{
     parse_as_of, parse_signed, parse_type_code, parse_unsigned, shown, split_code,
 };
 use super::control::{ControlCheck, ControlTotals, Controls};
-use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
+use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawReturn, RawRow};
 
 /// The longest logical record (a record and its continuations) read; a longer one is no BAI2.
 const MAX_RECORD_BYTES: usize = 1 << 20;
@@ -52,6 +52,10 @@ pub struct Bai2Reader<R: BufRead> {
     loan_from: LoanFrom,
     pattern: Option<Regex>,
     type_codes: Vec<u32>,
+    /// The 16 type codes that are returns (SPEC §8), and whether a return's customer reference
+    /// is its original reference.
+    return_type_codes: Vec<u32>,
+    return_reference_customer: bool,
     /// The record being assembled: it is complete once the next non-88 record (or the end) shows.
     pending: Option<Record>,
     at_eof: bool,
@@ -114,6 +118,8 @@ impl<R: BufRead> Bai2Reader<R> {
             loan_from: options.loan_from,
             pattern,
             type_codes: type_codes.to_vec(),
+            return_type_codes: Vec::new(),
+            return_reference_customer: false,
             pending: None,
             at_eof: false,
             done: false,
@@ -128,6 +134,14 @@ impl<R: BufRead> Bai2Reader<R> {
             account: None,
             summaries_in_49: None,
         })
+    }
+
+    /// Also reads the 16s whose type code is in `return_type_codes`, as returns (SPEC §8): code
+    /// = the type code; original reference = the customer reference when `customer_reference`.
+    pub fn with_returns(mut self, return_type_codes: &[u32], customer_reference: bool) -> Self {
+        self.return_type_codes = return_type_codes.to_vec();
+        self.return_reference_customer = customer_reference;
+        self
     }
 
     fn next_row(&mut self) -> Result<Option<RawRow>, FileError> {
@@ -456,7 +470,8 @@ impl<R: BufRead> Bai2Reader<R> {
             return Ok(None);
         };
         account.details = details;
-        if !self.type_codes.contains(&type_code) {
+        let is_return = self.return_type_codes.contains(&type_code);
+        if !self.type_codes.contains(&type_code) && !is_return {
             return Ok(None);
         }
         let decimals = account.decimals;
@@ -490,6 +505,17 @@ impl<R: BufRead> Bai2Reader<R> {
                     .map_or_else(|| RawAmount::Text(format!("{amount}.00")), RawAmount::Cents),
                 date,
                 reference: bank_reference.to_string(),
+                ret: is_return.then(|| {
+                    Box::new(RawReturn {
+                        code: type_code.to_string(),
+                        original_reference: if self.return_reference_customer {
+                            detail.customer_reference().to_string()
+                        } else {
+                            String::new()
+                        },
+                        ..RawReturn::default()
+                    })
+                }),
                 ..RawFields::default()
             },
         }))
