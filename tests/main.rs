@@ -12,4 +12,5 @@ mod operator;
 mod properties;
 mod reconcile;
 mod report_output;
+mod returns;
 mod util;
