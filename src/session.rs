@@ -224,8 +224,11 @@ impl Session {
             output::write_totals(&mut out, &totals)?;
         } else {
             // Returns apart from payments (SPEC §8): a reversal is no payment.
-            writeln!(out, "payments:")?;
-            output::write_totals(&mut out, &output::minus(&totals, &returns))?;
+            let payments = output::minus(&totals, &returns);
+            if !payments.is_empty() {
+                writeln!(out, "payments:")?;
+                output::write_totals(&mut out, &payments)?;
+            }
             writeln!(out, "returns:")?;
             output::write_totals(&mut out, &returns)?;
         }
