@@ -19,6 +19,9 @@
 //! - `session` — one run that talks to LoanPro; `dispatch` — the worker pool and rate limiter;
 //!   `reconcile` — reading uncertain rows back; `loanpro` — the API client and how an answer is
 //!   classified.
+//! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
+//!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
+//!   in a phase after the payments, `read/nacha/` reads ACH return files.
 //! - `report` — the reconciliation export; `output` — progress bar and summary text;
 //!   `sandbox/` — the LoanPro stand-in every test runs against.
 
