@@ -216,7 +216,10 @@ pub async fn send_all(
             report.stopped = Some(stop.reason);
             break;
         }
-        let uncertain = ledger.lock().expect("ledger").uncertain(Some(run))?;
+        let mut uncertain = ledger.lock().expect("ledger").uncertain(Some(run))?;
+        // Each phase reads back its own rows: a payment whose read-back failed is not read
+        // again in the returns phase (one read-back round per uncertain answer).
+        uncertain.retain(|u| u.original.is_some() == (phase == Phase::Returns));
         if uncertain.is_empty() {
             break;
         }
