@@ -1,5 +1,7 @@
 //! Sending: workers take claimed rows, PUT them through the shared client, retry what is safe to
-//! retry, and hand results to one ledger writer that commits them in groups.
+//! retry, and hand results to one ledger writer that commits them in groups. Returns go the
+//! same way in a phase of their own (SPEC §8): each claimed return finds its payment's system
+//! id by reading the loan's payments, then POSTs `VoidPayment` through the same client.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,10 +14,11 @@ use tokio::task::JoinSet;
 
 use crate::crashpoint;
 use crate::interrupt::Interrupt;
-use crate::ledger::{Claimed, Ledger, LedgerError, Outcome, RunId, Status};
-use crate::loanpro::{Answer, Client};
-use crate::payment::PaymentBody;
+use crate::ledger::{Claimed, Ledger, LedgerError, Outcome, Reversal, RunId, Status};
+use crate::loanpro::{Answer, Client, ReadError};
+use crate::payment::{Key, PaymentBody, VoidBody, key_marker};
 use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
+use crate::returns::nacha_return_code;
 
 /// How hard to press.
 #[derive(Debug, Clone)]
@@ -41,6 +44,14 @@ impl DispatchConfig {
             backoff_cap: Duration::from_secs(30),
         }
     }
+}
+
+/// What a dispatch sends: payments, or (once every payment of the run has settled and the
+/// returns are matched) reversals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Payments,
+    Returns,
 }
 
 /// Why a run stopped sending before it was done.
@@ -100,6 +111,7 @@ pub async fn dispatch(
     config: DispatchConfig,
     progress: ProgressBar,
     interrupt: Interrupt,
+    phase: Phase,
 ) -> Result<Result<(), Stopped>, LedgerError> {
     let stop = Arc::new(StopFlag::default());
     let (row_tx, row_rx) = mpsc::channel::<Claimed>(config.batch);
@@ -144,7 +156,10 @@ pub async fn dispatch(
                 let l = ledger.clone();
                 let rows = tokio::task::spawn_blocking(move || {
                     let mut l = l.lock().expect("ledger");
-                    let rows = l.claim(run, batch)?;
+                    let rows = match phase {
+                        Phase::Payments => l.claim(run, batch),
+                        Phase::Returns => l.claim_returns(run, batch),
+                    }?;
                     if crashpoint::ledger_fails_now() {
                         l.refuse_writes()?;
                     }
@@ -259,18 +274,31 @@ pub struct SendReport {
     pub reconciled: ReconcileReport,
 }
 
+/// What one run sends with, in both of its phases (payments, then reversals).
+#[derive(Clone, Copy)]
+pub struct Sending<'a> {
+    pub ledger: &'a Arc<Mutex<Ledger>>,
+    pub run: RunId,
+    pub client: &'a Arc<Client>,
+    pub config: &'a DispatchConfig,
+    pub reconcile: &'a ReconcileConfig,
+    pub progress: &'a ProgressBar,
+    pub interrupt: &'a Interrupt,
+}
+
 /// Sends everything queued for `run`; then reads back the rows whose outcome is unknown, sends
 /// again those LoanPro does not have, and repeats until no row is left to send. Rows still
 /// queued when the run stops are closed as `unsent`.
-pub async fn send_all(
-    ledger: &Arc<Mutex<Ledger>>,
-    run: RunId,
-    client: &Arc<Client>,
-    config: &DispatchConfig,
-    reconcile_config: &ReconcileConfig,
-    progress: &ProgressBar,
-    interrupt: &Interrupt,
-) -> Result<SendReport, LedgerError> {
+pub async fn send_all(sending: &Sending<'_>, phase: Phase) -> Result<SendReport, LedgerError> {
+    let Sending {
+        ledger,
+        run,
+        client,
+        config,
+        reconcile: reconcile_config,
+        progress,
+        interrupt,
+    } = *sending;
     let mut report = SendReport::default();
     loop {
         if let Err(stop) = dispatch(
@@ -280,6 +308,7 @@ pub async fn send_all(
             config.clone(),
             progress.clone(),
             interrupt.clone(),
+            phase,
         )
         .await?
         {
@@ -289,7 +318,10 @@ pub async fn send_all(
             }
             break;
         }
-        let uncertain = ledger.lock().expect("ledger").uncertain(Some(run))?;
+        let mut uncertain = ledger.lock().expect("ledger").uncertain(Some(run))?;
+        // Each phase reads back its own rows: a payment whose read-back failed is not read
+        // again in the returns phase (one read-back round per uncertain answer).
+        uncertain.retain(|u| u.original.is_some() == (phase == Phase::Returns));
         if uncertain.is_empty() {
             break;
         }
@@ -343,6 +375,7 @@ fn not_sent(row: &Claimed, stop: &StopFlag) -> Outcome {
         )),
         loanpro_payment_id: None,
         sent_at: None,
+        reverses: None,
     }
 }
 
@@ -353,6 +386,9 @@ async fn send_row(
     stop: &StopFlag,
     config: &DispatchConfig,
 ) -> Outcome {
+    if let Some(reversal) = &row.reversal {
+        return send_reversal(row, reversal, client, stop, config).await;
+    }
     let body = PaymentBody::new(
         row.amount,
         &row.date,
@@ -373,6 +409,7 @@ async fn send_row(
                 message: Some(message).filter(|m| !m.is_empty()),
                 loanpro_payment_id: payment_id,
                 sent_at: sent_at.clone(),
+                reverses: None,
             }
         };
     loop {
@@ -420,6 +457,170 @@ async fn send_row(
                     () = tokio::time::sleep(backoff(attempts, config)) => {}
                     () = stop.wait() => {}
                 }
+            }
+        }
+    }
+}
+
+/// Sends one return's reversal until it has an outcome (SPEC §8): the loan's payments are read
+/// (every page) to find the original by its key; one already reversed is recorded, not sent;
+/// otherwise `VoidPayment` is POSTed and its answer given the meaning a PUT's answer has.
+async fn send_reversal(
+    row: &Claimed,
+    reversal: &Reversal,
+    client: &Client,
+    stop: &StopFlag,
+    config: &DispatchConfig,
+) -> Outcome {
+    let mut attempts = 0u32;
+    let mut sent_at = None;
+    let outcome = |status: Status,
+                   attempts,
+                   http_status,
+                   message: String,
+                   payment_id,
+                   sent_at: &Option<String>| Outcome {
+        id: row.id,
+        status,
+        attempts,
+        http_status,
+        message: Some(message).filter(|m| !m.is_empty()),
+        loanpro_payment_id: payment_id,
+        sent_at: sent_at.clone(),
+        reverses: (status == Status::Posted).then_some(reversal.original_row),
+    };
+    let marker = Key::parse(&reversal.original_key)
+        .map(key_marker)
+        .unwrap_or_default();
+    loop {
+        if stop.is_set() {
+            let reason = stop.reason().unwrap_or_default();
+            return outcome(
+                Status::Unsent,
+                attempts,
+                None,
+                format!("not sent: the run stopped ({reason})"),
+                None,
+                &sent_at,
+            );
+        }
+        attempts += 1;
+        let payments = match client.loan_payments(row.loan_id, config.max_attempts).await {
+            Ok(p) => p,
+            Err(e) => {
+                let (message, stop_run) = match e {
+                    ReadError::AuthRefused(m) => {
+                        (format!("LoanPro refused the credentials ({m})"), true)
+                    }
+                    ReadError::Redirected(m) => (m, true),
+                    ReadError::Failed(m) => (
+                        format!(
+                            "could not read loan {}'s payments to find the one to reverse: {m}; nothing was sent",
+                            row.loan_id
+                        ),
+                        false,
+                    ),
+                };
+                if stop_run {
+                    tracing::error!("{message}; stopping the run");
+                    stop.stop(Stopped {
+                        reason: message.clone(),
+                        signal: None,
+                    });
+                }
+                return outcome(Status::Unsent, attempts, None, message, None, &sent_at);
+            }
+        };
+        let found = payments
+            .iter()
+            .find(|p| !marker.is_empty() && p.info.contains(&marker));
+        let payment = match found {
+            None => {
+                return outcome(
+                    Status::Failed,
+                    attempts,
+                    None,
+                    format!(
+                        "the payment with key {} is not among loan {}'s payments in LoanPro; nothing was reversed",
+                        reversal.original_key, row.loan_id
+                    ),
+                    None,
+                    &sent_at,
+                );
+            }
+            Some(p) if !p.active => {
+                return outcome(
+                    Status::Posted,
+                    attempts,
+                    None,
+                    format!(
+                        "the payment (id {}) was already reversed in LoanPro{}; recorded, not reversed again",
+                        p.id.map_or("?".into(), |i| i.to_string()),
+                        p.reverse_reason
+                            .as_deref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default()
+                    ),
+                    p.id,
+                    &sent_at,
+                );
+            }
+            Some(p) => p,
+        };
+        let Some(payment_id) = payment.id else {
+            return outcome(
+                Status::Failed,
+                attempts,
+                None,
+                format!(
+                    "LoanPro lists the payment with key {} without an id; nothing was reversed",
+                    reversal.original_key
+                ),
+                None,
+                &sent_at,
+            );
+        };
+        let body = VoidBody {
+            reverse_reason: &reversal.reverse_reason,
+            comments: &reversal.comments,
+            nacha_return_code: nacha_return_code(&reversal.return_code),
+            log_only: true,
+        };
+        sent_at = Some(crate::ledger::now());
+        let answer = client.void_payment(row.loan_id, payment_id, &body).await;
+        match verdict(answer, attempts, config.max_attempts) {
+            Verdict::Done {
+                status,
+                http_status,
+                message,
+                stop_run,
+                ..
+            } => {
+                if stop_run {
+                    tracing::error!("{message}; stopping the run");
+                    stop.stop(Stopped {
+                        reason: message.clone(),
+                        signal: None,
+                    });
+                }
+                return outcome(
+                    status,
+                    attempts,
+                    http_status,
+                    message,
+                    Some(payment_id),
+                    &sent_at,
+                );
+            }
+            Verdict::Again {
+                retry_after,
+                message,
+            } => {
+                tracing::debug!(key = %row.key, attempts, "{message}; trying again");
+                if let Some(wait) = retry_after {
+                    client.pause_all(wait);
+                }
+                tokio::time::sleep(backoff(attempts, config)).await;
             }
         }
     }

@@ -6,12 +6,13 @@ use std::io::BufReader;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::ledger::NewRow;
+use crate::ledger::{NewReturn, NewRow};
 use crate::read::bai2::Bai2Reader;
 use crate::read::csv::CsvReader;
 use crate::read::lockbox::LockboxReader;
+use crate::read::nacha::NachaReader;
 use crate::read::{FileError, PaymentReader, RawRow};
-use crate::settings::{Payments, Source, SourceFormat};
+use crate::settings::{CsvKind, Payments, ReturnReference, Source, SourceFormat};
 use crate::validate::Validator;
 
 /// The largest file accepted: about 60 million CSV rows, far beyond any bank's nightly file.
@@ -75,8 +76,17 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
     let input = BufReader::with_capacity(1 << 16, file);
     Ok(match &source.format {
         SourceFormat::Csv {
-            delimiter, columns, ..
+            delimiter,
+            columns,
+            kind: CsvKind::Payments,
+            ..
         } => Box::new(CsvReader::new(name, input, columns, *delimiter)?),
+        SourceFormat::Csv {
+            delimiter,
+            columns,
+            kind: CsvKind::Returns,
+            ..
+        } => Box::new(CsvReader::returns(name, input, columns, *delimiter)?),
         SourceFormat::Lockbox { layout, control } => {
             Box::new(LockboxReader::new(name, input, layout, *control)?)
         }
@@ -85,31 +95,51 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
             bai2,
             control,
             final_only,
+            return_type_codes,
+            return_reference,
         } => Box::new(
-            Bai2Reader::new(name, input, bai2, type_codes, *control)?.final_only(*final_only),
+            Bai2Reader::new(name, input, bai2, type_codes, *control)?
+                .final_only(*final_only)
+                .with_returns(
+                    return_type_codes,
+                    *return_reference == ReturnReference::Customer,
+                ),
         ),
+        SourceFormat::Nacha { control_totals } => {
+            Box::new(NachaReader::new(name, input, *control_totals))
+        }
     })
 }
 
 /// Validates a row into what the ledger stores.
 pub fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
     match validator.validate(row) {
-        Ok(p) => NewRow {
-            file: row.pos.file.clone(),
-            line: row.pos.line,
-            key: p.key,
-            loan: p.loan,
-            loan_id: p.loan_id,
-            amount: p.amount.to_string(),
-            amount_cents: Some(p.amount),
-            date: crate::payment::iso_date(p.date),
-            reference: p.reference,
-            payment_method_id: Some(p.payment_method_id),
-            payment_type_id: Some(p.payment_type_id),
-            extra: Some(p.extra),
-            info: Some(p.info),
-            rejection: None,
-        },
+        Ok(p) => {
+            // A return sends no payment fields: it reverses a payment that has them.
+            let payment = p.ret.is_none();
+            NewRow {
+                file: row.pos.file.clone(),
+                line: row.pos.line,
+                key: p.key,
+                loan: p.loan,
+                loan_id: p.loan_id,
+                amount: p.amount.to_string(),
+                amount_cents: Some(p.amount),
+                date: crate::payment::iso_date(p.date),
+                reference: p.reference,
+                payment_method_id: payment.then_some(p.payment_method_id),
+                payment_type_id: payment.then_some(p.payment_type_id),
+                extra: payment.then_some(p.extra),
+                info: (payment || !p.info.is_empty()).then_some(p.info),
+                rejection: None,
+                ret: p.ret.map(|r| NewReturn {
+                    code: r.code,
+                    original_reference: r.original_reference,
+                    original_key: r.original_key,
+                    reverse_reason: Some(r.reverse_reason),
+                }),
+            }
+        }
         Err((key, e)) => {
             tracing::debug!("rejected: {e}");
             let f = &row.fields;
@@ -127,6 +157,12 @@ pub fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
                 payment_type_id: None,
                 extra: f.extra.clone(),
                 info: None,
+                ret: f.ret.as_ref().map(|r| NewReturn {
+                    code: r.code.clone(),
+                    original_reference: r.original_reference.clone(),
+                    original_key: None,
+                    reverse_reason: None,
+                }),
                 rejection: Some(format!(
                     "field `{}`{}: {}",
                     e.field,

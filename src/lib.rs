@@ -26,6 +26,9 @@
 //!   `reconcile` — reading uncertain rows back; `loanpro` — the API client and how an answer is
 //!   classified.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
+//! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
+//!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
+//!   in a phase after the payments, `read/nacha/` reads ACH return files.
 //! - `report` — the reconciliation export; `output` — progress bar and summary text;
 //!   `sandbox/` — the LoanPro stand-in every test runs against.
 
@@ -44,6 +47,7 @@ pub mod payment;
 pub mod read;
 pub mod reconcile;
 pub mod report;
+pub mod returns;
 pub mod sandbox;
 pub mod session;
 pub mod settings;

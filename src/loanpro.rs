@@ -17,7 +17,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
 use tokio::time::Instant;
 
-use crate::payment::PaymentBody;
+use crate::payment::{PaymentBody, VoidBody};
 use crate::settings::Token;
 
 /// The most of an answer's body that is read. LoanPro's answers are a few KiB (a page of 50
@@ -365,9 +365,29 @@ impl Client {
                 };
             }
         };
-        let sent = self
-            .http
-            .put(url)
+        self.send(self.http.put(url), body, false).await
+    }
+
+    /// Reverses one payment (SPEC §8): `POST Loans(id)/VoidPayment(pid)`. Classified as a PUT
+    /// is, and a 200 whose `d` is `true` is a yes too.
+    pub async fn void_payment(&self, loan_id: i64, payment_id: u64, body: &VoidBody<'_>) -> Answer {
+        self.ready().await;
+        let url = format!("{}/Loans({loan_id})/VoidPayment({payment_id})", self.odata);
+        let body = match serde_json::to_vec(body) {
+            Ok(b) => b,
+            Err(e) => {
+                return Answer::Refused {
+                    http_status: 0,
+                    message: format!("cannot encode the reversal: {e}"),
+                };
+            }
+        };
+        self.send(self.http.post(url), body, true).await
+    }
+
+    /// Sends a JSON body and classifies the answer.
+    async fn send(&self, request: reqwest::RequestBuilder, body: Vec<u8>, void: bool) -> Answer {
+        let sent = request
             .header(CONTENT_TYPE, "application/json")
             .body(body)
             .send()
@@ -380,6 +400,18 @@ impl Client {
                 let location = location_header(&resp);
                 let (retry_after, location) = (retry_after.as_deref(), location.as_deref());
                 match read_body(&mut resp).await {
+                    Ok(Some(body))
+                        if void
+                            && status == 200
+                            && serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(
+                                |j| j.get("d") == Some(&serde_json::Value::Bool(true)),
+                            ) =>
+                    {
+                        Answer::Posted {
+                            http_status: status,
+                            payment_id: None,
+                        }
+                    }
                     Ok(Some(body)) => {
                         classify(status, retry_after, location, Body::Complete(&body))
                     }
@@ -400,6 +432,9 @@ impl Client {
 pub struct LoggedPayment {
     pub id: Option<u64>,
     pub info: String,
+    /// `active` = 0 means the payment is reversed (SPEC §8); missing reads as active.
+    pub active: bool,
+    pub reverse_reason: Option<String>,
 }
 
 /// Why a read-back failed.
@@ -442,6 +477,16 @@ impl Client {
                         .and_then(|i| i.as_str())
                         .unwrap_or("")
                         .to_string(),
+                    active: !p.get("active").is_some_and(|a| {
+                        a.as_i64() == Some(0)
+                            || a.as_bool() == Some(false)
+                            || a.as_str() == Some("0")
+                    }),
+                    reverse_reason: p
+                        .get("reverseReason")
+                        .and_then(|r| r.as_str())
+                        .filter(|r| !r.is_empty())
+                        .map(str::to_string),
                 }
             }));
             // Page until LoanPro's own total, or until it has nothing more to give.

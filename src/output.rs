@@ -43,6 +43,21 @@ pub fn write_totals(out: &mut impl Write, totals: &[StatusTotal]) -> std::io::Re
     writeln!(out, "  {:<15} {:>9} {:>16}", "total", count, sum)
 }
 
+/// `all` less `part`, status by status (the payments of a run: its rows less its returns).
+pub fn minus(all: &[StatusTotal], part: &[StatusTotal]) -> Vec<StatusTotal> {
+    all.iter()
+        .filter_map(|t| {
+            let p = part.iter().find(|p| p.status == t.status);
+            let count = t.count - p.map_or(0, |p| p.count);
+            (count > 0).then(|| StatusTotal {
+                status: t.status,
+                count,
+                cents: Cents(t.cents.0 - p.map_or(0, |p| p.cents.0)),
+            })
+        })
+        .collect()
+}
+
 /// Writes the first rows that need a person.
 pub fn write_attention(
     out: &mut impl Write,

@@ -34,6 +34,30 @@ impl Key {
         Key::from_digest(h)
     }
 
+    /// The key of a return (SPEC §8): `return`, loan, amount, date, reference, original
+    /// reference, code and occurrence. It never meets a payment's key.
+    #[allow(clippy::too_many_arguments)]
+    pub fn of_return(
+        loan: &str,
+        amount: Cents,
+        date: NaiveDate,
+        reference: &str,
+        original_reference: &str,
+        code: &str,
+        occurrence: u32,
+    ) -> Key {
+        let mut h = Sha256::new();
+        h.update(b"payimport-return-v1");
+        for part in [loan, reference, original_reference, code] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        h.update(i128::from(amount.0).to_le_bytes());
+        h.update(date.num_days_from_ce().to_le_bytes());
+        h.update(occurrence.to_le_bytes());
+        Key::from_digest(h)
+    }
+
     /// The key of a row that could not be validated: a hash of its raw cells, so that the report
     /// can still name it; it never meets a valid payment's key.
     pub fn of_rejected(cells: &[&str], occurrence: u32) -> Key {
@@ -138,8 +162,33 @@ pub struct Payment {
     pub payment_method_id: u32,
     pub payment_type_id: u32,
     pub extra: String,
-    /// The info text sent, ending with ` [k:KEY]`.
+    /// The info text sent, ending with ` [k:KEY]`. For a return: its own comment, if any.
     pub info: String,
+    /// Set for a return (SPEC §8): what its reversal needs.
+    pub ret: Option<Return>,
+}
+
+/// What a validated return carries beyond a payment's fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Return {
+    pub code: String,
+    pub original_reference: String,
+    /// The original row's key, when the file names it.
+    pub original_key: Option<String>,
+    /// A reason of `returns.reverse_reasons`.
+    pub reverse_reason: String,
+}
+
+/// The body of `POST Loans(id)/VoidPayment(pid)` (SPEC §8), field for field.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoidBody<'a> {
+    pub reverse_reason: &'a str,
+    pub comments: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nacha_return_code: Option<String>,
+    #[serde(rename = "__logOnly")]
+    pub log_only: bool,
 }
 
 /// The log-only payment body of `PUT Loans(id)`, field for field as SPEC §4 gives it.
@@ -244,6 +293,7 @@ mod tests {
             payment_type_id: 1,
             extra: "payment.extra.tx.principal".into(),
             info: "2026-11-20 bank_csv 1042 [k:3f9a0c21d4e5b6a7]".into(),
+            ret: None,
         };
         let spec = r#"{"Payments":{"results":[{"selectedProcessor":"0","paymentMethodId":4,"early":0,"amount":"250.00",
 "date":"2026-11-20","info":"2026-11-20 bank_csv 1042 [k:3f9a0c21d4e5b6a7]","paymentTypeId":1,
@@ -252,6 +302,23 @@ mod tests {
 "cardFeePercent":"0","__logOnly":true,"payoffFlag":0}]}}"#
             .replace('\n', "");
         assert_eq!(serde_json::to_string(&PaymentBody::of(&p)).unwrap(), spec);
+    }
+
+    #[test]
+    fn void_body_is_exactly_the_spec_body() {
+        let spec = r#"{"reverseReason":"payment.reverse.nsf","comments":"R01 Insufficient funds; returned 2026-11-24; ref 0910000123","nachaReturnCode":"nacha.returnCode.r01","__logOnly":true}"#;
+        let body = VoidBody {
+            reverse_reason: "payment.reverse.nsf",
+            comments: "R01 Insufficient funds; returned 2026-11-24; ref 0910000123",
+            nacha_return_code: crate::returns::nacha_return_code("R01"),
+            log_only: true,
+        };
+        assert_eq!(serde_json::to_string(&body).unwrap(), spec);
+        let body = VoidBody {
+            nacha_return_code: crate::returns::nacha_return_code("CHK"),
+            ..body
+        };
+        assert!(!serde_json::to_string(&body).unwrap().contains("nacha"));
     }
 
     #[test]
@@ -269,6 +336,11 @@ mod tests {
             "fields do not run together"
         );
         assert_eq!(k0.to_string().len(), 16);
+        let r = Key::of_return("12", a, d, "1042", "", "R01", 0);
+        assert_ne!(r, k0);
+        assert_ne!(r, Key::of_return("12", a, d, "1042", "", "R02", 0));
+        assert_ne!(r, Key::of_return("12", a, d, "1042", "", "R01", 1));
+        assert_ne!(r, Key::of_return("12", a, d, "1042", "9", "R01", 0));
         assert_eq!(Key::parse(&k0.to_string()), Some(k0));
     }
 }

@@ -1,6 +1,9 @@
 //! Reconciliation (SPEC §5): before a row whose outcome is unknown is sent again, the loan's
 //! payments are read back from LoanPro and searched for the row's key.
 //!
+//! A return whose reversal is uncertain is read back the same way, by its original payment's
+//! key: that payment inactive means the reversal was logged (SPEC §8).
+//!
 //! LoanPro has no idempotency keys and answers 500 both for errors and for requests that timed
 //! out after the payment was logged, so this read-back is what makes "never twice" hold.
 
@@ -103,11 +106,28 @@ pub async fn reconcile(
             report.rows += 1;
             let outcome = match &read {
                 Ok(payments) => {
-                    let marker = Key::parse(&row.key).map(key_marker).unwrap_or_default();
-                    match payments
+                    let searched = row.original.as_ref().map_or(&row.key, |(_, k)| k);
+                    let marker = Key::parse(searched).map(key_marker).unwrap_or_default();
+                    let found = payments
                         .iter()
-                        .find(|p| !marker.is_empty() && p.info.contains(&marker))
-                    {
+                        .find(|p| !marker.is_empty() && p.info.contains(&marker));
+                    // A return: found means reversed only when its payment reads back inactive.
+                    let found = match (&row.original, found) {
+                        (Some((original_row, _)), Some(p)) if !p.active => {
+                            report.found += 1;
+                            results.push((
+                                row.id,
+                                Reconciled::Reversed {
+                                    payment_id: p.id,
+                                    original_row: *original_row,
+                                },
+                            ));
+                            continue;
+                        }
+                        (Some(_), _) => None,
+                        (None, found) => found,
+                    };
+                    match found {
                         Some(p) => {
                             report.found += 1;
                             Reconciled::Found { payment_id: p.id }

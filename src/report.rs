@@ -12,7 +12,7 @@ use crate::ledger::{Ledger, ReportRow, RunId};
 use crate::money::Cents;
 
 /// The report's columns, in order.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 20] = [
     "run_id",
     "file",
     "line",
@@ -30,10 +30,13 @@ pub const COLUMNS: [&str; 17] = [
     "http_status",
     "message",
     "updated_at",
+    "kind",
+    "original_key",
+    "return_code",
 ];
 
 /// The report's cells of a row, in [`COLUMNS`] order.
-fn cells(row: &ReportRow) -> [String; 17] {
+fn cells(row: &ReportRow) -> [String; 20] {
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     [
         row.run_id.to_string(),
@@ -53,6 +56,9 @@ fn cells(row: &ReportRow) -> [String; 17] {
         opt(row.http_status),
         row.message.clone().unwrap_or_default(),
         row.updated_at.clone(),
+        row.kind.clone(),
+        row.original_key.clone().unwrap_or_default(),
+        row.return_code.clone().unwrap_or_default(),
     ]
 }
 
@@ -209,6 +215,7 @@ mod tests {
                     extra: cents.map(|_| "payment.extra.tx.principal".into()),
                     info: cents.map(|_| format!("2026-11-20 bank_csv chk {line}")),
                     rejection: rejection.map(str::to_string),
+                    ret: None,
                 }
             };
         let rows = vec![
@@ -243,6 +250,7 @@ mod tests {
             message: message.map(str::to_string),
             loanpro_payment_id: None,
             sent_at: None,
+            reverses: None,
         };
         ledger
             .record(&[

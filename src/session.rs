@@ -5,12 +5,13 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::dispatch::{DispatchConfig, SendReport, send_all};
+use crate::dispatch::{DispatchConfig, Phase, SendReport, Sending, send_all};
 use crate::interrupt::Interrupt;
 use crate::ledger::{Ledger, RunId, RunOutcome, Status};
 use crate::loanpro::{Client, ClientConfig, ReadError};
 use crate::output;
 use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
+use crate::returns::{CommentValues, Returns};
 use crate::settings::{Settings, Token};
 
 /// How many rows needing attention the summary lists.
@@ -27,6 +28,10 @@ pub struct Session {
     pub reconciled: ReconcileReport,
     /// SIGTERM, SIGINT or SIGHUP: the run stops gracefully (`interrupt`).
     interrupt: Interrupt,
+    /// `[returns]`: how returns are matched and what their reversals say.
+    returns: Returns,
+    /// What matching did with this run's returns, for the summary.
+    pub matched: Vec<crate::ledger::Matched>,
 }
 
 impl Session {
@@ -96,6 +101,8 @@ impl Session {
             },
             reconciled: ReconcileReport::default(),
             interrupt,
+            returns: settings.returns.clone(),
+            matched: Vec::new(),
         };
         let earlier = session.ledger().uncertain(None)?;
         if !earlier.is_empty() {
@@ -143,16 +150,43 @@ impl Session {
         self.resolve_display_ids().await?;
         let queued = self.ledger().queued(self.run)?;
         let bar = output::progress_bar(queued);
-        let mut report = send_all(
-            &self.ledger,
-            self.run,
-            &self.client,
-            &self.dispatch,
-            &self.reconcile,
-            &bar,
-            &self.interrupt,
-        )
-        .await?;
+        let sending = Sending {
+            ledger: &self.ledger,
+            run: self.run,
+            client: &self.client,
+            config: &self.dispatch,
+            reconcile: &self.reconcile,
+            progress: &bar,
+            interrupt: &self.interrupt,
+        };
+        let mut report = send_all(&sending, Phase::Payments).await?;
+        // Returns go once every payment of the run has settled, so that a deposit and its
+        // return in one run match (SPEC §8).
+        if report.stopped.is_none() && report.interrupted.is_none() {
+            let returns = &self.returns;
+            let matched = self.ledger.lock().expect("ledger lock").match_returns(
+                self.run,
+                returns.match_window_days,
+                |r, original_key| {
+                    returns.comments.render(&CommentValues {
+                        code: &r.return_code,
+                        date: &r.date,
+                        reference: &r.reference,
+                        file: std::path::Path::new(&r.file)
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .unwrap_or(&r.file),
+                        line: r.line,
+                        original_key,
+                    })
+                },
+            )?;
+            self.matched = matched;
+            let reversals = send_all(&sending, Phase::Returns).await?;
+            report.stopped = reversals.stopped;
+            report.interrupted = reversals.interrupted;
+            report.reconciled.add(&reversals.reconciled);
+        }
         bar.finish_and_clear();
         self.reconciled.add(&report.reconciled);
         // A signal during staging or the first read-backs stops the run before any sending.
@@ -232,10 +266,22 @@ impl Session {
             .filter(|t| t.status.needs_attention())
             .map(|t| t.count)
             .sum();
+        let returns = ledger.return_totals(self.run)?;
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         writeln!(out, "{title}")?;
-        output::write_totals(&mut out, &totals)?;
+        if returns.is_empty() {
+            output::write_totals(&mut out, &totals)?;
+        } else {
+            // Returns apart from payments (SPEC §8): a reversal is no payment.
+            let payments = output::minus(&totals, &returns);
+            if !payments.is_empty() {
+                writeln!(out, "payments:")?;
+                output::write_totals(&mut out, &payments)?;
+            }
+            writeln!(out, "returns:")?;
+            output::write_totals(&mut out, &returns)?;
+        }
         let r = &self.reconciled;
         if r.rows > 0 {
             writeln!(

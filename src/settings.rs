@@ -13,6 +13,7 @@ use crate::read::bai2::{Bai2Options, CodeSpec, TypeCodes};
 use crate::read::control::{ControlModes, ControlTotals};
 use crate::read::csv::Columns;
 use crate::read::lockbox::LockboxLayout;
+use crate::returns::{RawReturns, Returns};
 
 /// A settings file that cannot be used. The message names the file and the key.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,8 @@ pub struct Settings {
     pub metrics_textfile: Option<PathBuf>,
     pub limits: Limits,
     pub payments: Payments,
+    /// `[returns]` (SPEC §8); its defaults when the file has none.
+    pub returns: Returns,
     pub sources: BTreeMap<String, Source>,
 }
 
@@ -99,6 +102,7 @@ pub enum Format {
     Csv,
     Lockbox,
     Bai2,
+    Nacha,
 }
 
 impl Format {
@@ -108,6 +112,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Lockbox => "lockbox",
             Format::Bai2 => "bai2",
+            Format::Nacha => "nacha",
         }
     }
 }
@@ -147,6 +152,8 @@ pub enum SourceFormat {
         columns: Columns,
         /// strftime formats tried in order.
         date_formats: Vec<String>,
+        /// `kind`: payment rows, or return rows (SPEC §8).
+        kind: CsvKind,
     },
     Lockbox {
         layout: LockboxLayout,
@@ -161,7 +168,33 @@ pub enum SourceFormat {
         control: ControlModes,
         /// `bai2_final_only`: skip interim groups (as-of-date modifier 1 or 3).
         final_only: bool,
+        /// The 16 type codes that are returns (SPEC §8), and whether a return's customer
+        /// reference is its original reference.
+        return_type_codes: TypeCodes,
+        return_reference: ReturnReference,
     },
+    /// An ACH return file (SPEC §8): every row is a return.
+    Nacha { control_totals: ControlTotals },
+}
+
+/// What the rows of a CSV source are: the `kind` key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CsvKind {
+    #[default]
+    Payments,
+    Returns,
+}
+
+/// Where a BAI2 return's original reference comes from: the `return_reference` key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReturnReference {
+    /// None: a return is matched by loan and amount only.
+    #[default]
+    None,
+    /// The 16's customer reference.
+    Customer,
 }
 
 /// A payment `info` template such as `"{date} {source} {reference}"`, checked at load time.
@@ -304,6 +337,8 @@ struct RawSettings {
     metrics: RawMetrics,
     payments: RawPayments,
     #[serde(default)]
+    returns: RawReturns,
+    #[serde(default)]
     sources: BTreeMap<String, RawSource>,
 }
 
@@ -390,19 +425,28 @@ struct RawSource {
     type_codes: Option<Vec<CodeSpec>>,
     bai2: Option<Bai2Options>,
     bai2_final_only: Option<bool>,
+    kind: Option<CsvKind>,
+    return_type_codes: Option<Vec<CodeSpec>>,
+    return_reference: Option<ReturnReference>,
 }
 
 /// Each format-specific key of a source and the formats it applies to.
-const FORMAT_KEYS: [(&str, &[Format]); 9] = [
+const FORMAT_KEYS: [(&str, &[Format]); 12] = [
     ("delimiter", &[Format::Csv]),
     ("columns", &[Format::Csv]),
     ("date_formats", &[Format::Csv]),
     ("layout", &[Format::Lockbox]),
-    ("control_totals", &[Format::Lockbox, Format::Bai2]),
+    (
+        "control_totals",
+        &[Format::Lockbox, Format::Bai2, Format::Nacha],
+    ),
     ("control_counts", &[Format::Lockbox, Format::Bai2]),
     ("type_codes", &[Format::Bai2]),
     ("bai2", &[Format::Bai2]),
     ("bai2_final_only", &[Format::Bai2]),
+    ("kind", &[Format::Csv]),
+    ("return_type_codes", &[Format::Bai2]),
+    ("return_reference", &[Format::Bai2]),
 ];
 
 impl RawSource {
@@ -419,6 +463,9 @@ impl RawSource {
             self.type_codes.is_some(),
             self.bai2.is_some(),
             self.bai2_final_only.is_some(),
+            self.kind.is_some(),
+            self.return_type_codes.is_some(),
+            self.return_reference.is_some(),
         ];
         FORMAT_KEYS
             .into_iter()
@@ -567,6 +614,7 @@ impl Settings {
             extra.insert(e.clone());
         }
         let info = InfoTemplate::parse(&p.info).map_err(|m| invalid("payments.info", m))?;
+        let returns = Returns::from_raw(raw.returns).map_err(|(k, m)| invalid(&k, m))?;
         let payments = Payments {
             default_payment_method_id: p.default_payment_method_id,
             default_payment_type_id: p.default_payment_type_id,
@@ -655,6 +703,7 @@ impl Settings {
                         delimiter,
                         columns: s.columns.unwrap_or_default(),
                         date_formats,
+                        kind: s.kind.unwrap_or_default(),
                     }
                 }
                 Format::Lockbox => {
@@ -668,11 +717,22 @@ impl Settings {
                 Format::Bai2 => {
                     let type_codes = TypeCodes::parse(s.type_codes.as_deref().unwrap_or_default())
                         .map_err(|m| invalid(&key("type_codes"), m))?;
-                    if type_codes.is_empty() {
+                    let return_type_codes =
+                        TypeCodes::parse(s.return_type_codes.as_deref().unwrap_or_default())
+                            .map_err(|m| invalid(&key("return_type_codes"), m))?;
+                    if type_codes.is_empty() && return_type_codes.is_empty() {
                         return Err(invalid(
                             &key("type_codes"),
                             "a bai2 source must list the detail type codes that are payments"
                                 .into(),
+                        ));
+                    }
+                    if let Some(both) = type_codes.iter().find(|&c| return_type_codes.contains(c)) {
+                        return Err(invalid(
+                            &key("return_type_codes"),
+                            format!(
+                                "type code {both} is also in type_codes; a detail is a payment or a return, not both"
+                            ),
                         ));
                     }
                     let bai2 = s.bai2.unwrap_or_default();
@@ -682,8 +742,13 @@ impl Settings {
                         bai2,
                         control: control_modes(s.control_totals, s.control_counts),
                         final_only: s.bai2_final_only.unwrap_or(false),
+                        return_type_codes,
+                        return_reference: s.return_reference.unwrap_or_default(),
                     }
                 }
+                Format::Nacha => SourceFormat::Nacha {
+                    control_totals: s.control_totals.unwrap_or_default(),
+                },
             };
             sources.insert(
                 name.clone(),
@@ -729,6 +794,7 @@ impl Settings {
             metrics_textfile,
             limits,
             payments,
+            returns,
             sources,
         })
     }
@@ -1283,6 +1349,7 @@ loan = "Loan Number"
             delimiter,
             date_formats,
             columns,
+            ..
         } = &s.sources["bank"].format
         else {
             panic!("csv: {:?}", s.sources["bank"]);
@@ -1312,6 +1379,7 @@ loan = "Loan Number"
             bai2,
             control,
             final_only,
+            ..
         } = &s.sources["ach"].format
         else {
             panic!("bai2: {:?}", s.sources["ach"]);
@@ -1396,7 +1464,7 @@ loan = "Loan Number"
                 "bank",
                 "format = \"csv\"\ncontrol_totals = \"warn\"",
                 "sources.bank.control_totals",
-                "unknown field `control_totals` for a csv source: it applies to lockbox and bai2 sources only",
+                "unknown field `control_totals` for a csv source: it applies to lockbox and bai2 and nacha sources only",
             ),
             (
                 "bank",

@@ -9,8 +9,9 @@ use chrono::format::{Item, Numeric, Parsed, StrftimeItems};
 use chrono::{Days, NaiveDate};
 
 use crate::money::Cents;
-use crate::payment::{Key, Payment, push_key_marker};
-use crate::read::{Position, RawAmount, RawRow};
+use crate::payment::{Key, Payment, Return, push_key_marker};
+use crate::read::{Position, RawAmount, RawReturn, RawRow};
+use crate::returns::Returns;
 use crate::settings::{InfoValues, LoanRef, Payments, Source, SourceFormat};
 
 /// Today's local date, against which payment dates are checked. `PAYIMPORT_TODAY=YYYY-MM-DD`
@@ -57,7 +58,11 @@ pub struct Validator<'a> {
     earliest: NaiveDate,
     occurrences: Occurrences,
     dates: DateFormats,
+    returns: &'a Returns,
 }
+
+/// The `[returns]` a validator uses until it is given the settings' own.
+static DEFAULT_RETURNS: std::sync::LazyLock<Returns> = std::sync::LazyLock::new(Returns::default);
 
 impl<'a> Validator<'a> {
     /// A validator for one file; `today` bounds how far ahead, and with the source's
@@ -74,11 +79,18 @@ impl<'a> Validator<'a> {
             // Lockbox and BAI2 readers decode their own date fields and hand over ISO dates.
             dates: match &source.format {
                 SourceFormat::Csv { date_formats, .. } => DateFormats::new(date_formats),
-                SourceFormat::Lockbox { .. } | SourceFormat::Bai2 { .. } => {
-                    DateFormats::new(&["%Y-%m-%d".to_string()])
-                }
+                SourceFormat::Lockbox { .. }
+                | SourceFormat::Bai2 { .. }
+                | SourceFormat::Nacha { .. } => DateFormats::new(&["%Y-%m-%d".to_string()]),
             },
+            returns: &DEFAULT_RETURNS,
         }
+    }
+
+    /// Validates return rows by these `[returns]` settings (their reasons).
+    pub fn with_returns(mut self, returns: &'a Returns) -> Self {
+        self.returns = returns;
+        self
     }
 
     /// Validates one row; a rejected row still gets a key, from its raw cells.
@@ -158,6 +170,9 @@ impl<'a> Validator<'a> {
                 ),
             ));
         }
+        if let Some(ret) = &f.ret {
+            return self.check_return(row, ret, loan, loan_id, amount, date);
+        }
         let payment_method_id = match &f.payment_method_id {
             None => self.source.payment_method_id,
             Some(v) => {
@@ -223,6 +238,92 @@ impl<'a> Validator<'a> {
             payment_type_id,
             extra,
             info,
+            ret: None,
+        })
+    }
+
+    /// The rest of a return row (SPEC §8): its reason and the key of the original it names.
+    fn check_return(
+        &mut self,
+        row: &RawRow,
+        ret: &RawReturn,
+        loan: String,
+        loan_id: Option<u64>,
+        amount: Cents,
+        date: NaiveDate,
+    ) -> Result<Payment, RowError> {
+        let f = &row.fields;
+        let err = |field: &'static str, value: &str, message: String| RowError {
+            pos: row.pos.clone(),
+            field,
+            value: value.to_string(),
+            message,
+        };
+        let code = ret.code.trim().to_ascii_uppercase();
+        let reverse_reason = self
+            .returns
+            .reason_for(&code, ret.reverse_reason.as_deref())
+            .map_err(|m| {
+                err(
+                    "reverse_reason",
+                    ret.reverse_reason.as_deref().unwrap_or(""),
+                    m,
+                )
+            })?;
+        let original_key = match ret.original_key.trim() {
+            "" => None,
+            k => Some(
+                Key::parse(&k.to_ascii_lowercase())
+                    .ok_or_else(|| {
+                        err(
+                            "original_key",
+                            k,
+                            "is not a key: keys are 16 hex digits, as in the report's `key` column"
+                                .into(),
+                        )
+                    })?
+                    .to_string(),
+            ),
+        };
+        let original_reference = ret.original_reference.trim().to_string();
+        let identity = Key::of_return(
+            &loan,
+            amount,
+            date,
+            &f.reference,
+            &original_reference,
+            &code,
+            0,
+        );
+        let key = match self.occurrence(identity) {
+            0 => identity,
+            n => Key::of_return(
+                &loan,
+                amount,
+                date,
+                &f.reference,
+                &original_reference,
+                &code,
+                n,
+            ),
+        };
+        Ok(Payment {
+            key,
+            loan,
+            loan_id,
+            amount,
+            date,
+            reference: f.reference.clone(),
+            payment_method_id: self.source.payment_method_id,
+            payment_type_id: self.source.payment_type_id,
+            extra: self.source.extra.clone(),
+            info: ret.comments.clone().unwrap_or_default(),
+            ret: Some(Return {
+                code,
+                original_reference,
+                original_key,
+                reverse_reason,
+            }),
         })
     }
 }

@@ -17,6 +17,7 @@ mod properties;
 mod reconcile;
 mod report_html;
 mod report_output;
+mod returns;
 mod signals;
 mod tenant;
 mod util;

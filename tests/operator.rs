@@ -186,7 +186,7 @@ async fn the_report_has_the_spec_columns_and_neutralises_formulas() {
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(
         text.lines().next().unwrap(),
-        "run_id,file,line,key,status,loan,loan_id,amount,date,reference,payment_method_id,payment_type_id,extra,attempts,http_status,message,updated_at"
+        "run_id,file,line,key,status,loan,loan_id,amount,date,reference,payment_method_id,payment_type_id,extra,attempts,http_status,message,updated_at,kind,original_key,return_code"
     );
     assert!(text.contains(",\"'=HYPERLINK("), "{text}");
     assert!(text.contains(",'@SUM,"), "{text}");

@@ -37,6 +37,10 @@ loan = "display_id"
 format = "bai2"
 loan = "id"
 type_codes = [165, 175]
+
+[sources.nacha]
+format = "nacha"
+loan = "id"
 "#;
 
 pub fn settings() -> &'static Settings {
@@ -53,7 +57,7 @@ pub fn drain(
     let s = settings();
     let source = s.source(Some(source)).expect("source");
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
-    let mut validator = Validator::new(source, &s.payments, today);
+    let mut validator = Validator::new(source, &s.payments, today).with_returns(&s.returns);
     let mut items = 0usize;
     let mut failed = false;
     for item in rows {

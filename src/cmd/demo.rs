@@ -21,6 +21,12 @@ const SAMPLE_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../samples/lockbox.lbx"),
     ),
     ("ach", "ach.bai", include_str!("../../samples/ach.bai")),
+    // After the payments: two of them come back, and are reversed (SPEC §8).
+    (
+        "returns_csv",
+        "returns.csv",
+        include_str!("../../samples/returns.csv"),
+    ),
 ];
 /// The base URL the sample settings carry (that of `payimport sandbox` on its default port).
 const SAMPLE_BASE_URL: &str = "http://127.0.0.1:8080/api/public/api/1";
@@ -67,10 +73,27 @@ pub async fn run() -> anyhow::Result<Exit> {
             &mut std::io::stdout().lock(),
         )?;
         println!();
+        let payments = sandbox.payments();
         println!(
-            "demo: the sandbox holds {} payment(s)",
-            sandbox.payments().len()
+            "demo: the sandbox holds {} payment(s), {} of them reversed:",
+            payments.len(),
+            payments.iter().filter(|p| p.reversal.is_some()).count()
         );
+        for p in payments.iter().filter(|p| p.reversal.is_some()) {
+            let r = p.reversal.as_ref().expect("reversed");
+            println!(
+                "  payment {} of loan {} ({}): {}, \"{}\"{}",
+                p.id,
+                p.loan_id,
+                p.amount,
+                r.reverse_reason,
+                r.comments,
+                r.nacha_return_code
+                    .as_deref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default()
+            );
+        }
         sandbox.shutdown().await;
         Ok(worst)
     }

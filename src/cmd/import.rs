@@ -8,9 +8,12 @@ use chrono::NaiveDate;
 
 use crate::cli::Exit;
 use crate::files::{fingerprint, open_rows, to_new_row};
+use crate::ledger::{Ledger, ToMatch};
 use crate::money::Cents;
+use crate::payment::Payment;
 use crate::read::control::SKIPPED;
 use crate::read::{ControlCheck, FileError, background};
+use crate::returns::Match;
 use crate::session::Session;
 use crate::settings::{Settings, Source, Token};
 use crate::validate::Validator;
@@ -41,7 +44,7 @@ pub async fn run(
         .map_err(anyhow::Error::msg)?;
     let today = crate::validate::today();
     if args.dry_run {
-        return dry_run(settings, source, &args.files, today);
+        return dry_run(settings, ledger_path, source, &args.files, today);
     }
     let mut session =
         Session::start(settings, ledger_path, token, "import", Some(&source.name)).await?;
@@ -53,6 +56,7 @@ pub async fn run(
     // Details a reader skipped as not payments (BAI2 test, deletion and interim groups): never
     // sent, but the summary says so, as the report does (they are among the control checks).
     let mut skipped = Vec::new();
+    let mut notices = 0u64;
     for path in &args.files {
         let name = path.display().to_string();
         if let Some(signal) = session.interrupted() {
@@ -79,7 +83,8 @@ pub async fn run(
         let staged = match open_rows(path, source) {
             // Reading and validating run on their own thread, overlapping the ledger's writes.
             Ok(rows) => std::thread::scope(|scope| {
-                let mut validator = Validator::new(source, &settings.payments, today);
+                let mut validator = Validator::new(source, &settings.payments, today)
+                    .with_returns(&settings.returns);
                 let mut rows =
                     background::spawn(scope, rows, move |row| to_new_row(&row, &mut validator));
                 // A signal mid-file rolls the file back (one transaction): staging a large
@@ -91,6 +96,7 @@ pub async fn run(
                 let staged = ledger.stage_file(run, file_id, items)?;
                 ledger.set_control_checks(file_id, rows.control_checks())?;
                 skipped.extend(skipped_notes(&name, rows.control_checks()));
+                notices += rows.notices();
                 anyhow::Ok(staged)
             })?,
             Err(e) => Err(Halt::File(e)),
@@ -136,6 +142,11 @@ pub async fn run(
     if let Some(signal) = sent.interrupted {
         notes.push(interrupted_note(signal));
     }
+    if notices > 0 {
+        notes.push(format!(
+            "{notices} notification(s) of change (NACHA 98 addenda) counted, not sent: update the borrowers' bank details as the bank asks"
+        ));
+    }
     let title = format!(
         "payimport import: run {run}, source {}, {} file(s)",
         source.name,
@@ -178,6 +189,7 @@ fn skipped_notes(file: &str, checks: &[ControlCheck]) -> Vec<String> {
 /// `--dry-run`: everything but writing and sending.
 fn dry_run(
     settings: &Settings,
+    ledger_path: &Path,
     source: &Source,
     files: &[PathBuf],
     today: NaiveDate,
@@ -186,6 +198,8 @@ fn dry_run(
     let mut out = BufWriter::new(stdout.lock());
     let (mut valid, mut rejected, mut cents_total) = (0u64, 0u64, Cents::ZERO);
     let mut refused = 0;
+    // Returns are matched against what the ledger holds now; it is only read.
+    let ledger = Ledger::open_read_only(ledger_path).ok();
     for path in files {
         let rows = match open_rows(path, source) {
             Ok(rows) => rows,
@@ -201,7 +215,8 @@ fn dry_run(
         let (mut file_valid, mut file_rejected, mut file_cents) = (0u64, 0u64, Cents::ZERO);
         let name = path.display().to_string();
         let file_error = std::thread::scope(|scope| -> std::io::Result<Option<FileError>> {
-            let mut validator = Validator::new(source, &settings.payments, today);
+            let mut validator =
+                Validator::new(source, &settings.payments, today).with_returns(&settings.returns);
             let mut rows = background::spawn(scope, rows, move |row| {
                 let checked = validator.validate(&row);
                 (row.pos.line, checked)
@@ -212,6 +227,22 @@ fn dry_run(
                     Err(e) => return Ok(Some(e)),
                 };
                 match checked {
+                    Ok(p) if p.ret.is_some() => {
+                        file_valid += 1;
+                        file_cents = file_cents.saturating_add(p.amount);
+                        let found = preview_match(ledger.as_ref(), settings, &name, line, &p);
+                        let r = p.ret.as_ref().expect("a return");
+                        writeln!(
+                            out,
+                            "would reverse {name}:{line}  loan {}  {}  {}  code {}  reason {}  key {}: {found}",
+                            p.loan,
+                            p.amount,
+                            crate::payment::iso_date(p.date),
+                            if r.code.is_empty() { "-" } else { &r.code },
+                            r.reverse_reason,
+                            p.key
+                        )?;
+                    }
                     Ok(p) => {
                         file_valid += 1;
                         file_cents = file_cents.saturating_add(p.amount);
@@ -266,4 +297,51 @@ fn dry_run(
     } else {
         Exit::Done
     })
+}
+
+/// What matching would find for a return of a dry run, in words: the original's key, or why
+/// there is none.
+fn preview_match(
+    ledger: Option<&Ledger>,
+    settings: &Settings,
+    file: &str,
+    line: u64,
+    p: &Payment,
+) -> String {
+    let Some(ledger) = ledger else {
+        return "no match: the ledger holds no payments yet".into();
+    };
+    let loan_id = match p.loan_id {
+        Some(id) => Some(id as i64),
+        None => ledger.cached_loan_id(&p.loan).ok().flatten(),
+    };
+    let Some(loan_id) = loan_id else {
+        return format!(
+            "no match yet: display id {:?} is looked up in LoanPro only when the file is imported",
+            p.loan
+        );
+    };
+    let r = p.ret.as_ref().expect("a return");
+    let row = ToMatch {
+        id: 0,
+        key: p.key.to_string(),
+        file: file.to_string(),
+        line,
+        loan: p.loan.clone(),
+        loan_id,
+        amount: p.amount,
+        date: crate::payment::iso_date(p.date),
+        reference: p.reference.clone(),
+        original_reference: r.original_reference.clone(),
+        original_key: r.original_key.clone(),
+        return_code: r.code.clone(),
+        comments: None,
+    };
+    match ledger.preview_match(&row, settings.returns.match_window_days) {
+        Ok(Match::Original(c)) => format!("matches the payment with key {}", c.key),
+        Ok(Match::Unmatched(why)) => {
+            format!("unmatched: {why} (payments of files not imported yet are not seen)")
+        }
+        Err(e) => format!("cannot be matched now: {e}"),
+    }
 }

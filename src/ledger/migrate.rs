@@ -10,6 +10,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_row_states_and_amounts.sql"),
     include_str!("../../migrations/0004_ledger_tenant.sql"),
     include_str!("../../migrations/0005_run_outcome.sql"),
+    include_str!("../../migrations/0006_returns.sql"),
 ];
 
 impl Ledger {
@@ -118,7 +119,7 @@ mod tests {
     #[test]
     fn queries_state_rows_open_as_its_migrations_do() {
         let index = format!("ON rows(status) WHERE {};", open_condition());
-        assert!(MIGRATIONS[0].contains(&index));
+        assert!(MIGRATIONS[0].contains("CREATE INDEX rows_open ON rows(status) WHERE status IN"));
         assert!(newest_stating("CREATE INDEX rows_open").contains(&index));
     }
 
@@ -150,7 +151,7 @@ mod tests {
                  '2026-11-20T01:00:05.000Z', 1)",
             )
             .unwrap();
-        for (i, s) in Status::ALL.iter().enumerate() {
+        for (i, s) in SCHEMA_2_STATES.iter().enumerate() {
             let rejected = *s == Status::Rejected;
             let (amount, cents) = if rejected {
                 ("-5.0", None)
@@ -168,6 +169,18 @@ mod tests {
                 .unwrap();
         }
     }
+
+    /// The states a ledger of schema 2 could hold: those since added cannot be in it.
+    const SCHEMA_2_STATES: [Status; 8] = [
+        Status::Posted,
+        Status::AlreadyPosted,
+        Status::Rejected,
+        Status::Failed,
+        Status::Unsent,
+        Status::Unknown,
+        Status::Pending,
+        Status::Sending,
+    ];
 
     fn index_sql(conn: &Connection) -> Vec<(String, String)> {
         conn.prepare(
@@ -190,7 +203,17 @@ mod tests {
         let ledger = Ledger::open(&path).unwrap();
         assert_eq!(ledger.check_version().unwrap(), MIGRATIONS.len() as i64);
         let conn = &ledger.conn;
-        assert_eq!(index_sql(conn), before, "every index recreated as it was");
+        // Every index recreated as it was, but rows_open, whose condition names the open
+        // states of the newest migration, and those later migrations add.
+        let after = index_sql(conn);
+        for (name, sql) in &before {
+            let now = after.iter().find(|(n, _)| n == name).map(|(_, s)| s);
+            if name == "rows_open" {
+                assert!(now.unwrap().contains(&open_condition()), "{now:?}");
+            } else {
+                assert_eq!(now, Some(sql), "{name} recreated as it was");
+            }
+        }
         let fk: i64 = conn
             .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
                 r.get(0)
@@ -209,8 +232,8 @@ mod tests {
                 Ok::<_, LedgerError>(())
             })
             .unwrap();
-        assert_eq!(rows.len(), Status::ALL.len());
-        for (r, s) in rows.iter().zip(Status::ALL) {
+        assert_eq!(rows.len(), SCHEMA_2_STATES.len());
+        for (r, s) in rows.iter().zip(SCHEMA_2_STATES) {
             assert_eq!(r.status, s);
             assert_eq!(r.message.as_deref(), Some("why"));
             let want = if s == Status::Rejected {
@@ -221,7 +244,7 @@ mod tests {
             assert_eq!(r.amount, want);
         }
         let total: Cents = ledger.totals(1).unwrap().iter().map(|t| t.cents).sum();
-        assert_eq!(total, Cents(150 * 7));
+        assert_eq!(total, Cents(150 * (SCHEMA_2_STATES.len() as i64 - 1)));
         // The ledger goes on working: the pending row is claimed.
         drop(ledger);
         let mut ledger = Ledger::open(&path).unwrap();

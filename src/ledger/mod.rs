@@ -8,8 +8,8 @@
 //! This file holds [`Ledger`], [`LedgerError`] and opening; the rest is split by concern:
 //! `file` (the file itself: header checks, lock, permissions), `migrate` (schema), `stage`
 //! (runs, files and their rows going in), `queue` (claiming, recording, retrying, reconciling),
-//! `queries` (totals, runs, report rows), `status` (the row state machine) and `tenant` (the
-//! one LoanPro tenant a ledger belongs to).
+//! `queries` (totals, runs, report rows), `returns` (matching returns, their reversals),
+//! `status` (the row state machine) and `tenant` (the one LoanPro tenant a ledger belongs to).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -20,13 +20,15 @@ mod file;
 mod migrate;
 mod queries;
 mod queue;
+mod returns;
 mod stage;
 mod status;
 mod tenant;
 
 pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
-pub use stage::{NewRow, RunOutcome, Staged};
+pub use returns::{Matched, Reversal, ToMatch};
+pub use stage::{NewReturn, NewRow, RunOutcome, Staged};
 pub use status::{Status, Step};
 pub use tenant::OtherTenant;
 

@@ -110,13 +110,18 @@ pub struct ReportRow {
     pub http_status: Option<i64>,
     pub message: Option<String>,
     pub updated_at: String,
+    /// `payment` or `return` (SPEC §8).
+    pub kind: String,
+    /// A return's original payment row, by key.
+    pub original_key: Option<String>,
+    pub return_code: Option<String>,
 }
 
 /// The report's columns of a ledger row, then its file id (NULL before migration 0002).
 const ROW_COLUMNS: &str =
     "SELECT run_id, file, line, key, status, loan, loan_id, amount_cents, amount_as_given, date,
         reference, payment_method_id, payment_type_id, extra, attempts, http_status, message,
-        updated_at, file_id
+        updated_at, file_id, kind, original_key, return_code
     FROM rows WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id";
 
 /// The same columns for the rows of echo files (see migration 0002): the original file's rows,
@@ -127,7 +132,7 @@ const ECHO_COLUMNS: &str = "SELECT e.run_id, e.path, r.line, r.key, ?2, r.loan, 
         CASE WHEN r.status = ?3
              THEN 'posted by run ' || r.run_id || ' (' || r.file || ':' || r.line || ')'
              ELSE r.message END,
-        run.started_at, e.id
+        run.started_at, e.id, r.kind, r.original_key, r.return_code
     FROM files e CROSS JOIN files o CROSS JOIN runs run CROSS JOIN rows r
     WHERE o.id = e.echo_of AND run.id = e.run_id AND (?1 IS NULL OR e.run_id = ?1)
       -- a file's rows are one id range: read in order, file after file (CROSS JOIN keeps
@@ -159,6 +164,9 @@ fn report_row(r: &rusqlite::Row) -> rusqlite::Result<(ReportRow, Option<i64>)> {
             http_status: r.get(15)?,
             message: r.get(16)?,
             updated_at: r.get(17)?,
+            kind: r.get(19)?,
+            original_key: r.get(20)?,
+            return_code: r.get(21)?,
         },
         r.get(18)?,
     ))
@@ -196,6 +204,31 @@ impl Ledger {
             .map_err(&err)?;
         let mut totals = stmt
             .query_map(params![run, Status::AlreadyPosted], |r| {
+                Ok(StatusTotal {
+                    status: r.get(0)?,
+                    count: r.get::<_, i64>(1)? as u64,
+                    cents: r.get(2)?,
+                })
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(&err)?;
+        totals.sort_by_key(|t| t.status);
+        Ok(totals)
+    }
+
+    /// Counts and amounts per status of a run's returns (SPEC §8), in [`Status::ALL`] order:
+    /// the summary shows them apart from payments.
+    pub fn return_totals(&self, run: RunId) -> Result<Vec<StatusTotal>, LedgerError> {
+        let err = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT status, COUNT(*), COALESCE(SUM(amount_cents), 0) FROM rows
+                 WHERE (run_id = ?1 OR sent_by_run = ?1) AND kind = 'return' GROUP BY status",
+            )
+            .map_err(&err)?;
+        let mut totals = stmt
+            .query_map(params![run], |r| {
                 Ok(StatusTotal {
                     status: r.get(0)?,
                     count: r.get::<_, i64>(1)? as u64,

@@ -23,6 +23,8 @@ pub struct Claimed {
     pub payment_method_id: u32,
     pub payment_type_id: u32,
     pub extra: String,
+    /// Set for a return: the reversal to send in place of a payment.
+    pub reversal: Option<super::returns::Reversal>,
 }
 
 /// What became of a claimed row.
@@ -36,6 +38,8 @@ pub struct Outcome {
     pub loanpro_payment_id: Option<u64>,
     /// When the last request for it left, if one did.
     pub sent_at: Option<String>,
+    /// A return's original payment row: once the return is `posted`, that row is `reversed`.
+    pub reverses: Option<i64>,
 }
 
 /// A live row whose payment may or may not be in LoanPro.
@@ -47,6 +51,9 @@ pub struct Uncertain {
     pub attempts: u32,
     /// When its last request left; the read-back waits `settle_secs` after it.
     pub sent_at: Option<String>,
+    /// A return's original payment row and its key: what is read back is whether that payment
+    /// is reversed, not whether this row's key is in LoanPro.
+    pub original: Option<(i64, String)>,
 }
 
 /// What a read-back found out about an uncertain row.
@@ -54,6 +61,12 @@ pub struct Uncertain {
 pub enum Reconciled {
     /// Its key is in LoanPro: it was logged.
     Found { payment_id: Option<u64> },
+    /// A return's original payment reads back reversed: the reversal was logged, and the
+    /// original row becomes `reversed`.
+    Reversed {
+        payment_id: Option<u64>,
+        original_row: i64,
+    },
     /// Not in LoanPro: queue it again for this run.
     Resend { run: RunId },
     /// Not in LoanPro and out of attempts: certainly not logged.
@@ -149,7 +162,8 @@ impl Ledger {
             .conn
             .prepare_cached(&format!(
                 "UPDATE rows SET status = ?4, updated_at = ?3, sent_at = ?3
-                 WHERE id IN (SELECT id FROM rows WHERE sent_by_run = ?1 AND {} ORDER BY id LIMIT ?2)
+                 WHERE id IN (SELECT id FROM rows WHERE sent_by_run = ?1 AND {} AND kind = 'payment'
+                              ORDER BY id LIMIT ?2)
                  RETURNING id, key, loan_id, amount_cents, date, info, payment_method_id, payment_type_id, extra",
                 Step::Claim.guard_to(Status::Sending)
             ))
@@ -166,6 +180,7 @@ impl Ledger {
                     payment_method_id: r.get(6)?,
                     payment_type_id: r.get(7)?,
                     extra: r.get(8)?,
+                    reversal: None,
                 })
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
@@ -216,6 +231,9 @@ impl Ledger {
                     return Err(Ledger::unexpected_row(
                         &tx, &self.path, o.id, &from, o.status,
                     ));
+                }
+                if let (Status::Posted, Some(original)) = (o.status, o.reverses) {
+                    Ledger::reverse_original(&tx, &self.path, o.id, original)?;
                 }
             }
         }
@@ -326,7 +344,8 @@ impl Ledger {
             .conn
             .prepare_cached(&format!(
                 // INDEXED BY: see retry_candidates.
-                "SELECT id, key, loan_id, attempts, sent_at FROM rows INDEXED BY rows_open
+                "SELECT id, key, loan_id, attempts, sent_at, original_row, original_key
+                 FROM rows INDEXED BY rows_open
                  WHERE {} AND {} AND live = 1 AND loan_id IS NOT NULL
                  AND (?1 IS NULL OR sent_by_run = ?1) ORDER BY loan_id, id",
                 open_condition(),
@@ -340,6 +359,10 @@ impl Ledger {
                 loan_id: r.get(2)?,
                 attempts: r.get(3)?,
                 sent_at: r.get(4)?,
+                original: match (r.get(5)?, r.get(6)?) {
+                    (Some(row), Some(key)) => Some((row, key)),
+                    _ => None,
+                },
             })
         })
         .and_then(|rows| rows.collect())
@@ -355,7 +378,20 @@ impl Ledger {
             let mut stmts = Vec::new();
             let t = now();
             for (id, r) in results {
+                let reverses = match r {
+                    Reconciled::Reversed { original_row, .. } => Some(*original_row),
+                    _ => None,
+                };
                 let (status, message, payment_id, run) = match r {
+                    Reconciled::Reversed { payment_id, .. } => (
+                        Status::Posted,
+                        Some(
+                            "the payment reads back reversed after an uncertain answer: the reversal was logged"
+                                .to_string(),
+                        ),
+                        payment_id.map(|p| p as i64),
+                        None,
+                    ),
                     Reconciled::Found { payment_id } => (
                         Status::Posted,
                         Some("found in LoanPro by its key after an uncertain answer".to_string()),
@@ -402,6 +438,9 @@ impl Ledger {
                     let from = Step::ReadBack.sources(status);
                     return Err(Ledger::unexpected_row(&tx, &self.path, *id, &from, status));
                 }
+                if let Some(original) = reverses {
+                    Ledger::reverse_original(&tx, &self.path, *id, original)?;
+                }
             }
         }
         tx.commit().map_err(&err)
@@ -440,6 +479,7 @@ mod tests {
                 extra: Some("payment.extra.tx.principal".into()),
                 info: Some("info".into()),
                 rejection: None,
+                ret: None,
             })
         });
         ledger.stage_file(run, file, rows).unwrap().unwrap();
@@ -455,6 +495,7 @@ mod tests {
             message: None,
             loanpro_payment_id: None,
             sent_at: None,
+            reverses: None,
         }
     }
 
@@ -531,7 +572,8 @@ mod tests {
         // Only failed and unsent rows are queued again; posted stays posted.
         let e = ledger.queue_for_retry(run, &[b, a]).unwrap_err();
         assert!(
-            e.to_string().contains("only a row in `failed`, `unsent`"),
+            e.to_string()
+                .contains("only a row in `unmatched`, `failed`, `unsent`"),
             "{e}"
         );
         assert_eq!(status_of(&ledger, b), Status::Failed);

@@ -30,6 +30,19 @@ pub struct NewRow {
     pub info: Option<String>,
     /// `None` for a valid row; the reason for a rejected one.
     pub rejection: Option<String>,
+    /// Set for a return (SPEC §8).
+    pub ret: Option<NewReturn>,
+}
+
+/// What a return row stores beyond a payment's fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewReturn {
+    pub code: String,
+    pub original_reference: String,
+    /// The original row's key, when the file names it.
+    pub original_key: Option<String>,
+    /// `None` for a rejected return.
+    pub reverse_reason: Option<String>,
 }
 
 /// What staging did with one file.
@@ -365,9 +378,10 @@ impl Ledger {
                     "INSERT INTO rows (run_id, file, line, key, live, status, loan, loan_id,
                      amount_cents, amount_as_given, date, reference, payment_method_id,
                      payment_type_id, extra, info, message, loanpro_payment_id, updated_at,
-                     sent_by_run, file_id)
+                     sent_by_run, file_id, kind, original_key, return_code, original_reference,
+                     reverse_reason)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                             ?17, ?18, ?19, ?20, ?21)",
+                             ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
                 )
                 .map_err(&err)?;
             for row in rows {
@@ -403,7 +417,8 @@ impl Ledger {
                             staged.pending += 1;
                             (true, Status::Pending, None, None)
                         }
-                        Some((_, r, Status::Posted, f, l, pid)) => {
+                        // A payment reversed since was posted all the same: not sent again.
+                        Some((_, r, Status::Posted | Status::Reversed, f, l, pid)) => {
                             staged.already_posted += 1;
                             (
                                 false,
@@ -483,6 +498,15 @@ impl Ledger {
                         t,
                         (status == Status::Pending).then_some(run),
                         file_id,
+                        if row.ret.is_some() {
+                            "return"
+                        } else {
+                            "payment"
+                        },
+                        row.ret.as_ref().and_then(|r| r.original_key.as_deref()),
+                        row.ret.as_ref().map(|r| r.code.as_str()),
+                        row.ret.as_ref().map(|r| r.original_reference.as_str()),
+                        row.ret.as_ref().and_then(|r| r.reverse_reason.as_deref()),
                     ])
                     .map_err(&err)?;
                 last_row = Some(tx.last_insert_rowid());

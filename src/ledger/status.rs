@@ -38,8 +38,13 @@ states! {
     Posted = "posted",
     /// Its key was posted by an earlier run: skipped.
     AlreadyPosted = "already_posted",
+    /// A payment that was posted, and whose return has been reversed in LoanPro (SPEC §8).
+    Reversed = "reversed",
     /// Invalid: never sent.
     Rejected = "rejected",
+    /// A return whose original payment was not found, or not found alone: nothing was sent
+    /// (SPEC §8). `retry` matches it again.
+    Unmatched = "unmatched",
     /// LoanPro said no (4xx, 409, or 200 with an error), with its message.
     Failed = "failed",
     /// Never reached LoanPro: transient failures used up the attempts, or the run stopped first.
@@ -75,6 +80,10 @@ pub enum Step {
     ReadBack,
     /// `payimport retry` queues a row again.
     Retry,
+    /// A queued return was matched to its original payment, or found none (`unmatched`).
+    Match,
+    /// A return's reversal was logged: its original payment row is `reversed`.
+    Reverse,
 }
 
 use Step::*;
@@ -100,6 +109,10 @@ const TRANSITIONS: &[(Step, Status, Status)] = &[
     (ReadBack, Unknown, Unknown),
     (Retry, Failed, Pending),
     (Retry, Unsent, Pending),
+    (Retry, Unmatched, Pending),
+    (Match, Pending, Unmatched),
+    (TakeOver, Unmatched, Unmatched),
+    (Reverse, Posted, Reversed),
 ];
 
 /// The states a row is staged in; the others are reached only through [`TRANSITIONS`].
@@ -109,7 +122,7 @@ impl Status {
     /// The open states, in the order the `rows_open` index condition names them (SQLite
     /// matches a query's condition to a partial index's term by term, so the order is part of
     /// the condition).
-    const OPEN: [Status; 4] = [Sending, Unknown, Failed, Unsent];
+    const OPEN: [Status; 5] = [Sending, Unknown, Failed, Unsent, Unmatched];
 
     pub fn parse(s: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|st| st.as_str() == s)
@@ -120,9 +133,9 @@ impl Status {
         TRANSITIONS.iter().any(|&(_, f, t)| (f, t) == (from, to))
     }
 
-    /// Its payment is in LoanPro: nothing is left to do for it.
+    /// Its payment (or reversal) is in LoanPro: nothing is left to do for it.
     pub fn is_settled(self) -> bool {
-        matches!(self, Posted | AlreadyPosted)
+        matches!(self, Posted | AlreadyPosted | Reversed)
     }
 
     /// Whether a row in this state needs a person (exit status 1).
@@ -244,7 +257,9 @@ mod tests {
             [
                 "posted",
                 "already_posted",
+                "reversed",
                 "rejected",
+                "unmatched",
                 "failed",
                 "unsent",
                 "unknown",
@@ -269,6 +284,10 @@ mod tests {
             (Unsent, Pending),
             (Pending, Unsent),
             (Pending, Rejected),
+            // SPEC §8.
+            (Pending, Unmatched),
+            (Unmatched, Pending),
+            (Posted, Reversed),
         ] {
             assert!(Status::allows(from, to), "{from} -> {to}");
         }
@@ -296,21 +315,33 @@ mod tests {
             // A refusal is retried only by `payimport retry`, through `pending`.
             (Failed, Posted),
             (Unsent, Unknown),
+            // A reversal is never undone, nor a payment reversed that was not posted.
+            (Reversed, Posted),
+            (Reversed, Pending),
+            (Pending, Reversed),
+            (Unknown, Reversed),
+            (AlreadyPosted, Reversed),
+            // An unmatched return is matched again only through `pending`.
+            (Unmatched, Sending),
+            (Unmatched, Posted),
         ] {
             assert!(!Status::allows(from, to), "{from} -> {to}");
         }
     }
 
     #[test]
-    fn settled_and_rejected_rows_never_change() {
+    fn settled_and_rejected_rows_never_change_but_a_posted_payment_is_reversed() {
         for s in Status::ALL
             .into_iter()
             .filter(|s| s.is_settled() || *s == Rejected)
         {
             for to in Status::ALL {
-                assert!(!Status::allows(s, to), "{s} -> {to}");
+                let reversal = (s, to) == (Posted, Reversed);
+                assert_eq!(Status::allows(s, to), reversal, "{s} -> {to}");
             }
         }
+        assert_eq!(Reverse.sources(Reversed), [Posted]);
+        assert_eq!(Reverse.from_states(), [Posted]);
     }
 
     #[test]
@@ -324,8 +355,11 @@ mod tests {
 
     #[test]
     fn open_states_are_those_a_later_run_moves_other_than_pending() {
+        // A posted payment is reversed through its return's row, never found as open itself.
         for s in Status::ALL {
-            let moves_on = TRANSITIONS.iter().any(|&(_, f, t)| f == s && t != s);
+            let moves_on = TRANSITIONS
+                .iter()
+                .any(|&(st, f, t)| f == s && t != s && st != Reverse);
             assert_eq!(s.is_open(), moves_on && s != Pending, "{s}");
         }
     }
@@ -348,18 +382,21 @@ mod tests {
             .collect();
         assert_eq!(
             attention,
-            [Rejected, Failed, Unsent, Unknown, Pending, Sending]
+            [
+                Rejected, Unmatched, Failed, Unsent, Unknown, Pending, Sending
+            ]
         );
     }
 
     #[test]
     fn guards_name_the_states_a_step_moves_from() {
         assert_eq!(Claim.guard(), "status IN ('pending')");
-        assert_eq!(Retry.guard(), "status IN ('failed', 'unsent')");
+        assert_eq!(Retry.guard(), "status IN ('unmatched', 'failed', 'unsent')");
         assert_eq!(
             TakeOver.guard(),
-            "status IN ('failed', 'unsent', 'pending')"
+            "status IN ('unmatched', 'failed', 'unsent', 'pending')"
         );
+        assert_eq!(Match.guard_to(Unmatched), "status IN ('pending')");
         assert_eq!(Answer.guard_to(Posted), "status IN ('sending')");
         assert_eq!(ReadBack.guard_to(Posted), "status IN ('unknown')");
         assert!(Answer.sources(Pending).is_empty());
@@ -370,7 +407,7 @@ mod tests {
         assert!(Retry.sources(Posted).is_empty());
         assert_eq!(
             open_condition(),
-            "status IN ('sending', 'unknown', 'failed', 'unsent')"
+            "status IN ('sending', 'unknown', 'failed', 'unsent', 'unmatched')"
         );
     }
 

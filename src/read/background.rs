@@ -19,7 +19,7 @@ enum Message<T> {
     Rows(Vec<T>),
     /// The file ended: the control totals checked (a failed one among them when that is what
     /// stopped the file), and the file error if there was one.
-    End(Vec<ControlCheck>, Option<FileError>),
+    End(Vec<ControlCheck>, Option<FileError>, u64),
 }
 
 /// The rows of a file read on another thread, each turned into a `T` there; a file error ends
@@ -28,6 +28,7 @@ pub struct Background<T> {
     rx: Receiver<Message<T>>,
     chunk: std::vec::IntoIter<T>,
     checks: Vec<ControlCheck>,
+    notices: u64,
     done: bool,
 }
 
@@ -46,12 +47,17 @@ where
         let Some(ended) = fill(&mut rows, &mut each, &tx) else {
             return; // the caller stopped listening
         };
-        let _ = tx.send(Message::End(rows.control_checks().to_vec(), ended.err()));
+        let _ = tx.send(Message::End(
+            rows.control_checks().to_vec(),
+            ended.err(),
+            rows.notices(),
+        ));
     });
     Background {
         rx,
         chunk: Vec::new().into_iter(),
         checks: Vec::new(),
+        notices: 0,
         done: false,
     }
 }
@@ -85,6 +91,11 @@ impl<T> Background<T> {
     pub fn control_checks(&self) -> &[ControlCheck] {
         &self.checks
     }
+
+    /// Entries counted but never sent (NACHA notifications of change), once the iteration ended.
+    pub fn notices(&self) -> u64 {
+        self.notices
+    }
 }
 
 impl<T> Iterator for Background<T> {
@@ -100,8 +111,9 @@ impl<T> Iterator for Background<T> {
             }
             match self.rx.recv() {
                 Ok(Message::Rows(rows)) => self.chunk = rows.into_iter(),
-                Ok(Message::End(checks, error)) => {
+                Ok(Message::End(checks, error, notices)) => {
                     self.checks = checks;
+                    self.notices = notices;
                     self.done = true;
                     if let Some(e) = error {
                         return Some(Err(e));

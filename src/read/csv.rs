@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
 
-use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
+use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawReturn, RawRow};
 
 /// Which CSV header holds each field (a source's `[sources.NAME.columns]`); omitted fields have
 /// their default names.
@@ -21,6 +21,12 @@ pub struct Columns {
     pub payment_type_id: String,
     pub extra: String,
     pub info: String,
+    /// The columns of a return file (`kind = "returns"`, SPEC §8).
+    pub return_code: String,
+    pub original_reference: String,
+    pub original_key: String,
+    pub reverse_reason: String,
+    pub comments: String,
 }
 
 impl Default for Columns {
@@ -34,6 +40,11 @@ impl Default for Columns {
             payment_type_id: "payment_type_id".into(),
             extra: "extra".into(),
             info: "info".into(),
+            return_code: "return_code".into(),
+            original_reference: "original_reference".into(),
+            original_key: "original_key".into(),
+            reverse_reason: "reverse_reason".into(),
+            comments: "comments".into(),
         }
     }
 }
@@ -64,6 +75,17 @@ struct ColumnMap {
     payment_type_id: Option<usize>,
     extra: Option<usize>,
     info: Option<usize>,
+    /// A return file's columns; `None` for a payment file.
+    ret: Option<ReturnColumns>,
+}
+
+/// The index of each return field's column (all optional).
+struct ReturnColumns {
+    code: Option<usize>,
+    original_reference: Option<usize>,
+    original_key: Option<usize>,
+    reverse_reason: Option<usize>,
+    comments: Option<usize>,
 }
 
 impl<R: Read> CsvReader<R> {
@@ -73,6 +95,26 @@ impl<R: Read> CsvReader<R> {
         input: R,
         columns: &Columns,
         delimiter: u8,
+    ) -> Result<Self, FileError> {
+        Self::open(file, input, columns, delimiter, false)
+    }
+
+    /// A reader of a return file (SPEC §8): every row is a return, with the return columns.
+    pub fn returns(
+        file: Arc<str>,
+        input: R,
+        columns: &Columns,
+        delimiter: u8,
+    ) -> Result<Self, FileError> {
+        Self::open(file, input, columns, delimiter, true)
+    }
+
+    fn open(
+        file: Arc<str>,
+        input: R,
+        columns: &Columns,
+        delimiter: u8,
+        returns: bool,
     ) -> Result<Self, FileError> {
         // LF alone ends a record (a CR before it is trimmed off with the cell's blanks): with the
         // default CR-or-LF terminator, the csv crate numbers every row of a CRLF file one line short.
@@ -157,6 +199,17 @@ impl<R: Read> CsvReader<R> {
             payment_type_id: find("payment_type_id", &columns.payment_type_id)?,
             extra: find("extra", &columns.extra)?,
             info: find("info", &columns.info)?,
+            ret: if returns {
+                Some(ReturnColumns {
+                    code: find("return_code", &columns.return_code)?,
+                    original_reference: find("original_reference", &columns.original_reference)?,
+                    original_key: find("original_key", &columns.original_key)?,
+                    reverse_reason: find("reverse_reason", &columns.reverse_reason)?,
+                    comments: find("comments", &columns.comments)?,
+                })
+            } else {
+                None
+            },
         };
         Ok(CsvReader {
             file,
@@ -244,6 +297,16 @@ impl<R: Read> CsvReader<R> {
                 payment_type_id: optional(m.payment_type_id)?,
                 extra: optional(m.extra)?,
                 info: optional(m.info)?,
+                ret: match &m.ret {
+                    None => None,
+                    Some(r) => Some(Box::new(RawReturn {
+                        code: optional(r.code)?.unwrap_or_default(),
+                        original_reference: optional(r.original_reference)?.unwrap_or_default(),
+                        original_key: optional(r.original_key)?.unwrap_or_default(),
+                        reverse_reason: optional(r.reverse_reason)?,
+                        comments: optional(r.comments)?,
+                    })),
+                },
             };
             return Ok(Some(RawRow {
                 pos: Position {

@@ -14,6 +14,7 @@ pub mod control;
 mod corpus;
 pub mod csv;
 pub mod lockbox;
+pub mod nacha;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -85,6 +86,24 @@ pub struct RawFields {
     pub payment_type_id: Option<String>,
     pub extra: Option<String>,
     pub info: Option<String>,
+    /// Set when the row is a return of an earlier payment (SPEC §8), not a payment.
+    pub ret: Option<Box<RawReturn>>,
+}
+
+/// What a return states beyond a payment's fields (SPEC §8). Empty text means not given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawReturn {
+    /// The return code: an R-code (`R01`), a check-return code, or a BAI2 type code.
+    pub code: String,
+    /// The reference of the payment returned, as the bank states it (a NACHA original trace
+    /// number, a BAI2 customer reference, a CSV cell).
+    pub original_reference: String,
+    /// The key of the ledger row returned, when the file names it (CSV only).
+    pub original_key: String,
+    /// A reverse reason for this row, in place of the one its code maps to.
+    pub reverse_reason: Option<String>,
+    /// A comment for this row, in place of the `comments` template.
+    pub comments: Option<String>,
 }
 
 /// A row read from a file.
@@ -120,5 +139,11 @@ pub trait PaymentReader: Iterator<Item = Result<RawRow, FileError>> {
     /// Every control total checked so far (complete once the iterator has returned `None`).
     fn control_checks(&self) -> &[ControlCheck] {
         &[]
+    }
+
+    /// Entries the file holds that are counted but never sent: NACHA notifications of change
+    /// (complete once the iterator has returned `None`).
+    fn notices(&self) -> u64 {
+        0
     }
 }

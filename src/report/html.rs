@@ -84,7 +84,10 @@ pub fn what_to_do(status: Status) -> &'static str {
         Status::Pending | Status::Sending => {
             "A run was interrupted: the next import or retry recovers it (reading it back first if it may have been sent)."
         }
-        Status::Posted | Status::AlreadyPosted => "Nothing.",
+        Status::Unmatched => {
+            "No single posted payment matches this return: check the loan and amount it names; `payimport retry` matches it again once the original is posted, or name the payment's key in `original_key` of a corrected returns file."
+        }
+        Status::Posted | Status::AlreadyPosted | Status::Reversed => "Nothing.",
     }
 }
 

@@ -94,6 +94,7 @@ impl SandboxArgs {
                 payment_types
             },
             periods_loans: self.periods_loans.iter().copied().collect(),
+            reverse_reasons: defaults.reverse_reasons,
             requests_per_second: self.rps,
             page_size: usize::try_from(self.page_size).unwrap_or(usize::MAX),
             faults: Faults {

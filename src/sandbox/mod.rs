@@ -55,6 +55,8 @@ pub struct SandboxConfig {
     pub page_size: usize,
     /// Random and scripted faults.
     pub faults: Faults,
+    /// The tenant's `payment.reverse` collection: the reasons `VoidPayment` accepts.
+    pub reverse_reasons: BTreeSet<String>,
     /// Where `Redirect` and `GetRedirect` point: another server's base URL, in place of the
     /// sandbox's own (the default). The path below `/odata.svc` is kept.
     pub redirect_to: Option<String>,
@@ -72,6 +74,14 @@ impl Default for SandboxConfig {
             requests_per_second: None,
             page_size: 50,
             faults: Faults::default(),
+            reverse_reasons: [
+                "payment.reverse.checkBounce",
+                "payment.reverse.nsf",
+                "payment.reverse.nacha",
+                "payment.reverse.other",
+            ]
+            .map(str::to_owned)
+            .into(),
             redirect_to: None,
         }
     }
@@ -107,6 +117,19 @@ pub struct SandboxPayment {
     pub payment_method_id: u32,
     pub payment_type_id: u32,
     pub extra: String,
+    /// Set once the payment is reversed (`VoidPayment`, SPEC §8): it reads back `active` = 0.
+    #[serde(default)]
+    pub reversal: Option<SandboxReversal>,
+}
+
+/// How a payment was reversed.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SandboxReversal {
+    pub reverse_reason: String,
+    pub comments: String,
+    /// `YYYY-MM-DD`, the day it was reversed.
+    pub reverse_date: String,
+    pub nacha_return_code: Option<String>,
 }
 
 /// Request and payment counters.
@@ -116,6 +139,12 @@ pub struct SandboxStats {
     pub puts: u64,
     /// Every API GET received, including refused and faulted ones.
     pub gets: u64,
+    /// Every API POST received (`VoidPayment`), including refused and faulted ones.
+    #[serde(default)]
+    pub posts: u64,
+    /// Payments reversed by a `VoidPayment` (or by [`Sandbox::reverse_payment`]).
+    #[serde(default)]
+    pub reversals: u64,
     /// Every 429 answered (rate limit, bursts, scripted).
     pub too_many_requests: u64,
     /// Every 401 answered.
@@ -220,6 +249,7 @@ impl Sandbox {
             payment_method_id: method,
             payment_type_id: kind,
             extra: extra.to_owned(),
+            reversal: None,
         })
     }
 
@@ -233,6 +263,29 @@ impl Sandbox {
             self.shared.loan_count()
         );
         self.shared.record(payment)
+    }
+
+    /// Reverses a payment as someone working in LoanPro would (not through payimport).
+    /// Panics if there is no such payment or it is reversed already.
+    pub fn reverse_payment(&self, payment_id: u64, reverse_reason: &str) -> SandboxPayment {
+        let loan_id = self
+            .payments()
+            .iter()
+            .find(|p| p.id == payment_id)
+            .map(|p| p.loan_id)
+            .expect("a payment of the sandbox");
+        self.shared
+            .reverse(
+                loan_id,
+                payment_id,
+                SandboxReversal {
+                    reverse_reason: reverse_reason.to_owned(),
+                    comments: "reversed by hand".to_owned(),
+                    reverse_date: chrono::Utc::now().date_naive().to_string(),
+                    nacha_return_code: None,
+                },
+            )
+            .expect("a payment not reversed yet")
     }
 
     /// Stops accepting, lets requests in flight finish (for a short grace period) and waits for

@@ -131,7 +131,10 @@ pub(crate) fn payment_json(base_url: &str, p: &SandboxPayment) -> Value {
         "paymentMethodId": p.payment_method_id,
         "paymentTypeId": p.payment_type_id,
         "extra": p.extra,
-        "active": 1,
+        "active": if p.reversal.is_some() { 0 } else { 1 },
+        "reverseReason": p.reversal.as_ref().map(|r| r.reverse_reason.as_str()),
+        "reverseDate": p.reversal.as_ref().map(|r| odata_date(&r.reverse_date)),
+        "nachaReturnCode": p.reversal.as_ref().and_then(|r| r.nacha_return_code.as_deref()),
         "status": "payment.status.none",
         "__logOnly": true,
     })

@@ -202,6 +202,69 @@ pub(crate) fn extra_mismatch(extra: &str, periods_loan: bool) -> Option<String> 
     }
 }
 
+/// Validates the `VoidPayment` body (SPEC §8): a `reverseReason` of the tenant's collection, a
+/// `comments` string, `__logOnly` true, and `nachaReturnCode` (if any) `nacha.returnCode.rNN`.
+pub(crate) fn validate_void(
+    body: &Value,
+    reasons: &BTreeSet<String>,
+) -> Result<super::SandboxReversal, PayloadError> {
+    let reason = body
+        .get("reverseReason")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            field_error(
+                "reverseReason",
+                "reverseReason is required and must be a string",
+                body.get("reverseReason").cloned().unwrap_or(Value::Null),
+            )
+        })?;
+    if !reasons.contains(reason) {
+        return Err(PayloadError::Setting(format!(
+            "Invalid reverseReason {reason}: not in collection payment.reverse"
+        )));
+    }
+    let comments = match body.get("comments") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(c)) => c,
+        Some(other) => {
+            return Err(field_error(
+                "comments",
+                "comments must be a string",
+                other.clone(),
+            ));
+        }
+    };
+    if body.get("__logOnly") != Some(&Value::Bool(true)) {
+        return Err(field_error(
+            "__logOnly",
+            "__logOnly must be true: this tenant has no processor to forward a reversal to",
+            body.get("__logOnly").cloned().unwrap_or(Value::Null),
+        ));
+    }
+    let nacha = match body.get("nachaReturnCode") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c))
+            if c.strip_prefix("nacha.returnCode.r")
+                .is_some_and(|d| d.len() == 2 && d.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            Some(c.clone())
+        }
+        Some(other) => {
+            return Err(field_error(
+                "nachaReturnCode",
+                "nachaReturnCode must be nacha.returnCode.r followed by two digits",
+                other.clone(),
+            ));
+        }
+    };
+    Ok(super::SandboxReversal {
+        reverse_reason: reason.to_owned(),
+        comments: comments.to_owned(),
+        reverse_date: chrono::Utc::now().date_naive().to_string(),
+        nacha_return_code: nacha,
+    })
+}
+
 fn field_error(field: &'static str, message: &str, value: Value) -> PayloadError {
     PayloadError::Field {
         field,

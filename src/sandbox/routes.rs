@@ -36,11 +36,18 @@ enum Resource {
     Loan(u64),
     Payments(u64),
     LoanSetup(u64),
+    /// `Loans(id)/VoidPayment(pid)` (SPEC §8).
+    VoidPayment(u64, u64),
+    /// `collections(payment.reverse)/items`.
+    ReverseReasons,
 }
 
 impl Resource {
     /// `Loans`, `Loans(7)` or `Loans(id=7)`, optionally followed by `/Payments` or `/LoanSetup`.
     fn parse(path: &str) -> Option<Resource> {
+        if path == "collections(payment.reverse)/items" {
+            return Some(Resource::ReverseReasons);
+        }
         let mut parts = path.split('/');
         let entity = parts.next()?;
         let sub = parts.next();
@@ -56,7 +63,10 @@ impl Resource {
             None => Some(Resource::Loan(id)),
             Some("Payments") => Some(Resource::Payments(id)),
             Some("LoanSetup") => Some(Resource::LoanSetup(id)),
-            Some(_) => None,
+            Some(sub) => {
+                let pid = sub.strip_prefix("VoidPayment(")?.strip_suffix(')')?;
+                Some(Resource::VoidPayment(id, pid.parse().ok()?))
+            }
         }
     }
 }
@@ -73,6 +83,7 @@ async fn odata(
     let kind = match method {
         Method::PUT => Kind::Put,
         Method::GET => Kind::Get,
+        Method::POST => Kind::Post,
         _ => Kind::Other,
     };
     match s.admit(kind, &headers) {
@@ -86,6 +97,9 @@ async fn odata(
     match (kind, resource) {
         (Kind::Put, Resource::Loan(loan_id)) => {
             put_payment(&s, loan_id, &uri, &headers, &body).await
+        }
+        (Kind::Post, Resource::VoidPayment(loan_id, payment_id)) => {
+            void_payment(&s, loan_id, payment_id, &uri, &headers, &body).await
         }
         (Kind::Get, resource) => match s.get_fault() {
             Some(Fault::GetHugeBody) => {
@@ -152,6 +166,7 @@ async fn put_payment(
         payment_method_id: p.payment_method_id,
         payment_type_id: p.payment_type_id,
         extra: p.extra,
+        reversal: None,
     };
     // From here to `record` nothing awaits, so a client hanging up cannot stop the commit:
     // hyper drops this future at an await point, never between two statements.
@@ -184,6 +199,103 @@ async fn put_payment(
             let recorded = s.record(payment);
             put_success(s, &recorded)
         }
+    }
+}
+
+/// `collections(payment.reverse)/items`: the tenant's reverse reasons.
+fn reverse_reasons(s: &Shared) -> Response {
+    let results: Vec<serde_json::Value> = s
+        .reverse_reasons
+        .iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let title = value.rsplit('.').next().unwrap_or(value);
+            json!({"id": i + 1, "collectionId": "payment.reverse", "value": value, "title": title})
+        })
+        .collect();
+    let total = results.len();
+    json_response(StatusCode::OK, odata::collection(results, 0, total, total))
+}
+
+/// `POST Loans(id)/VoidPayment(pid)` (SPEC §8): the PUT's faults before the commit, strict
+/// validation of the body, the reversal (refused for an unknown reason or a second reversal,
+/// with an error body), then the faults that strike after a commit.
+async fn void_payment(
+    s: &Arc<Shared>,
+    loan_id: u64,
+    payment_id: u64,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    // First attempts are told apart by the payment reversed.
+    let fault = s.put_fault(Some(&format!("VoidPayment({loan_id},{payment_id})")));
+    if let Some(
+        f @ (Fault::TooManyRequests
+        | Fault::ErrorBeforeCommit
+        | Fault::DropBeforeCommit
+        | Fault::HtmlBeforeCommit
+        | Fault::EmptyBeforeCommit
+        | Fault::NoDBeforeCommit
+        | Fault::Redirect),
+    ) = fault
+    {
+        s.note_fault(f);
+        return fault_response(s, f, uri);
+    }
+    let value = match payload::parse_json(headers, body) {
+        Ok(value) => value,
+        Err(e) => return e.into_response(),
+    };
+    if !s.loan_exists(loan_id) {
+        return odata::loan_not_found(loan_id);
+    }
+    let reversal = match payload::validate_void(&value, &s.reverse_reasons) {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let commit = || s.reverse(loan_id, payment_id, reversal.clone());
+    let refused = |message: String| json_response(StatusCode::CONFLICT, error_body(&message));
+    // Nothing awaits between here and the commit, as in `put_payment`.
+    match fault {
+        Some(
+            f @ (Fault::ErrorAfterCommit
+            | Fault::HtmlAfterCommit
+            | Fault::EmptyAfterCommit
+            | Fault::NoDAfterCommit
+            | Fault::SlowCommit),
+        ) => match commit() {
+            Ok(_) => {
+                s.note_fault(f);
+                fault_response(s, f, uri)
+            }
+            Err(message) => refused(message),
+        },
+        Some(Fault::HugeBody) => match commit() {
+            Ok(p) => {
+                s.note_fault(Fault::HugeBody);
+                padded(json_response(
+                    StatusCode::OK,
+                    json!({"d": odata::payment_json(&s.base_url, &p)}),
+                ))
+                .await
+            }
+            Err(message) => refused(message),
+        },
+        Some(Fault::DropAfterCommit) => match commit() {
+            Ok(_) => {
+                s.note_fault(Fault::DropAfterCommit);
+                drop_connection()
+            }
+            Err(message) => refused(message),
+        },
+        _ => match commit() {
+            Ok(p) => json_response(
+                StatusCode::OK,
+                json!({"d": odata::payment_json(&s.base_url, &p)}),
+            ),
+            Err(message) => refused(message),
+        },
     }
 }
 
@@ -296,6 +408,13 @@ async fn padded(response: Response) -> Response {
 fn get_resource(s: &Shared, resource: Resource, uri: &Uri) -> Response {
     let loan_id = match resource {
         Resource::Loans => return list_loans(s, uri),
+        Resource::ReverseReasons => return reverse_reasons(s),
+        Resource::VoidPayment(..) => {
+            return error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method GET is not allowed on VoidPayment",
+            );
+        }
         Resource::Loan(id) | Resource::Payments(id) | Resource::LoanSetup(id) => id,
     };
     if !s.loan_exists(loan_id) {
@@ -311,7 +430,9 @@ fn get_resource(s: &Shared, resource: Resource, uri: &Uri) -> Response {
             json_response(StatusCode::OK, json!({"d": setup}))
         }
         Resource::Payments(_) => list_payments(s, loan_id, uri),
-        Resource::Loans => unreachable!("handled above"),
+        Resource::Loans | Resource::ReverseReasons | Resource::VoidPayment(..) => {
+            unreachable!("handled above")
+        }
     }
 }
 
@@ -428,5 +549,14 @@ mod tests {
         assert_eq!(Resource::parse("Loans(7)/Payments/1"), None);
         assert_eq!(Resource::parse("Loans/Payments"), None);
         assert_eq!(Resource::parse("Customers(7)"), None);
+        assert_eq!(
+            Resource::parse("Loans(7)/VoidPayment(12)"),
+            Some(Resource::VoidPayment(7, 12))
+        );
+        assert_eq!(
+            Resource::parse("collections(payment.reverse)/items"),
+            Some(Resource::ReverseReasons)
+        );
+        assert_eq!(Resource::parse("Loans(7)/VoidPayment(x)"), None);
     }
 }

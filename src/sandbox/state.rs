@@ -16,6 +16,7 @@ use super::{SandboxConfig, SandboxPayment, SandboxStats};
 pub(crate) enum Kind {
     Put,
     Get,
+    Post,
     Other,
 }
 
@@ -35,6 +36,7 @@ pub(crate) struct Shared {
     pub(crate) payment_methods: BTreeSet<u32>,
     pub(crate) payment_types: BTreeSet<u32>,
     pub(crate) periods_loans: BTreeSet<u64>,
+    pub(crate) reverse_reasons: BTreeSet<String>,
     pub(crate) page_size: usize,
     pub(crate) base_url: String,
     /// The base URL that redirects point to.
@@ -60,6 +62,7 @@ impl Shared {
             payment_methods: config.payment_methods,
             payment_types: config.payment_types,
             periods_loans: config.periods_loans,
+            reverse_reasons: config.reverse_reasons,
             page_size: config.page_size,
             redirect_to: config
                 .redirect_to
@@ -102,6 +105,7 @@ impl Shared {
         match kind {
             Kind::Put => inner.stats.puts += 1,
             Kind::Get => inner.stats.gets += 1,
+            Kind::Post => inner.stats.posts += 1,
             Kind::Other => {}
         }
         if let Some(limiter) = inner.limiter.as_mut()
@@ -171,6 +175,34 @@ impl Shared {
         inner.payments.push(payment.clone());
         inner.stats.payments += 1;
         payment
+    }
+
+    /// Reverses a payment of a loan: the error body's message when there is no such payment
+    /// of that loan, or it is reversed already (LoanPro refuses a second reversal).
+    pub(crate) fn reverse(
+        &self,
+        loan_id: u64,
+        payment_id: u64,
+        reversal: super::SandboxReversal,
+    ) -> Result<SandboxPayment, String> {
+        let mut inner = self.lock();
+        let index = inner
+            .by_loan
+            .get(&loan_id)
+            .and_then(|ids| {
+                ids.iter()
+                    .copied()
+                    .find(|&i| inner.payments[i].id == payment_id)
+            })
+            .ok_or_else(|| format!("Payment {payment_id} not found on loan {loan_id}"))?;
+        let payment = &mut inner.payments[index];
+        if payment.reversal.is_some() {
+            return Err(format!("Payment {payment_id} has already been reversed"));
+        }
+        payment.reversal = Some(reversal);
+        let done = payment.clone();
+        inner.stats.reversals += 1;
+        Ok(done)
     }
 
     /// The loan's payments in recording order, filtered.

@@ -111,6 +111,7 @@ async fn put_success_has_d_and_records() {
             payment_method_id: 4,
             payment_type_id: 1,
             extra: "payment.extra.tx.principal".into(),
+            reversal: None,
         }
     );
 }

@@ -75,6 +75,11 @@ impl TypeCodes {
         code <= MAX_TYPE_CODE && self.bits[code as usize / 64] & (1 << (code % 64)) != 0
     }
 
+    /// The codes in the set, lowest first.
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..=MAX_TYPE_CODE).filter(|c| self.contains(*c))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.bits.iter().all(|w| *w == 0)
     }
@@ -82,7 +87,7 @@ impl TypeCodes {
     /// The codes in the set as ranges, lowest first.
     pub fn ranges(&self) -> Vec<(u32, u32)> {
         let mut out: Vec<(u32, u32)> = Vec::new();
-        for code in (0..=MAX_TYPE_CODE).filter(|c| self.contains(*c)) {
+        for code in self.iter() {
             match out.last_mut() {
                 Some((_, high)) if *high + 1 == code => *high = code,
                 _ => out.push((code, code)),

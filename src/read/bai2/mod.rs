@@ -56,7 +56,7 @@ use self::records::{
 #[cfg(test)]
 use super::control::ControlTotals;
 use super::control::{ControlCheck, ControlModes, Controls};
-use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawRow};
+use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawReturn, RawRow};
 
 /// The longest logical record (a record and its continuations) read; a longer one is no BAI2.
 const MAX_RECORD_BYTES: usize = 1 << 20;
@@ -79,6 +79,10 @@ pub struct Bai2Reader<R: BufRead> {
     loan_from: LoanFrom,
     pattern: Option<Regex>,
     type_codes: TypeCodes,
+    /// The 16 type codes that are returns (SPEC §8), and whether a return's customer reference
+    /// is its original reference.
+    return_type_codes: TypeCodes,
+    return_reference_customer: bool,
     /// Skip interim groups (as-of-date modifier 1 or 3).
     final_only: bool,
     /// The physical records of the current line not yet taken (more than one when a line holds
@@ -157,6 +161,8 @@ impl<R: BufRead> Bai2Reader<R> {
             loan_from: options.loan_from,
             pattern,
             type_codes: type_codes.into(),
+            return_type_codes: TypeCodes::default(),
+            return_reference_customer: false,
             final_only: false,
             queue: VecDeque::new(),
             pending: None,
@@ -179,6 +185,14 @@ impl<R: BufRead> Bai2Reader<R> {
     /// details are counted, never handed over (`bai2_final_only`, SPEC §9).
     pub fn final_only(mut self, final_only: bool) -> Self {
         self.final_only = final_only;
+        self
+    }
+
+    /// Also reads the 16s whose type code is in `return_type_codes`, as returns (SPEC §8): code
+    /// = the type code; original reference = the customer reference when `customer_reference`.
+    pub fn with_returns(mut self, return_type_codes: &TypeCodes, customer_reference: bool) -> Self {
+        self.return_type_codes = return_type_codes.clone();
+        self.return_reference_customer = customer_reference;
         self
     }
 
@@ -661,7 +675,8 @@ impl<R: BufRead> Bai2Reader<R> {
                 account.unreadable = Some((first.line, raw_amount.to_string()));
             }
         }
-        if !self.type_codes.contains(type_code) {
+        let is_return = self.return_type_codes.contains(type_code);
+        if !self.type_codes.contains(type_code) && !is_return {
             return Ok(None);
         }
         if let Some(group) = self.group.as_mut()
@@ -704,6 +719,17 @@ impl<R: BufRead> Bai2Reader<R> {
                 },
                 date,
                 reference: bank_reference.to_string(),
+                ret: is_return.then(|| {
+                    Box::new(RawReturn {
+                        code: type_code.to_string(),
+                        original_reference: if self.return_reference_customer {
+                            detail.customer_reference().to_string()
+                        } else {
+                            String::new()
+                        },
+                        ..RawReturn::default()
+                    })
+                }),
                 ..RawFields::default()
             },
         }))
