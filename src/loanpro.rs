@@ -540,6 +540,30 @@ impl Client {
         Ok(d)
     }
 
+    /// The tenant's reverse reasons (`GET collections(payment.reverse)/items`, SPEC §8): the
+    /// `value` of every item, every page.
+    pub async fn reverse_reasons(&self, max_attempts: u32) -> Result<Vec<String>, ReadError> {
+        let mut reasons = Vec::new();
+        loop {
+            let url = format!(
+                "{}/collections(payment.reverse)/items?$top={PAGE}&$skip={}",
+                self.odata,
+                reasons.len()
+            );
+            let d = self.get_d(&url, max_attempts).await?;
+            let page = results(&d, &url)?;
+            let before = reasons.len();
+            reasons.extend(
+                page.iter()
+                    .filter_map(|item| item.get("value").and_then(|v| v.as_str()))
+                    .map(str::to_string),
+            );
+            if page.len() < PAGE || reasons.len() == before {
+                return Ok(reasons);
+            }
+        }
+    }
+
     /// A loan's setup (`GET Loans(id)/LoanSetup`): its `d`, where `interestApplication` says
     /// which `extra` values suit it (SPEC §2).
     pub async fn loan_setup(

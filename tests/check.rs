@@ -40,6 +40,11 @@ async fn all_checks_pass_and_nothing_is_logged() {
     line(
         &r,
         '✓',
+        "reverse reasons: each of `returns.reverse_reasons`",
+    );
+    line(
+        &r,
+        '✓',
         "source bank_csv, loan 3: exists, accrues betweenTransactions",
     );
     line(&r, '✓', "does not exist yet; the first import creates it");
@@ -193,4 +198,25 @@ async fn every_settings_error_at_once_then_nothing_else() {
     line(&r, '✗', "the other checks need valid settings");
     assert_eq!(failures(&r), 4, "{}", r.stdout);
     assert_eq!(env.sandbox.stats().gets, 0, "nothing asked of LoanPro");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reverse_reason_the_tenant_does_not_have_is_named() {
+    // A tenant whose payment.reverse collection lacks "checkBounce", which the settings (the
+    // SPEC's default reasons) may send.
+    let config = SandboxConfig {
+        reverse_reasons: BTreeSet::from([
+            "payment.reverse.nsf".to_string(),
+            "payment.reverse.nacha".to_string(),
+            "payment.reverse.other".to_string(),
+        ]),
+        ..SandboxConfig::default()
+    };
+    let env = Env::with(config, Limits::default()).await;
+    let r = env.run(&["check"]).await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    let l = line(&r, '✗', "reverse reasons:");
+    assert!(l.contains("payment.reverse.checkBounce"), "{l}");
+    assert!(!l.contains("payment.reverse.nsf not"), "{l}");
+    assert_eq!(failures(&r), 1, "{}", r.stdout);
 }

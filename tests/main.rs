@@ -6,6 +6,7 @@ mod chaos;
 mod check;
 mod completions;
 mod crash_points;
+mod demo;
 mod echo;
 mod hardening;
 mod hostile;

@@ -160,7 +160,36 @@ async fn check_loanpro<W: Write>(
             return Ok(());
         }
     }
-    // No `[returns]` settings in this version: reverse reasons are checked once they exist.
+    match client.reverse_reasons(ATTEMPTS).await {
+        Ok(known) => {
+            let missing: Vec<&str> = settings
+                .returns
+                .reverse_reasons
+                .iter()
+                .map(String::as_str)
+                .filter(|reason| !known.iter().any(|k| k == reason))
+                .collect();
+            if missing.is_empty() {
+                r.pass(&format!(
+                    "reverse reasons: each of `returns.reverse_reasons` is in the tenant's payment.reverse collection ({})",
+                    known.join(", ")
+                ))?;
+            } else {
+                r.fail(&format!(
+                    "reverse reasons: {} not in the tenant's payment.reverse collection ({}): a reversal with it would be refused; fix `returns.reverse_reasons` and the keys that use it",
+                    missing.join(", "),
+                    known.join(", ")
+                ))?;
+            }
+        }
+        Err(ReadError::Failed(m))
+        | Err(ReadError::AuthRefused(m))
+        | Err(ReadError::Redirected(m)) => {
+            r.fail(&format!(
+                "reverse reasons: could not read the tenant's payment.reverse collection ({m})"
+            ))?;
+        }
+    }
     for (source, loan) in loans {
         check_loan(r, &client, settings, source, *loan).await?;
     }

@@ -1,15 +1,23 @@
-//! `payimport demo`: the sandbox in-process, the bundled samples imported, the report printed.
+//! `payimport demo`: one night of bank files told as a story against the sandbox, in-process:
+//! payments posted (one bad row rejected, one LoanPro timeout settled by reading back), the same
+//! files again with nothing sent, two returned payments reversed, and the reconciliation report
+//! written to `payimport-demo/` in the working folder.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use chrono::NaiveDate;
 
 use super::import::{self, ImportArgs};
 use crate::cli::Exit;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Status};
+use crate::sandbox::{Fault, Sandbox, SandboxConfig};
 use crate::settings::{Settings, Token};
 
 /// The bundled samples, so `demo` works from any folder on a fresh checkout.
 pub const SAMPLE_SETTINGS: &str = include_str!("../../samples/payimport.toml");
-const SAMPLE_FILES: &[(&str, &str, &str)] = &[
+/// The night's payment files: (source, file name, content).
+const PAYMENT_FILES: &[(&str, &str, &str)] = &[
     (
         "bank_csv",
         "bank.csv",
@@ -21,83 +29,196 @@ const SAMPLE_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../samples/lockbox.lbx"),
     ),
     ("ach", "ach.bai", include_str!("../../samples/ach.bai")),
-    // After the payments: two of them come back, and are reversed (SPEC §8).
-    (
-        "returns_csv",
-        "returns.csv",
-        include_str!("../../samples/returns.csv"),
-    ),
 ];
+/// Two of the night's payments come back (SPEC §8).
+const RETURN_FILE: (&str, &str, &str) = (
+    "returns_csv",
+    "returns.csv",
+    include_str!("../../samples/returns.csv"),
+);
 /// The base URL the sample settings carry (that of `payimport sandbox` on its default port).
 const SAMPLE_BASE_URL: &str = "http://127.0.0.1:8080/api/public/api/1";
+/// The folder the demo writes, relative to the working folder.
+const DEMO_DIR: &str = "payimport-demo";
 
-/// `payimport demo`: a sandbox in-process on a free loopback port, the samples imported into a
-/// fresh ledger, the summary and the report printed.
+/// `payimport demo`. Exits 0 when the story went as told (the sample night itself has a row
+/// that needs attention, by design), 2 when it did not.
 pub async fn run() -> anyhow::Result<Exit> {
-    use crate::sandbox::{Sandbox, SandboxConfig};
+    let dir = PathBuf::from(DEMO_DIR);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {DEMO_DIR}/"))?;
+    // A fresh ledger each time, so the story is the same every time: only the demo's own
+    // files are replaced.
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        let _ = std::fs::remove_file(dir.join(format!("payimport.sqlite{suffix}")));
+    }
+    let sandbox = Sandbox::start(SandboxConfig::default(), "127.0.0.1:0".parse()?)
+        .await
+        .context("cannot start the sandbox")?;
+    let result = tell(&sandbox, &dir).await;
+    sandbox.shutdown().await;
+    result
+}
 
-    let dir = std::env::temp_dir().join(format!("payimport-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let result = async {
-        let config = SandboxConfig::default();
-        let token = Token::new(config.token.clone());
-        let sandbox = Sandbox::start(config, "127.0.0.1:0".parse().expect("address"))
-            .await
-            .context("cannot start the sandbox")?;
-        let settings_path = dir.join("payimport.toml");
-        let text = SAMPLE_SETTINGS.replace(SAMPLE_BASE_URL, &sandbox.base_url());
-        std::fs::write(&settings_path, &text)?;
-        let settings = Settings::from_toml(&text, &settings_path)?;
-        println!(
-            "demo: LoanPro sandbox at {}; ledger {}",
-            sandbox.base_url(),
-            settings.ledger_path.display()
-        );
-        let mut worst = Exit::Done;
-        for (source, name, content) in SAMPLE_FILES {
-            let path = dir.join(name);
+async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
+    let token = Token::new(SandboxConfig::default().token);
+    let settings_path = dir.join("payimport.toml");
+    // Read-backs after the timeout below wait a second, not the minute a real night waits.
+    let text = SAMPLE_SETTINGS
+        .replace(SAMPLE_BASE_URL, &sandbox.base_url())
+        .replace("settle_secs = 60", "settle_secs = 1");
+    std::fs::write(&settings_path, &text)?;
+    let settings = Settings::from_toml(&text, &settings_path)?;
+    let ledger = &settings.ledger_path;
+    // The samples are the night of 20 November 2026; the demo is told as of a few days later.
+    let today = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
+    let import = |(source, name, content): (&'static str, &'static str, &'static str)| {
+        let path = dir.join(name);
+        let settings = &settings;
+        let token = token.clone();
+        async move {
             std::fs::write(&path, content)?;
             let args = ImportArgs {
                 source: Some(source.to_string()),
                 dry_run: false,
                 files: vec![path],
             };
-            worst = worst.max(
-                import::run(&settings, &settings.ledger_path, &args, Some(token.clone())).await?,
-            );
+            import::run_on(settings, ledger, &args, Some(token), today).await
         }
+    };
+    let mut surprises = Vec::new();
+
+    println!(
+        "payimport demo: one night of bank files, imported into a LoanPro sandbox running in this\n\
+         process ({}); nothing leaves this machine. Files, ledger and reports: {DEMO_DIR}/\n",
+        sandbox.base_url()
+    );
+
+    println!(
+        "== 1. The night's payments: a CSV export (one row has an amount with three decimals),\n\
+         ==    a lockbox transmission and a BAI2 statement. LoanPro answers the first payment with\n\
+         ==    a 500 after logging it, as it does when it times out.\n"
+    );
+    sandbox.push_faults([Fault::ErrorAfterCommit]);
+    for file in PAYMENT_FILES {
+        import(*file).await?;
         println!();
-        crate::report::write_csv(
-            &Ledger::open_read_only(&settings.ledger_path)?,
-            None,
-            &mut std::io::stdout().lock(),
-        )?;
-        println!();
-        let payments = sandbox.payments();
-        println!(
-            "demo: the sandbox holds {} payment(s), {} of them reversed:",
-            payments.len(),
-            payments.iter().filter(|p| p.reversal.is_some()).count()
-        );
-        for p in payments.iter().filter(|p| p.reversal.is_some()) {
-            let r = p.reversal.as_ref().expect("reversed");
-            println!(
-                "  payment {} of loan {} ({}): {}, \"{}\"{}",
-                p.id,
-                p.loan_id,
-                p.amount,
-                r.reverse_reason,
-                r.comments,
-                r.nacha_return_code
-                    .as_deref()
-                    .map(|c| format!(", {c}"))
-                    .unwrap_or_default()
-            );
-        }
-        sandbox.shutdown().await;
-        Ok(worst)
     }
-    .await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    let night = count(ledger)?;
+    let payments_logged = sandbox.payments().len();
+    if night.rejected != 1 {
+        surprises.push(format!("{} rejected rows, not 1", night.rejected));
+    }
+    if night.read_back != 1 {
+        surprises.push(format!("{} rows read back, not 1", night.read_back));
+    }
+    if night.posted as usize != payments_logged {
+        surprises.push(format!(
+            "{} rows posted but {payments_logged} payments in LoanPro",
+            night.posted
+        ));
+    }
+    println!(
+        "-> {} payments posted, each exactly once (the one that timed out was read back and found\n\
+         \x20  logged, not sent again); 1 row rejected with its message. Exit status 1: a person\n\
+         \x20  must look at the rejected row.\n",
+        night.posted
+    );
+
+    println!("== 2. The same three files again, as a rerun of the cron job would bring them.\n");
+    let puts_before = sandbox.stats().puts;
+    for file in PAYMENT_FILES {
+        import(*file).await?;
+        println!();
+    }
+    let resent = sandbox.stats().puts - puts_before;
+    if resent != 0 {
+        surprises.push(format!("{resent} payments sent again on the rerun"));
+    }
+    println!("-> LoanPro received {resent} new payment(s): every row was already posted.\n");
+
+    println!(
+        "== 3. Two of the night's payments come back: a check returned unpaid and an ACH debit\n\
+         ==    returned R01 (insufficient funds).\n"
+    );
+    import(RETURN_FILE).await?;
+    println!();
+    let reversed: Vec<_> = sandbox
+        .payments()
+        .into_iter()
+        .filter(|p| p.reversal.is_some())
+        .collect();
+    if reversed.len() != 2 {
+        surprises.push(format!("{} payments reversed, not 2", reversed.len()));
+    }
+    println!(
+        "-> {} payment(s) reversed in LoanPro, once each:",
+        reversed.len()
+    );
+    for p in &reversed {
+        let r = p.reversal.as_ref().expect("reversed");
+        println!(
+            "   loan {} {}: {}, \"{}\"",
+            p.loan_id, p.amount, r.reverse_reason, r.comments
+        );
+    }
+    println!();
+
+    let html = dir.join("report.html");
+    let csv = dir.join("report.csv");
+    {
+        let ledger = Ledger::open_read_only(ledger)?;
+        let mut page = Vec::new();
+        crate::report::html::write_html(&ledger, None, &mut page)?;
+        std::fs::write(&html, page)?;
+        let mut rows = Vec::new();
+        crate::report::write_csv(&ledger, None, &mut rows)?;
+        std::fs::write(&csv, rows)?;
+    }
+    println!(
+        "== 4. The reconciliation report for accounting: {} (open it in a browser)\n\
+         ==    and {}. The ledger is {}: try\n\
+         ==    payimport --settings {} runs\n",
+        html.display(),
+        csv.display(),
+        ledger.display(),
+        settings_path.display()
+    );
+
+    if surprises.is_empty() {
+        println!("demo: done.");
+        Ok(Exit::Done)
+    } else {
+        eprintln!(
+            "demo: the story did not go as told: {}",
+            surprises.join("; ")
+        );
+        Ok(Exit::Fatal)
+    }
+}
+
+/// What the ledger says of the rows of every run so far.
+struct Counts {
+    posted: u64,
+    rejected: u64,
+    read_back: u64,
+}
+
+fn count(ledger: &Path) -> anyhow::Result<Counts> {
+    let ledger = Ledger::open_read_only(ledger)?;
+    let mut counts = Counts {
+        posted: 0,
+        rejected: 0,
+        read_back: 0,
+    };
+    for run in ledger.runs()? {
+        for t in ledger.totals(run.id)? {
+            match t.status {
+                Status::Posted => counts.posted += t.count,
+                Status::Rejected => counts.rejected += t.count,
+                _ => {}
+            }
+        }
+        counts.read_back += ledger.reconciled_count(run.id)?;
+    }
+    Ok(counts)
 }

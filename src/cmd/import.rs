@@ -39,10 +39,21 @@ pub async fn run(
     args: &ImportArgs,
     token: Option<Token>,
 ) -> anyhow::Result<Exit> {
+    run_on(settings, ledger_path, args, token, crate::validate::today()).await
+}
+
+/// [`run`] on a given date: the demo's samples are one night of November 2026, and checking
+/// them against another date would make the demo age with the calendar.
+pub async fn run_on(
+    settings: &Settings,
+    ledger_path: &Path,
+    args: &ImportArgs,
+    token: Option<Token>,
+    today: NaiveDate,
+) -> anyhow::Result<Exit> {
     let source = settings
         .source(args.source.as_deref())
         .map_err(anyhow::Error::msg)?;
-    let today = crate::validate::today();
     if args.dry_run {
         return dry_run(settings, ledger_path, source, &args.files, today);
     }
