@@ -59,7 +59,7 @@ pub struct RunEnd<'a> {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RowLabels {
-    /// `payment` (returns will be `return`).
+    /// `payment` or `return` (SPEC §8).
     kind: &'static str,
     status: &'static str,
 }
@@ -97,9 +97,13 @@ fn try_write(path: &Path, clock: &Clock, end: &RunEnd<'_>) -> anyhow::Result<()>
         .ledger
         .filter(|p| p.exists())
         .and_then(|p| Ledger::open_read_only(p).ok());
-    let totals = match (&ledger, run) {
-        (Some(l), run) if run > 0 => l.totals(run)?,
-        _ => Vec::new(),
+    // Payments and returns apart, as the summary shows them (SPEC §8).
+    let (payments, returns) = match (&ledger, run) {
+        (Some(l), run) if run > 0 => {
+            let returns = l.return_totals(run)?;
+            (crate::output::minus(&l.totals(run)?, &returns), returns)
+        }
+        _ => (Vec::new(), Vec::new()),
     };
     let last_success = if end.exit == Exit::Done {
         Some(now)
@@ -111,17 +115,19 @@ fn try_write(path: &Path, clock: &Clock, end: &RunEnd<'_>) -> anyhow::Result<()>
     let rows = Family::<RowLabels, IntGauge>::default();
     let amounts = Family::<RowLabels, IntGauge>::default();
     // Every status, zeros included: an alert on `unknown > 0` needs the series to exist.
-    for status in Status::ALL {
-        let labels = RowLabels {
-            kind: "payment",
-            status: status.as_str(),
-        };
-        let t = totals.iter().find(|t| t.status == status);
-        rows.get_or_create(&labels)
-            .set(t.map_or(0, |t| t.count as i64));
-        amounts
-            .get_or_create(&labels)
-            .set(t.map_or(0, |t| t.cents.0));
+    for (kind, totals) in [("payment", &payments), ("return", &returns)] {
+        for status in Status::ALL {
+            let labels = RowLabels {
+                kind,
+                status: status.as_str(),
+            };
+            let t = totals.iter().find(|t| t.status == status);
+            rows.get_or_create(&labels)
+                .set(t.map_or(0, |t| t.count as i64));
+            amounts
+                .get_or_create(&labels)
+                .set(t.map_or(0, |t| t.cents.0));
+        }
     }
     registry.register(
         "payimport_last_run_rows",

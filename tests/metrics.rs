@@ -419,3 +419,59 @@ async fn the_settings_name_the_textfile_strictly() {
     assert_eq!(m.value("payimport_last_run_exit_code", &[]), 2.0);
     assert_eq!(m.value("payimport_last_run_id", &[]), 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn returns_are_counted_under_their_own_kind() {
+    let env = Env::new().await;
+    env.add_settings(
+        "\n[sources.returns_csv]\nformat = \"csv\"\nkind = \"returns\"\nloan = \"id\"\n",
+    );
+    let prom = env.path("payimport.prom");
+    let prom_arg = prom.to_str().unwrap();
+    let payments = env.write(
+        "night.csv",
+        "loan,amount,date,reference\n1,10.00,2026-11-20,a\n",
+    );
+    let r = env
+        .run(&[
+            "--metrics-file",
+            prom_arg,
+            "import",
+            "--source",
+            "bank_csv",
+            payments.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let returns = env.write(
+        "returns.csv",
+        "loan,amount,date,return_code\n1,10.00,2026-11-21,R01\n",
+    );
+    let r = env
+        .run(&[
+            "--metrics-file",
+            prom_arg,
+            "import",
+            "--source",
+            "returns_csv",
+            returns.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let m = read_metrics(&prom);
+    let row = |kind, status| {
+        m.value(
+            "payimport_last_run_rows",
+            &[("kind", kind), ("status", status)],
+        )
+    };
+    assert_eq!(row("return", "posted"), 1.0);
+    assert_eq!(row("payment", "posted"), 0.0, "a reversal is no payment");
+    assert_eq!(
+        m.value(
+            "payimport_last_run_amount_cents",
+            &[("kind", "return"), ("status", "posted")]
+        ),
+        1000.0
+    );
+}
