@@ -63,6 +63,7 @@ async fn all_checks_pass_and_nothing_is_logged() {
     line(&r, '✓', "passes SQLite's integrity check");
     line(&r, '✓', "0 row(s) wait in `unknown`");
     line(&r, '✓', "0 row(s) wait in `unsent`");
+    line(&r, '✓', "0 row(s) wait in `unmatched`");
     assert_eq!(env.sandbox.stats().puts, puts, "check logs nothing");
 }
 
@@ -219,4 +220,30 @@ async fn a_reverse_reason_the_tenant_does_not_have_is_named() {
     assert!(l.contains("payment.reverse.checkBounce"), "{l}");
     assert!(!l.contains("payment.reverse.nsf not"), "{l}");
     assert_eq!(failures(&r), 1, "{}", r.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmatched_return_is_counted_as_waiting() {
+    let env = Env::new().await;
+    env.add_settings(
+        "\n[sources.returns_csv]\nformat = \"csv\"\nkind = \"returns\"\nloan = \"id\"\n",
+    );
+    // A return of a payment never logged: nothing to reverse, so it waits for a person.
+    let returns = env.write(
+        "returns.csv",
+        "loan,amount,date,return_code\n1,10.00,2026-11-21,R01\n",
+    );
+    let r = env
+        .run(&[
+            "import",
+            "--source",
+            "returns_csv",
+            returns.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let r = env.run(&["check"]).await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    let l = line(&r, '✗', "1 row(s) wait in `unmatched`");
+    assert!(l.contains("payimport retry"), "{l}");
 }

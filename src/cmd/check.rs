@@ -304,6 +304,10 @@ fn check_ledger<W: Write>(r: &mut Report<W>, path: &Path) -> anyhow::Result<()> 
             Status::Unsent,
             "send them with `payimport retry` once LoanPro is reachable",
         ),
+        (
+            Status::Unmatched,
+            "returns whose payment was not found alone: see their messages in `payimport report`; `payimport retry` matches them again",
+        ),
     ] {
         let n = ledger.live_count(status)?;
         r.line(
