@@ -9,7 +9,7 @@ use payimport::sandbox::Fault;
 
 use crate::util::{Env, Record, key_of};
 
-const RETURN_SOURCES: &str = r#"
+pub(crate) const RETURN_SOURCES: &str = r#"
 [sources.returns_csv]
 format = "csv"
 kind = "returns"
