@@ -105,6 +105,10 @@ impl Ledger {
     /// After a crash or kill: rows caught `sending` may or may not have reached LoanPro, so they
     /// become `unknown`; rows still `pending` never left, so they become `unsent`. Returns both
     /// counts. Only called under the lock, so no other run can be sending right now.
+    ///
+    /// A recovered row's `sent_at` becomes now: it held the time its batch was claimed, but its
+    /// request may have left up to a batch later, until the moment the process died, and the
+    /// settle wait before reading it back must count from the latest time it could have left.
     pub fn recover_interrupted(&mut self) -> Result<(usize, usize), LedgerError> {
         let err = sql(&self.path);
         let t = now();
@@ -113,7 +117,7 @@ impl Ledger {
             .conn
             .execute(
                 &format!(
-                    "UPDATE rows SET status = ?2, updated_at = ?1,
+                    "UPDATE rows SET status = ?2, updated_at = ?1, sent_at = ?1,
                      message = 'the run stopped while this payment was being sent: it may or may not have been logged'
                      WHERE {} AND {}",
                     Step::Recover.guard_to(Status::Unknown),
@@ -596,6 +600,29 @@ mod tests {
         assert_eq!(status_of(&ledger, claimed[1].id + 1), Status::Unsent);
         assert_eq!(ledger.recover_interrupted().unwrap(), (0, 0));
         assert_eq!(ledger.unsend_pending(run, "stopped").unwrap(), 0);
+    }
+
+    #[test]
+    fn a_row_recovered_from_a_killed_run_settles_from_its_recovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut ledger, run) = ledger_with_rows(dir.path(), 1);
+        let claimed = ledger.claim(run, 1).unwrap();
+        // Claimed long ago; its request may have left any time until the process died.
+        ledger
+            .conn
+            .execute(
+                "UPDATE rows SET sent_at = '2026-11-20T00:00:00.000Z' WHERE id = ?1",
+                [claimed[0].id],
+            )
+            .unwrap();
+        let before = now();
+        assert_eq!(ledger.recover_interrupted().unwrap(), (1, 0));
+        let uncertain = ledger.uncertain(None).unwrap();
+        let sent_at = uncertain[0].sent_at.clone().unwrap();
+        assert!(
+            sent_at >= before,
+            "{sent_at} is before the recovery at {before}"
+        );
     }
 
     #[test]
