@@ -46,6 +46,10 @@ async fn the_demo_tells_the_night_and_writes_its_report_in_the_working_folder() 
         }
         let html = std::fs::read_to_string(dir.path().join("payimport-demo/report.html")).unwrap();
         assert!(html.contains("reversed"), "the report shows the reversals");
+        assert!(
+            html.contains("Returns and the payments they reverse") && html.contains("R01"),
+            "the report lists the returns with their originals"
+        );
         assert!(dir.path().join("payimport-demo/report.csv").exists());
     }
 }

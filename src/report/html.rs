@@ -1,6 +1,7 @@
 //! The reconciliation report as one self-contained HTML page (`report --format html`): the
 //! run(s) covered, counts and amounts per status, amounts per payment date, each file's control
-//! totals stated vs computed, and every row that needs a person with what to do about it.
+//! totals stated vs computed, returns with the payments they reverse, and every row that needs a
+//! person with what to do about it.
 //!
 //! One file with its style inline, charts as inline SVG ([`super::chart`]), no script, no font
 //! and nothing fetched: it opens offline in any browser and can be mailed. Built with maud, which
@@ -36,6 +37,8 @@ struct Page {
     /// Per payment date: the settled rows and those needing attention.
     by_date: BTreeMap<String, (Totals, Totals)>,
     attention: Vec<ReportRow>,
+    /// Return rows (SPEC §8), each naming the payment it reverses.
+    returns: Vec<ReportRow>,
     files: Vec<FileControls>,
 }
 
@@ -103,15 +106,21 @@ fn gather(ledger: &Ledger, run: Option<RunId>) -> anyhow::Result<Page> {
     let mut by_status: BTreeMap<Status, Totals> = BTreeMap::new();
     let mut by_date: BTreeMap<String, (Totals, Totals)> = BTreeMap::new();
     let mut attention = Vec::new();
+    let mut returns = Vec::new();
     ledger.for_each_report_row(run, |r| -> anyhow::Result<()> {
         let cents = r.amount.cents();
         by_status.entry(r.status).or_default().add(cents);
         let day = by_date.entry(r.date.clone()).or_default();
         if r.status.needs_attention() {
             day.1.add(cents);
-            attention.push(r);
         } else {
             day.0.add(cents);
+        }
+        if r.kind == "return" {
+            returns.push(r.clone());
+        }
+        if r.status.needs_attention() {
+            attention.push(r);
         }
         Ok(())
     })?;
@@ -151,6 +160,7 @@ fn gather(ledger: &Ledger, run: Option<RunId>) -> anyhow::Result<Page> {
         by_status,
         by_date,
         attention,
+        returns,
         files,
     })
 }
@@ -307,6 +317,25 @@ fn render(page: &Page, run: Option<RunId>, generated: &str) -> Markup {
                                 } @else {
                                     td.mismatch { "✗ differs" }
                                 }
+                            }
+                        }
+                    }
+                }
+
+                @if !page.returns.is_empty() {
+                    h2 { "Returns and the payments they reverse" }
+                    table id="returns" {
+                        tr { th { "file:line" } th { "status" } th { "loan" } th { "amount" } th { "returned" } th { "code" } th { "original payment (key)" } th { "message" } }
+                        @for r in &page.returns {
+                            tr data-key=(r.key) {
+                                td { (r.file) ":" (r.line) }
+                                td { span class={ "badge " (status_class(r.status)) } { (r.status.as_str()) } }
+                                td { (r.loan) }
+                                td.num { (r.amount) }
+                                td { (r.date) }
+                                td { (r.return_code.as_deref().unwrap_or("")) }
+                                td { code { (r.original_key.as_deref().unwrap_or("not matched")) } }
+                                td { (r.message.as_deref().unwrap_or("")) }
                             }
                         }
                     }
