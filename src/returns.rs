@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
+use crate::settings::{check_placeholders, render_template};
+
 /// `[returns]` as the settings file gives it. Every key is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -174,45 +176,23 @@ pub struct CommentValues<'a> {
 
 impl CommentsTemplate {
     pub fn parse(template: &str) -> Result<Self, String> {
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            let after = &rest[open + 1..];
-            let close = after
-                .find('}')
-                .ok_or_else(|| format!("unclosed `{{` in {template:?}"))?;
-            let name = &after[..close];
-            if !COMMENT_PLACEHOLDERS.contains(&name) {
-                return Err(format!(
-                    "unknown placeholder {{{name}}} in {template:?}; expected one of {}",
-                    COMMENT_PLACEHOLDERS.map(|p| format!("{{{p}}}")).join(" ")
-                ));
-            }
-            rest = &after[close + 1..];
-        }
+        check_placeholders(template, &COMMENT_PLACEHOLDERS)?;
         Ok(CommentsTemplate(template.to_string()))
     }
 
     /// The filled-in comment; blanks an empty value leaves are folded.
     pub fn render(&self, v: &CommentValues) -> String {
         let mut out = String::new();
-        let mut rest = self.0.as_str();
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let close = after.find('}').expect("validated at load");
-            match &after[..close] {
-                "code" => out.push_str(v.code),
-                "description" => out.push_str(description(v.code)),
-                "date" => out.push_str(v.date),
-                "reference" => out.push_str(v.reference),
-                "file" => out.push_str(v.file),
-                "line" => out.push_str(&v.line.to_string()),
-                _ => out.push_str(v.original_key),
-            }
-            rest = &after[close + 1..];
-        }
-        out.push_str(rest);
-        out.split_whitespace().collect::<Vec<_>>().join(" ")
+        render_template(&self.0, &mut out, |name, out| match name {
+            "code" => out.push_str(v.code),
+            "description" => out.push_str(description(v.code)),
+            "date" => out.push_str(v.date),
+            "reference" => out.push_str(v.reference),
+            "file" => out.push_str(v.file),
+            "line" => out.push_str(&v.line.to_string()),
+            _ => out.push_str(v.original_key),
+        });
+        out
     }
 }
 

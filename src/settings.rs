@@ -215,55 +215,69 @@ const INFO_PLACEHOLDERS: [&str; 5] = ["date", "source", "reference", "file", "li
 impl InfoTemplate {
     /// Checks that every `{...}` is a known placeholder.
     pub fn parse(template: &str) -> Result<Self, String> {
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            let after = &rest[open + 1..];
-            let close = after
-                .find('}')
-                .ok_or_else(|| format!("unclosed `{{` in {template:?}"))?;
-            let name = &after[..close];
-            if !INFO_PLACEHOLDERS.contains(&name) {
-                return Err(format!(
-                    "unknown placeholder {{{name}}} in {template:?}; expected one of {{date}} {{source}} {{reference}} {{file}} {{line}}"
-                ));
-            }
-            rest = &after[close + 1..];
-        }
+        check_placeholders(template, &INFO_PLACEHOLDERS)?;
         Ok(InfoTemplate(template.to_string()))
     }
 
     /// Appends the filled-in template to `out` (which the caller may have started), collapsing
     /// the blanks an empty value leaves behind.
     pub fn render_into(&self, out: &mut String, v: &InfoValues) {
-        let start = out.len();
-        let mut rest = self.0.as_str();
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let after = &rest[open + 1..];
-            let close = after.find('}').expect("validated at load");
-            match &after[..close] {
-                "date" => out.push_str(v.date),
-                "source" => out.push_str(v.source),
-                "reference" => out.push_str(v.reference),
-                "file" => out.push_str(v.file),
-                _ => {
-                    use std::fmt::Write;
-                    let _ = write!(out, "{}", v.line);
-                }
+        render_template(&self.0, out, |name, out| match name {
+            "date" => out.push_str(v.date),
+            "source" => out.push_str(v.source),
+            "reference" => out.push_str(v.reference),
+            "file" => out.push_str(v.file),
+            _ => {
+                use std::fmt::Write;
+                let _ = write!(out, "{}", v.line);
             }
-            rest = &after[close + 1..];
+        });
+    }
+}
+
+/// Checks that every `{name}` of a template is one of `allowed`, at load, so that rendering it
+/// never fails (the `info` and return `comments` templates).
+pub fn check_placeholders(template: &str, allowed: &[&str]) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `{{` in {template:?}"))?;
+        let name = &after[..close];
+        if !allowed.contains(&name) {
+            let expected: Vec<String> = allowed.iter().map(|p| format!("{{{p}}}")).collect();
+            return Err(format!(
+                "unknown placeholder {{{name}}} in {template:?}; expected one of {}",
+                expected.join(" ")
+            ));
         }
-        out.push_str(rest);
-        // An empty value leaves a double or trailing blank behind: fold every run of blanks
-        // (most rows have none, and are left as they are).
-        if !is_folded(&out[start..]) {
-            let folded = out[start..]
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            out.truncate(start);
-            out.push_str(&folded);
-        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+/// Appends a template checked by [`check_placeholders`] to `out` (which the caller may have
+/// started), each `{name}` written by `fill`, then folds the blanks an empty value leaves behind.
+pub fn render_template(template: &str, out: &mut String, mut fill: impl FnMut(&str, &mut String)) {
+    let start = out.len();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after.find('}').expect("validated at load");
+        fill(&after[..close], out);
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    // Most rows have no blank to fold, and are left as they are.
+    if !is_folded(&out[start..]) {
+        let folded = out[start..]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        out.truncate(start);
+        out.push_str(&folded);
     }
 }
 
