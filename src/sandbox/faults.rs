@@ -66,6 +66,20 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Faults a PUT or POST answers with before anything is recorded.
+    pub fn strikes_before_commit(self) -> bool {
+        matches!(
+            self,
+            Fault::TooManyRequests
+                | Fault::ErrorBeforeCommit
+                | Fault::DropBeforeCommit
+                | Fault::HtmlBeforeCommit
+                | Fault::EmptyBeforeCommit
+                | Fault::NoDBeforeCommit
+                | Fault::Redirect
+        )
+    }
+
     /// Faults that strike a GET; all others strike a PUT.
     pub fn is_get(self) -> bool {
         matches!(

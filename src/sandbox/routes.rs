@@ -129,16 +129,7 @@ async fn put_payment(
     body: &[u8],
 ) -> Response {
     let fault = s.put_fault(payload::lenient_info(body).as_deref());
-    if let Some(
-        f @ (Fault::TooManyRequests
-        | Fault::ErrorBeforeCommit
-        | Fault::DropBeforeCommit
-        | Fault::HtmlBeforeCommit
-        | Fault::EmptyBeforeCommit
-        | Fault::NoDBeforeCommit
-        | Fault::Redirect),
-    ) = fault
-    {
+    if let Some(f) = fault.filter(|f| f.strikes_before_commit()) {
         s.note_fault(f);
         return fault_response(s, f, uri);
     }
@@ -230,16 +221,7 @@ async fn void_payment(
 ) -> Response {
     // First attempts are told apart by the payment reversed.
     let fault = s.put_fault(Some(&format!("VoidPayment({loan_id},{payment_id})")));
-    if let Some(
-        f @ (Fault::TooManyRequests
-        | Fault::ErrorBeforeCommit
-        | Fault::DropBeforeCommit
-        | Fault::HtmlBeforeCommit
-        | Fault::EmptyBeforeCommit
-        | Fault::NoDBeforeCommit
-        | Fault::Redirect),
-    ) = fault
-    {
+    if let Some(f) = fault.filter(|f| f.strikes_before_commit()) {
         s.note_fault(f);
         return fault_response(s, f, uri);
     }
