@@ -3,13 +3,16 @@
 
 pub mod chart;
 pub mod html;
+pub mod select;
+pub mod tieout;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use crate::ledger::{Ledger, ReportRow, RunId};
+use crate::ledger::{FileTieOut, Ledger, ReportRow, RunId};
 use crate::money::Cents;
+use select::Selection;
 
 /// The report's columns, in order.
 pub const COLUMNS: [&str; 20] = [
@@ -62,19 +65,60 @@ fn cells(row: &ReportRow) -> [String; 20] {
     ]
 }
 
-/// A cell a spreadsheet would run as a formula gets a leading `'`, which shows it as text.
+/// A cell a spreadsheet would run as a formula gets a leading `'`, which shows it as text. A
+/// plain number (`-20.00`) is no formula and stays a number (SPEC §11).
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    if is_number(cell) {
+        return cell.into();
+    }
     match cell.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
         _ => cell.into(),
     }
 }
 
+/// `-12`, `-12.5`, `12.50`: an optional minus, digits, an optional fraction; nothing else.
+fn is_number(cell: &str) -> bool {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Calls `f` with every report row of the selection (every run's without one), in order.
+pub fn for_each_row(
+    ledger: &Ledger,
+    sel: Option<&Selection>,
+    mut f: impl FnMut(ReportRow) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    match sel {
+        None => ledger.for_each_report_row(None, f),
+        Some(sel) => {
+            for &run in &sel.runs {
+                ledger.for_each_report_row(Some(run), |row| {
+                    if sel.has_file(&row.file) {
+                        f(row)
+                    } else {
+                        Ok(())
+                    }
+                })?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Writes the CSV report, header first, streaming from the ledger.
-pub fn write_csv(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn write_csv(
+    ledger: &Ledger,
+    sel: Option<&Selection>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(COLUMNS)?;
-    ledger.for_each_report_row(run, |row| -> anyhow::Result<()> {
+    for_each_row(ledger, sel, |row| -> anyhow::Result<()> {
         w.write_record(cells(&row).iter().map(|c| neutralise(c).into_owned()))?;
         Ok(())
     })?;
@@ -115,18 +159,24 @@ struct RunSummary {
 #[derive(Serialize)]
 struct JsonReport {
     summary: Vec<RunSummary>,
+    /// Per bank file (and deposit): where every cent it states went (SPEC §11).
+    tieout: Vec<FileTieOut>,
     rows: Vec<ReportRow>,
 }
 
 /// Writes the JSON report: the rows, plus per run and file the counts and amounts per status and
 /// the stated and computed control totals.
-pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn write_json(
+    ledger: &Ledger,
+    sel: Option<&Selection>,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     // Totals are keyed by state name: JSON objects list their keys alphabetically, as always.
     type ByStatus = BTreeMap<&'static str, Totals>;
     let mut rows = Vec::new();
     let mut by_file: BTreeMap<(i64, String), ByStatus> = BTreeMap::new();
     let mut by_run: BTreeMap<i64, ByStatus> = BTreeMap::new();
-    ledger.for_each_report_row(run, |r| -> anyhow::Result<()> {
+    for_each_row(ledger, sel, |r| -> anyhow::Result<()> {
         // The ledger's integer cents, as the run summary sums them: never re-parsed from text.
         let c = r.amount.cents();
         let status = r.status.as_str();
@@ -149,8 +199,11 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
         Ok(())
     })?;
     let mut summary = Vec::new();
-    for info in ledger.runs()? {
-        if run.is_some_and(|r| r != info.id) {
+    let runs = ledger.runs()?;
+    let all: std::collections::BTreeSet<RunId> = runs.iter().map(|r| r.id).collect();
+    let selected = sel.map_or(&all, |s| &s.runs);
+    for info in runs {
+        if !selected.contains(&info.id) {
             continue;
         }
         let files = ledger
@@ -180,7 +233,15 @@ pub fn write_json(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> 
             files,
         });
     }
-    serde_json::to_writer_pretty(&mut *out, &JsonReport { summary, rows })?;
+    let tieout = ledger.tie_out(selected, sel.and_then(|s| s.file.as_deref()))?;
+    serde_json::to_writer_pretty(
+        &mut *out,
+        &JsonReport {
+            summary,
+            tieout,
+            rows,
+        },
+    )?;
     writeln!(out)?;
     Ok(())
 }
@@ -290,7 +351,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ledger = fixed_ledger(dir.path());
         let mut out = Vec::new();
-        write_json(&ledger, Some(1), &mut out).unwrap();
+        let sel = select::select(
+            &ledger,
+            &select::Ask {
+                run: Some(1),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        write_json(&ledger, Some(&sel), &mut out).unwrap();
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 
@@ -298,7 +367,11 @@ mod tests {
     fn formula_cells_are_neutralised() {
         assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(neutralise("+1"), "'+1");
-        assert_eq!(neutralise("-5"), "'-5");
+        assert_eq!(neutralise("-5"), "-5");
+        assert_eq!(neutralise("-20.00"), "-20.00");
+        assert_eq!(neutralise("-5 cmd"), "'-5 cmd");
+        assert_eq!(neutralise("-"), "'-");
+        assert_eq!(neutralise("-1+2"), "'-1+2");
         assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise("250.00"), "250.00");
         assert_eq!(neutralise(""), "");

@@ -168,7 +168,8 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
     {
         let ledger = Ledger::open_read_only(ledger)?;
         let mut page = Vec::new();
-        crate::report::html::write_html(&ledger, None, &mut page)?;
+        let night = crate::report::select::select(&ledger, &Default::default())?;
+        crate::report::html::write_html(&ledger, &night, &mut page)?;
         std::fs::write(&html, page)?;
         let mut rows = Vec::new();
         crate::report::write_csv(&ledger, None, &mut rows)?;

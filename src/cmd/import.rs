@@ -106,6 +106,7 @@ pub async fn run_on(
                 });
                 let staged = ledger.stage_file(run, file_id, items)?;
                 ledger.set_control_checks(file_id, rows.control_checks())?;
+                ledger.set_not_payments(file_id, rows.not_payments())?;
                 skipped.extend(skipped_notes(&name, rows.control_checks()));
                 notices += rows.notices();
                 anyhow::Ok(staged)

@@ -7,14 +7,28 @@ use anyhow::Context;
 
 use crate::cli::Exit;
 use crate::ledger::{Ledger, RunId};
+use crate::report::select::{Ask, select};
 use crate::report::{write_csv, write_json};
 
 /// `payimport report`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReportArgs {
-    /// Only this run (default: every run)
-    #[arg(long)]
+    /// Only this run
+    #[arg(long, conflicts_with_all = ["since", "until"])]
     pub run: Option<RunId>,
+    /// Runs started on or after this day (YYYY-MM-DD, UTC)
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<chrono::NaiveDate>,
+    /// Runs started on or before this day (YYYY-MM-DD, UTC)
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<chrono::NaiveDate>,
+    /// Only this file (its path as imported, or its file name)
+    #[arg(long, value_name = "NAME")]
+    pub file: Option<String>,
+    /// With csv: `file` writes the tie-out table (one line per bank file and deposit) instead
+    /// of one line per row
+    #[arg(long, value_enum)]
+    pub by: Option<ReportBy>,
     /// csv: one line per row; json: the rows plus totals per run and file; html: one
     /// self-contained page (charts, control totals, rows needing attention) to open or mail
     #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
@@ -22,6 +36,11 @@ pub struct ReportArgs {
     /// Write here (atomically) instead of stdout
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportBy {
+    File,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,12 +53,31 @@ pub enum ReportFormat {
 /// `payimport report`.
 pub fn run(ledger_path: &Path, args: &ReportArgs) -> anyhow::Result<Exit> {
     let ledger = Ledger::open_read_only(ledger_path)?;
+    if args.by.is_some() && args.format != ReportFormat::Csv {
+        anyhow::bail!(
+            "--by file goes with --format csv (json carries the tie-out as `tieout`, html shows it first)"
+        );
+    }
+    let ask = Ask {
+        run: args.run,
+        since: args.since,
+        until: args.until,
+        file: args.file.clone(),
+    };
+    let sel = select(&ledger, &ask)?;
+    // The row export of SPEC §6 covers every run unless a selection is given; the tie-out
+    // and the page default to the last night (SPEC §11).
+    let rows_sel = ask.is_given().then_some(&sel);
     let write = |out: &mut dyn Write| -> anyhow::Result<()> {
         let mut out = std::io::BufWriter::new(out);
-        match args.format {
-            ReportFormat::Csv => write_csv(&ledger, args.run, &mut out)?,
-            ReportFormat::Json => write_json(&ledger, args.run, &mut out)?,
-            ReportFormat::Html => crate::report::html::write_html(&ledger, args.run, &mut out)?,
+        match (args.format, args.by) {
+            (ReportFormat::Csv, Some(ReportBy::File)) => {
+                let files = ledger.tie_out(&sel.runs, sel.file.as_deref())?;
+                crate::report::tieout::write_csv(&files, &mut out)?
+            }
+            (ReportFormat::Csv, None) => write_csv(&ledger, rows_sel, &mut out)?,
+            (ReportFormat::Json, _) => write_json(&ledger, rows_sel, &mut out)?,
+            (ReportFormat::Html, _) => crate::report::html::write_html(&ledger, &sel, &mut out)?,
         }
         out.flush()?;
         Ok(())

@@ -11,6 +11,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_ledger_tenant.sql"),
     include_str!("../../migrations/0005_run_outcome.sql"),
     include_str!("../../migrations/0006_returns.sql"),
+    // 0007 is reserved for branch nevertwice (held state); it is inserted before this on merge.
+    include_str!("../../migrations/0008_tieout_and_reconciliations.sql"),
 ];
 
 impl Ledger {

@@ -24,6 +24,7 @@ mod returns;
 mod stage;
 mod status;
 mod tenant;
+mod tieout;
 
 pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
@@ -31,6 +32,7 @@ pub use returns::{Matched, Reversal, ToMatch};
 pub use stage::{NewReturn, NewRow, RunOutcome, Staged};
 pub use status::{Status, Step};
 pub use tenant::OtherTenant;
+pub use tieout::{DepositTieOut, FileTieOut, Listed, NotPaymentEntry, OriginalPayment, Sum, Tally};
 
 /// Something went wrong with the ledger file.
 #[derive(Debug, thiserror::Error)]

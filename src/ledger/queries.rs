@@ -117,6 +117,13 @@ pub struct ReportRow {
     pub return_code: Option<String>,
 }
 
+/// The report's columns of a ledger row `r`, then its file id (NULL before migration 0002).
+pub(super) const COLUMNS_OF_R: &str =
+    "r.run_id, r.file, r.line, r.key, r.status, r.loan, r.loan_id, r.amount_cents,
+        r.amount_as_given, r.date, r.reference, r.payment_method_id, r.payment_type_id, r.extra,
+        r.attempts, r.http_status, r.message, r.updated_at, r.file_id, r.kind, r.original_key,
+        r.return_code";
+
 /// The report's columns of a ledger row, then its file id (NULL before migration 0002).
 const ROW_COLUMNS: &str =
     "SELECT run_id, file, line, key, status, loan, loan_id, amount_cents, amount_as_given, date,
@@ -140,7 +147,7 @@ const ECHO_COLUMNS: &str = "SELECT e.run_id, e.path, r.line, r.key, ?2, r.loan, 
       AND r.id BETWEEN o.first_row AND o.last_row AND +r.file_id = o.id
     ORDER BY e.id, r.id";
 
-fn report_row(r: &rusqlite::Row) -> rusqlite::Result<(ReportRow, Option<i64>)> {
+pub(super) fn report_row(r: &rusqlite::Row) -> rusqlite::Result<(ReportRow, Option<i64>)> {
     let amount = match r.get::<_, Option<Cents>>(7)? {
         Some(c) => Amount::Cents(c),
         None => Amount::AsGiven(r.get(8)?),

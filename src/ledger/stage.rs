@@ -242,6 +242,36 @@ impl Ledger {
         Ok(())
     }
 
+    /// Stores what a file's reader skipped as no payment (SPEC §11), for its tie-out.
+    pub fn set_not_payments(
+        &mut self,
+        file_id: i64,
+        entries: &[crate::read::NotPayment],
+    ) -> Result<(), LedgerError> {
+        let err = sql(&self.path);
+        let tx = self.conn.transaction().map_err(&err)?;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO not_payments (file_id, line, code, cents, why)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(&err)?;
+            for e in entries {
+                insert
+                    .execute(params![
+                        file_id,
+                        e.line as i64,
+                        e.code,
+                        e.cents.map(|c| c.0),
+                        e.why
+                    ])
+                    .map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)
+    }
+
     /// Marks a file refused: none of its rows are staged.
     pub fn refuse_file(&mut self, file_id: i64, message: &str) -> Result<(), LedgerError> {
         self.conn

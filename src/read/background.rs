@@ -7,7 +7,7 @@
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::Scope;
 
-use super::{ControlCheck, FileError, PaymentReader, RawRow};
+use super::{ControlCheck, FileError, NotPayment, PaymentReader, RawRow};
 
 /// Rows per chunk: large enough that the channel costs nothing per row, small enough that
 /// the first rows reach the caller at once.
@@ -19,7 +19,7 @@ enum Message<T> {
     Rows(Vec<T>),
     /// The file ended: the control totals checked (a failed one among them when that is what
     /// stopped the file), and the file error if there was one.
-    End(Vec<ControlCheck>, Option<FileError>, u64),
+    End(Vec<ControlCheck>, Option<FileError>, u64, Vec<NotPayment>),
 }
 
 /// The rows of a file read on another thread, each turned into a `T` there; a file error ends
@@ -29,6 +29,7 @@ pub struct Background<T> {
     chunk: std::vec::IntoIter<T>,
     checks: Vec<ControlCheck>,
     notices: u64,
+    not_payments: Vec<NotPayment>,
     done: bool,
 }
 
@@ -51,6 +52,7 @@ where
             rows.control_checks().to_vec(),
             ended.err(),
             rows.notices(),
+            rows.not_payments().to_vec(),
         ));
     });
     Background {
@@ -58,6 +60,7 @@ where
         chunk: Vec::new().into_iter(),
         checks: Vec::new(),
         notices: 0,
+        not_payments: Vec::new(),
         done: false,
     }
 }
@@ -96,6 +99,11 @@ impl<T> Background<T> {
     pub fn notices(&self) -> u64 {
         self.notices
     }
+
+    /// Entries read and skipped as no payment, once the iteration ended.
+    pub fn not_payments(&self) -> &[NotPayment] {
+        &self.not_payments
+    }
 }
 
 impl<T> Iterator for Background<T> {
@@ -111,9 +119,10 @@ impl<T> Iterator for Background<T> {
             }
             match self.rx.recv() {
                 Ok(Message::Rows(rows)) => self.chunk = rows.into_iter(),
-                Ok(Message::End(checks, error, notices)) => {
+                Ok(Message::End(checks, error, notices, not_payments)) => {
                     self.checks = checks;
                     self.notices = notices;
+                    self.not_payments = not_payments;
                     self.done = true;
                     if let Some(e) = error {
                         return Some(Err(e));

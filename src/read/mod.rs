@@ -113,6 +113,20 @@ pub struct RawRow {
     pub fields: RawFields,
 }
 
+/// An entry a reader read and skipped as no payment (SPEC §11): a BAI2 detail of a type code
+/// that is not a payment, or one in a test, deletion or interim group. Never sent; the ledger
+/// keeps it so that the file's tie-out accounts for its amount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotPayment {
+    pub line: u64,
+    /// The type code (BAI2), or what the entry is.
+    pub code: String,
+    /// Its amount, when it could be read.
+    pub cents: Option<Cents>,
+    /// Why it is not a payment.
+    pub why: &'static str,
+}
+
 /// A problem that makes a whole file unusable.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
@@ -145,5 +159,11 @@ pub trait PaymentReader: Iterator<Item = Result<RawRow, FileError>> {
     /// (complete once the iterator has returned `None`).
     fn notices(&self) -> u64 {
         0
+    }
+
+    /// Entries read and skipped as no payment, with their amounts (complete once the
+    /// iterator has returned `None`).
+    fn not_payments(&self) -> &[NotPayment] {
+        &[]
     }
 }

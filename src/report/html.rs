@@ -1,72 +1,36 @@
-//! The reconciliation report as one self-contained HTML page (`report --format html`): the
-//! run(s) covered, counts and amounts per status, amounts per payment date, each file's control
-//! totals stated vs computed, returns with the payments they reverse, and every row that needs a
-//! person with what to do about it.
+//! The reconciliation report as one self-contained HTML page (`report --format html`), in the
+//! order a controller reads it (SPEC §11): the tie-out of each bank file (and deposit), then
+//! every open problem once with what to do, then the detail (returns beside the payments they
+//! reverse, the runs covered).
 //!
-//! One file with its style inline, charts as inline SVG ([`super::chart`]), no script, no font
-//! and nothing fetched: it opens offline in any browser and can be mailed. Built with maud, which
-//! escapes every value, so a loan number or a LoanPro message can never become markup.
+//! One file with its style inline, no script, no font and nothing fetched: it opens offline in
+//! any browser and can be mailed. Built with maud, which escapes every value, so a loan number
+//! or a LoanPro message can never become markup. Every list shows at most [`LIMIT`] rows and
+//! says how to export the rest, so the page stays small whatever the night (SPEC §14).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::chart::{Bar, bar_chart};
-use crate::ledger::{Ledger, ReportRow, RunId, RunInfo, Status};
+use super::select::Selection;
+use crate::ledger::{
+    FileTieOut, Ledger, Listed, OriginalPayment, ReportRow, RunInfo, Status, Tally,
+};
 use crate::money::Cents;
 
-/// Counts and amounts.
-#[derive(Default, Clone, Copy)]
-struct Totals {
-    count: u64,
-    cents: Cents,
-}
+/// The most rows of any one list the page shows.
+pub const LIMIT: u64 = 1000;
 
-impl Totals {
-    fn add(&mut self, cents: Cents) {
-        self.count += 1;
-        self.cents = self.cents.saturating_add(cents);
-    }
-}
+/// Values longer than this are cut on the page (the CSV export has them whole).
+const LONGEST: usize = 300;
 
-/// What the page shows, gathered from the ledger in one pass over the rows.
+/// What the page shows, gathered from the ledger.
 struct Page {
+    selection: Selection,
     runs: Vec<RunInfo>,
-    by_status: BTreeMap<Status, Totals>,
-    /// Per payment date: the settled rows and those needing attention.
-    by_date: BTreeMap<String, (Totals, Totals)>,
-    attention: Vec<ReportRow>,
-    /// Return rows (SPEC §8), each naming the payment it reverses.
-    returns: Vec<ReportRow>,
-    files: Vec<FileControls>,
-}
-
-struct FileControls {
-    run: RunId,
-    file: String,
-    status: String,
-    message: Option<String>,
-    checks: Vec<Check>,
-}
-
-struct Check {
-    scope: String,
-    what: String,
-    line: u64,
-    stated: i64,
-    computed: i64,
-}
-
-impl Check {
-    /// A stated or computed value as the file means it: cents shown as money, counts as counts.
-    fn show(&self, v: i64) -> String {
-        if self.what == "amount" {
-            Cents(v).to_string()
-        } else {
-            v.to_string()
-        }
-    }
+    tieout: Vec<FileTieOut>,
+    attention: Listed<ReportRow>,
+    returns: Listed<(ReportRow, Option<OriginalPayment>)>,
 }
 
 /// What a person does about a row in this state.
@@ -94,78 +58,25 @@ pub fn what_to_do(status: Status) -> &'static str {
     }
 }
 
-/// Writes the HTML report of `run` (or of every run).
-pub fn write_html(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> anyhow::Result<()> {
-    let page = gather(ledger, run)?;
+/// Writes the HTML report of the selection.
+pub fn write_html(ledger: &Ledger, sel: &Selection, out: &mut impl Write) -> anyhow::Result<()> {
+    let page = Page {
+        selection: sel.clone(),
+        runs: ledger
+            .runs()?
+            .into_iter()
+            .filter(|r| sel.runs.contains(&r.id))
+            .collect(),
+        tieout: ledger.tie_out(&sel.runs, sel.file.as_deref())?,
+        attention: ledger.open_problems(&sel.runs, LIMIT)?,
+        returns: ledger.returns_with_originals(&sel.runs, LIMIT)?,
+    };
     let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
-    out.write_all(render(&page, run, &generated).into_string().as_bytes())?;
+    out.write_all(render(&page, &generated).into_string().as_bytes())?;
     Ok(())
 }
 
-fn gather(ledger: &Ledger, run: Option<RunId>) -> anyhow::Result<Page> {
-    let mut by_status: BTreeMap<Status, Totals> = BTreeMap::new();
-    let mut by_date: BTreeMap<String, (Totals, Totals)> = BTreeMap::new();
-    let mut attention = Vec::new();
-    let mut returns = Vec::new();
-    ledger.for_each_report_row(run, |r| -> anyhow::Result<()> {
-        let cents = r.amount.cents();
-        by_status.entry(r.status).or_default().add(cents);
-        let day = by_date.entry(r.date.clone()).or_default();
-        if r.status.needs_attention() {
-            day.1.add(cents);
-        } else {
-            day.0.add(cents);
-        }
-        if r.kind == "return" {
-            returns.push(r.clone());
-        }
-        if r.status.needs_attention() {
-            attention.push(r);
-        }
-        Ok(())
-    })?;
-    let runs: Vec<RunInfo> = ledger
-        .runs()?
-        .into_iter()
-        .filter(|r| run.is_none_or(|id| id == r.id))
-        .collect();
-    let mut files = Vec::new();
-    for r in &runs {
-        for f in ledger.files_of_run(r.id)? {
-            let checks = f
-                .control_checks
-                .as_deref()
-                .and_then(|c| serde_json::from_str::<Vec<serde_json::Value>>(c).ok())
-                .unwrap_or_default()
-                .iter()
-                .map(|c| Check {
-                    scope: c["scope"].as_str().unwrap_or("").to_string(),
-                    what: c["what"].as_str().unwrap_or("").to_string(),
-                    line: c["line"].as_u64().unwrap_or(0),
-                    stated: c["stated"].as_i64().unwrap_or(0),
-                    computed: c["computed"].as_i64().unwrap_or(0),
-                })
-                .collect();
-            files.push(FileControls {
-                run: r.id,
-                file: f.path,
-                status: f.status,
-                message: f.message,
-                checks,
-            });
-        }
-    }
-    Ok(Page {
-        runs,
-        by_status,
-        by_date,
-        attention,
-        returns,
-        files,
-    })
-}
-
-/// The CSS class of a state's bar: settled, refused (a person must correct something), or open.
+/// The CSS class of a state's badge: settled, refused (a person must correct something), open.
 fn status_class(status: Status) -> &'static str {
     match status {
         Status::Posted | Status::AlreadyPosted => "ok",
@@ -174,64 +85,100 @@ fn status_class(status: Status) -> &'static str {
     }
 }
 
+/// A value cut to [`LONGEST`] characters.
+fn cut(s: &str) -> String {
+    match s.char_indices().nth(LONGEST) {
+        Some((at, _)) => format!("{}…", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
 const STYLE: &str = r#"
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-       color: #1f2328; background: #fff; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; line-height: 1.4; }
-h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; }
+       color: #1f2328; background: #fff; margin: 1.5rem auto; max-width: 1100px; padding: 0 1rem; line-height: 1.4; }
+h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; }
+h3 { font-size: 1rem; margin: 1rem 0 .3rem; overflow-wrap: anywhere; }
 .sub { color: #59636e; margin-top: 0; }
 table { border-collapse: collapse; margin: .5rem 0; font-size: .92rem; }
-th, td { border: 1px solid #d0d7de; padding: .3rem .6rem; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #d0d7de; padding: .3rem .6rem; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
 th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.total td { font-weight: bold; background: #f6f8fa; }
 .badge { display: inline-block; padding: 0 .45rem; border-radius: .6rem; font-size: .85rem; color: #fff; }
 .badge.ok { background: #1a7f37; } .badge.bad { background: #cf222e; } .badge.warn { background: #9a6700; }
 .verdict { padding: .6rem 1rem; border-radius: .4rem; font-weight: bold; }
 .verdict.ok { background: #dafbe1; } .verdict.attention { background: #fff8c5; }
-svg.chart { max-width: 100%; height: auto; }
-svg .ok { fill: #2da44e; } svg .bad { fill: #cf222e; } svg .warn { fill: #d4a72c; }
-svg .label, svg .note { font-size: 13px; fill: #1f2328; font-family: inherit; }
 .mismatch { color: #cf222e; font-weight: bold; } .match { color: #1a7f37; }
-code { font-size: .85rem; }
+.more { color: #59636e; font-style: italic; }
+code { font-size: .85rem; overflow-wrap: anywhere; }
+/* A narrow screen (a phone, 390 px): tables become stacked cards, each cell labelled. */
+@media (max-width: 640px) {
+  body { margin: .5rem auto; padding: 0 .5rem; }
+  table, tbody, tr, td { display: block; width: 100%; box-sizing: border-box; }
+  tr.head { display: none; }
+  tr { border: 1px solid #d0d7de; border-radius: .3rem; margin: 0 0 .6rem; }
+  td { border: none; border-bottom: 1px solid #eaeef2; text-align: left; white-space: normal; }
+  td.num { text-align: left; }
+  td[data-label]::before { content: attr(data-label) ": "; font-weight: bold; color: #59636e; }
+}
+/* Printed: black on white, each table whole where it fits, no screen-only parts. */
+@media print {
+  body { margin: 0; max-width: none; font-size: 10pt; }
+  .noprint { display: none; }
+  h2 { break-after: avoid; } tr { break-inside: avoid; }
+  .badge { color: #000; background: none !important; border: 1px solid #000; }
+  .verdict { background: none !important; border: 1px solid #000; }
+}
 "#;
 
-fn render(page: &Page, run: Option<RunId>, generated: &str) -> Markup {
-    let total = page.by_status.values().fold(Totals::default(), |mut t, s| {
-        t.count += s.count;
-        t.cents = t.cents.saturating_add(s.cents);
-        t
-    });
-    let attention: u64 = page
-        .by_status
-        .iter()
-        .filter(|(s, _)| s.needs_attention())
-        .map(|(_, t)| t.count)
-        .sum();
-    let title = match run {
-        Some(id) => format!("payimport reconciliation: run {id}"),
-        None => "payimport reconciliation: all runs".to_string(),
-    };
-    let status_bars: Vec<Bar> = Status::ALL
-        .into_iter()
-        .filter_map(|s| page.by_status.get(&s).map(|t| (s, t)))
-        .map(|(s, t)| Bar {
-            label: s.as_str().to_string(),
-            segments: vec![(t.cents.0, status_class(s))],
-            note: format!("{} · {} row(s)", t.cents, t.count),
-        })
-        .collect();
-    let date_bars: Vec<Bar> = page
-        .by_date
-        .iter()
-        .map(|(date, (settled, open))| Bar {
-            label: date.clone(),
-            segments: vec![(settled.cents.0, "ok"), (open.cents.0, "warn")],
-            note: if open.count > 0 {
-                format!("{} posted · {} need attention", settled.cents, open.cents)
-            } else {
-                format!("{} posted", settled.cents)
-            },
-        })
-        .collect();
+/// "and N more" under a list cut at [`LIMIT`], with the command that exports them all.
+fn more(shown: usize, total: u64, export: &str) -> Markup {
+    html! {
+        @if total > shown as u64 {
+            p.more { "and " (total - shown as u64) " more: " code { (export) } }
+        }
+    }
+}
+
+fn tally_cells(stated: Cents, tally: &Tally, balances: bool) -> Markup {
+    let already = tally.already_posted_total();
+    html! {
+        td.num data-label="stated" { (stated) }
+        td.num data-label="posted" { (tally.posted.amount) }
+        td.num data-label="already posted" {
+            (already.amount)
+            @for (f, s) in &tally.already_posted {
+                br; span.sub { "from " (cut(f)) " (" (s.count) ")" }
+            }
+        }
+        td.num data-label="rejected" {
+            (tally.rejected.amount)
+            @if tally.rejected_unreadable > 0 {
+                br; span.sub { (tally.rejected_unreadable) " unreadable" }
+            }
+        }
+        td.num data-label="not payments" { (tally.not_payments.amount) }
+        td.num data-label="still open" { (tally.open.amount) }
+        @if balances {
+            td.match data-label="ties out" { "✓ balances" }
+        } @else {
+            td.mismatch data-label="ties out" {
+                "✗ differs by " (Cents(stated.0.saturating_sub(tally.accounted().0)))
+            }
+        }
+        td.num data-label="reversed since" { (tally.reversed.amount) }
+        td.num data-label="net" { (tally.net()) }
+    }
+}
+
+fn render(page: &Page, generated: &str) -> Markup {
+    let sel = &page.selection;
+    let title = format!("payimport reconciliation: {}", sel.described);
+    let unbalanced = page.tieout.iter().filter(|f| !f.balances).count();
+    let attention = page.attention.total;
+    let export = |by: &str| format!("payimport report --format csv{by}{}", sel.args);
+    // Lines of the tie-out table (files and their deposits), at most LIMIT.
+    let mut budget = LIMIT as usize;
+    let tie_lines: usize = page.tieout.iter().map(|f| 1 + f.deposits.len()).sum();
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -244,124 +191,148 @@ fn render(page: &Page, run: Option<RunId>, generated: &str) -> Markup {
             body {
                 h1 { (title) }
                 p.sub { "Generated " (generated) " from the payimport ledger." }
-                @if attention == 0 {
-                    p.verdict.ok id="verdict" { "Every row is posted or already posted: nothing needs attention." }
+                @if attention == 0 && unbalanced == 0 {
+                    p.verdict.ok id="verdict" { "Every file ties out and nothing needs attention." }
                 } @else {
-                    p.verdict.attention id="verdict" { (attention) " row(s) need attention: see the list at the end, each with what to do." }
-                }
-
-                h2 { "Runs covered" }
-                @if page.runs.is_empty() {
-                    p { "No run in the ledger yet." }
-                } @else {
-                    table id="runs" {
-                        tr { th { "run" } th { "command" } th { "source" } th { "started (UTC)" } th { "ended (UTC)" } th { "files" } }
-                        @for r in &page.runs {
-                            tr {
-                                td.num { (r.id) }
-                                td { (r.command) }
-                                td { (r.source.as_deref().unwrap_or("–")) }
-                                td { (r.started_at) }
-                                td { (r.ended_at.as_deref().unwrap_or("not ended (interrupted?)")) }
-                                td { (r.files.join(", ")) }
-                            }
-                        }
+                    p.verdict.attention id="verdict" {
+                        @if unbalanced > 0 { (unbalanced) " file(s) do not tie out. " }
+                        @if attention > 0 { (attention) " row(s) need attention: see below, each with what to do." }
                     }
                 }
 
-                h2 { "Counts and amounts per status" }
-                (bar_chart("Amount per status", &status_bars))
-                table id="totals" {
-                    tr { th { "status" } th { "rows" } th { "amount" } }
-                    @for s in Status::ALL {
-                        @if let Some(t) = page.by_status.get(&s) {
-                            tr data-status=(s.as_str()) {
-                                td { span class={ "badge " (status_class(s)) } { (s.as_str()) } }
-                                td.num { (t.count) }
-                                td.num { (t.cents) }
-                            }
-                        }
-                    }
-                    tr.total { td { "total" } td.num { (total.count) } td.num { (total.cents) } }
-                }
-
-                h2 { "Amounts per payment date" }
-                @if date_bars.is_empty() {
-                    p { "No rows." }
+                h2 { "Tie-out per bank file" }
+                p.sub { "stated = posted + already posted + rejected + not payments + still open; then reversed since, and net (posted less reversed)." }
+                @if page.tieout.is_empty() {
+                    p { "No file in this selection." }
                 } @else {
-                    (bar_chart("Amount per payment date", &date_bars))
-                }
-
-                h2 { "Control totals per file" }
-                table id="files" {
-                    tr { th { "run" } th { "file" } th { "where" } th { "what" } th { "line" } th { "stated" } th { "computed" } th { "" } }
-                    @for f in &page.files {
-                        @if f.checks.is_empty() {
-                            tr {
-                                td.num { (f.run) } td { (f.file) }
-                                td colspan="6" {
-                                    @if f.status == "refused" {
-                                        span.mismatch { "refused: " (f.message.as_deref().unwrap_or("")) }
-                                    } @else {
-                                        "The file states no control totals."
+                    table id="tieout" {
+                        tr.head { th { "file / deposit" } th { "stated" } th { "posted" } th { "already posted" } th { "rejected" } th { "not payments" } th { "still open" } th { "ties out" } th { "reversed since" } th { "net" } }
+                        @for f in &page.tieout {
+                            @if budget > 0 {
+                                ({ budget -= 1; "" })
+                                tr.file data-file=(f.file) data-balances=(if f.balances { "yes" } else { "no" }) {
+                                    td data-label="file" {
+                                        strong { (cut(&f.file)) }
+                                        br; span.sub { "run(s) " (f.runs.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ")) "; " (f.stated_from) }
+                                        @if f.status == "refused" {
+                                            br; span.mismatch { "refused, nothing of it sent: " (cut(f.message.as_deref().unwrap_or(""))) }
+                                        }
+                                    }
+                                    (tally_cells(f.stated, &f.tally, f.balances))
+                                }
+                                @for d in &f.deposits {
+                                    @if budget > 0 {
+                                        ({ budget -= 1; "" })
+                                        tr.deposit data-balances=(if d.balances { "yes" } else { "no" }) {
+                                            td data-label="deposit" { "↳ " (d.scope) " (line " (d.line) ")" }
+                                            (tally_cells(d.stated, &d.tally, d.balances))
+                                        }
                                     }
                                 }
                             }
                         }
-                        @for c in &f.checks {
-                            tr {
-                                td.num { (f.run) } td { (f.file) } td { (c.scope) } td { (c.what) }
-                                td.num { (c.line) } td.num { (c.show(c.stated)) } td.num { (c.show(c.computed)) }
-                                @if c.stated == c.computed {
-                                    td.match { "✓ matches" }
-                                } @else {
-                                    td.mismatch { "✗ differs" }
+                    }
+                    (more(LIMIT.min(tie_lines as u64) as usize, tie_lines as u64, &export(" --by file")))
+                    @let nps: Vec<(&FileTieOut, &crate::ledger::NotPaymentEntry)> = page.tieout.iter().flat_map(|f| f.not_payments.iter().map(move |n| (f, n))).collect();
+                    @if !nps.is_empty() {
+                        h3 { "Not payments: read, never sent" }
+                        table id="not-payments" {
+                            tr.head { th { "file:line" } th { "code" } th { "amount" } th { "why" } }
+                            @for (f, n) in nps.iter().take(LIMIT as usize) {
+                                tr {
+                                    td data-label="file:line" { (cut(&f.file)) ":" (n.line) }
+                                    td data-label="code" { (n.code) }
+                                    td.num data-label="amount" { (n.amount.map(|a| a.to_string()).unwrap_or_else(|| "unreadable".into())) }
+                                    td data-label="why" { (n.why) }
+                                }
+                            }
+                        }
+                        (more(nps.len().min(LIMIT as usize), nps.len() as u64, &export(" --by file")))
+                    }
+                }
+
+                h2 { "Needs attention" }
+                @if page.attention.rows.is_empty() {
+                    p { "Nothing." }
+                } @else {
+                    table id="attention" {
+                        tr.head { th { "file:line" } th { "status" } th { "loan" } th { "amount" } th { "date" } th { "key" } th { "message" } th { "what to do" } }
+                        @for r in &page.attention.rows {
+                            tr data-key=(r.key) {
+                                td data-label="file:line" { (cut(&r.file)) ":" (r.line) }
+                                td data-label="status" { span class={ "badge " (status_class(r.status)) } { (r.status.as_str()) } }
+                                td data-label="loan" { (cut(&r.loan)) }
+                                td.num data-label="amount" { (cut(&r.amount.to_string())) }
+                                td data-label="date" { (cut(&r.date)) }
+                                td data-label="key" { code { (r.key) } }
+                                td data-label="message" { (cut(r.message.as_deref().unwrap_or(""))) }
+                                td data-label="what to do" { (what_to_do(r.status)) }
+                            }
+                        }
+                    }
+                    (more(page.attention.rows.len(), page.attention.total, &export("")))
+                }
+
+                h2 { "Detail" }
+                @if !page.returns.rows.is_empty() {
+                    h3 { "Returns and the payments they reverse" }
+                    table id="returns" {
+                        tr.head { th { "return (file:line)" } th { "status" } th { "loan" } th { "amount" } th { "returned" } th { "code" } th { "original payment" } th { "its state" } }
+                        @for (r, o) in &page.returns.rows {
+                            tr data-key=(r.key) {
+                                td data-label="return" { (cut(&r.file)) ":" (r.line) }
+                                td data-label="status" { span class={ "badge " (status_class(r.status)) } { (return_state(r.status)) } }
+                                td data-label="loan" { (cut(&r.loan)) }
+                                td.num data-label="amount" { (cut(&r.amount.to_string())) }
+                                td data-label="returned" { (cut(&r.date)) }
+                                td data-label="code" { (cut(r.return_code.as_deref().unwrap_or(""))) }
+                                @match o {
+                                    Some(o) => {
+                                        td.original data-label="original" {
+                                            (cut(&o.file)) ":" (o.line) ", " (o.date) ", ref " (cut(&o.reference)) ", "
+                                            (o.amount.map(|a| a.to_string()).unwrap_or_default())
+                                        }
+                                        td data-label="its state" { (o.status.as_str()) }
+                                    }
+                                    None => {
+                                        td data-label="original" { "not matched: " (cut(r.message.as_deref().unwrap_or(""))) }
+                                        td data-label="its state" { "–" }
+                                    }
                                 }
                             }
                         }
                     }
+                    (more(page.returns.rows.len(), page.returns.total, &export("")))
                 }
 
-                @if !page.returns.is_empty() {
-                    h2 { "Returns and the payments they reverse" }
-                    table id="returns" {
-                        tr { th { "file:line" } th { "status" } th { "loan" } th { "amount" } th { "returned" } th { "code" } th { "original payment (key)" } th { "message" } }
-                        @for r in &page.returns {
-                            tr data-key=(r.key) {
-                                td { (r.file) ":" (r.line) }
-                                td { span class={ "badge " (status_class(r.status)) } { (r.status.as_str()) } }
-                                td { (r.loan) }
-                                td.num { (r.amount) }
-                                td { (r.date) }
-                                td { (r.return_code.as_deref().unwrap_or("")) }
-                                td { code { (r.original_key.as_deref().unwrap_or("not matched")) } }
-                                td { (r.message.as_deref().unwrap_or("")) }
-                            }
-                        }
-                    }
-                }
-
-                h2 { "Rows that need attention" }
-                @if page.attention.is_empty() {
-                    p { "None." }
+                h3 { "Runs covered" }
+                @if page.runs.is_empty() {
+                    p { "No run in this selection." }
                 } @else {
-                    table id="attention" {
-                        tr { th { "file:line" } th { "status" } th { "loan" } th { "amount" } th { "date" } th { "key" } th { "message" } th { "what to do" } }
-                        @for r in &page.attention {
-                            tr data-key=(r.key) {
-                                td { (r.file) ":" (r.line) }
-                                td { span class={ "badge " (status_class(r.status)) } { (r.status.as_str()) } }
-                                td { (r.loan) }
-                                td.num { (r.amount) }
-                                td { (r.date) }
-                                td { code { (r.key) } }
-                                td { (r.message.as_deref().unwrap_or("")) }
-                                td { (what_to_do(r.status)) }
+                    table id="runs" {
+                        tr.head { th { "run" } th { "command" } th { "source" } th { "started (UTC)" } th { "ended (UTC)" } }
+                        @for r in page.runs.iter().take(LIMIT as usize) {
+                            tr {
+                                td.num data-label="run" { (r.id) }
+                                td data-label="command" { (r.command) }
+                                td data-label="source" { (r.source.as_deref().unwrap_or("–")) }
+                                td data-label="started" { (r.started_at) }
+                                td data-label="ended" { (r.ended_at.as_deref().unwrap_or("not ended (interrupted?)")) }
                             }
                         }
                     }
+                    (more(page.runs.len().min(LIMIT as usize), page.runs.len() as u64, "payimport runs"))
                 }
             }
         }
+    }
+}
+
+/// How a return's state reads beside it: `posted` means its reversal was logged.
+fn return_state(status: Status) -> &'static str {
+    match status {
+        Status::Posted => "reversal logged",
+        Status::AlreadyPosted => "reversed earlier",
+        other => other.as_str(),
     }
 }

@@ -56,7 +56,9 @@ use self::records::{
 #[cfg(test)]
 use super::control::ControlTotals;
 use super::control::{ControlCheck, ControlModes, Controls};
-use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawReturn, RawRow};
+use super::{
+    FileError, NotPayment, PaymentReader, Position, RawAmount, RawFields, RawReturn, RawRow,
+};
 
 /// The longest logical record (a record and its continuations) read; a longer one is no BAI2.
 const MAX_RECORD_BYTES: usize = 1 << 20;
@@ -106,6 +108,8 @@ pub struct Bai2Reader<R: BufRead> {
     /// Whether 49 totals include the 03 summary amounts: unknown until an account tells.
     summaries_in_49: Option<bool>,
     controls: Controls,
+    /// Details read and skipped as no payment, for the file's tie-out (SPEC §11).
+    not_payments: Vec<NotPayment>,
 }
 
 struct Group {
@@ -178,6 +182,7 @@ impl<R: BufRead> Bai2Reader<R> {
             group: None,
             account: None,
             summaries_in_49: None,
+            not_payments: Vec::new(),
         })
     }
 
@@ -676,13 +681,26 @@ impl<R: BufRead> Bai2Reader<R> {
             }
         }
         let is_return = self.return_type_codes.contains(type_code);
+        let cents = amount.and_then(|a| minor_to_cents(a, account.decimals));
         if !self.type_codes.contains(type_code) && !is_return {
+            self.not_payments.push(NotPayment {
+                line: first.line,
+                code: type_code.to_string(),
+                cents,
+                why: "type code not a payment",
+            });
             return Ok(None);
         }
         if let Some(group) = self.group.as_mut()
-            && group.skip.is_some()
+            && let Some(why) = group.skip
         {
             group.skipped += 1;
+            self.not_payments.push(NotPayment {
+                line: first.line,
+                code: type_code.to_string(),
+                cents,
+                why,
+            });
             return Ok(None);
         }
         let decimals = account.decimals;
@@ -822,5 +840,9 @@ impl<R: BufRead> Iterator for Bai2Reader<R> {
 impl<R: BufRead> PaymentReader for Bai2Reader<R> {
     fn control_checks(&self) -> &[ControlCheck] {
         self.controls.checks()
+    }
+
+    fn not_payments(&self) -> &[NotPayment] {
+        &self.not_payments
     }
 }

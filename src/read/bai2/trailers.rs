@@ -4,10 +4,10 @@
 use std::io::BufRead;
 
 use super::Bai2Reader;
-use super::records::{Field, Record, field, parse_signed, parse_unsigned};
+use super::records::{Field, Record, field, minor_to_cents, parse_signed, parse_unsigned};
 use crate::money::Cents;
-use crate::read::FileError;
 use crate::read::control::{ControlCheck, SKIPPED};
+use crate::read::{FileError, NotPayment};
 
 impl<R: BufRead> Bai2Reader<R> {
     pub(super) fn account_trailer(&mut self, record: &Record) -> Result<(), FileError> {
@@ -81,6 +81,16 @@ impl<R: BufRead> Bai2Reader<R> {
                     " ({} detail amount(s) could not be read and count as zero, the first on line {at}: {raw:?})",
                     account.unreadable_count
                 ));
+            }
+            if computed != details {
+                // The 49 counts the 03 summary amounts: they are in the file's stated total,
+                // and no payment (SPEC §11).
+                self.not_payments.push(NotPayment {
+                    line,
+                    code: "03".to_string(),
+                    cents: minor_to_cents(account.summaries, account.decimals),
+                    why: "03 account summary amounts, counted in the 49 total",
+                });
             }
             checks.push((check(&scope, "amount", line, stated, computed), hint));
         }
