@@ -1,7 +1,7 @@
 //! The reconciliation report (SPEC §6), as CSV or JSON: read from the ledger only. The HTML
-//! page is `report/html.rs`, its charts `report/chart.rs`.
+//! page is `report/html.rs`; the tie-out table `report/tieout.rs`; what a report covers
+//! `report/select.rs`.
 
-pub mod chart;
 pub mod html;
 pub mod select;
 pub mod tieout;

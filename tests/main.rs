@@ -21,4 +21,5 @@ mod report_output;
 mod returns;
 mod signals;
 mod tenant;
+mod tieout;
 mod util;
