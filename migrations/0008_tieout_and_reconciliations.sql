@@ -36,7 +36,8 @@ CREATE TABLE drift (
     reconciliation_id   INTEGER NOT NULL REFERENCES reconciliations(id),
     kind                TEXT    NOT NULL
         CHECK (kind = 'missing' OR kind = 'reversed_in_loanpro' OR kind = 'not_reversed'
-            OR kind = 'amount_changed' OR kind = 'date_changed' OR kind = 'unknown_key'),
+            OR kind = 'amount_changed' OR kind = 'date_changed' OR kind = 'unknown_key'
+            OR kind = 'duplicate'),
     loan_id             INTEGER NOT NULL,
     key                 TEXT,      -- the ledger row's key, or the unknown [k:KEY] found
     loanpro_payment_id  INTEGER,

@@ -51,6 +51,8 @@ pub enum Command {
     Runs,
     /// Reconciliation export: one line per row
     Report(cmd::report::ReportArgs),
+    /// Compare LoanPro's payments with the ledger (read only) and list the drift
+    Reconcile(cmd::reconcile::ReconcileArgs),
     /// Serve a local LoanPro stand-in on loopback
     Sandbox(crate::sandbox::SandboxArgs),
     /// Start the sandbox in-process, import the bundled samples, print the summary and report

@@ -36,6 +36,7 @@ pub mod cli;
 pub mod cmd;
 pub mod crashpoint;
 pub mod dispatch;
+pub mod drift;
 pub mod files;
 pub mod interrupt;
 pub mod ledger;

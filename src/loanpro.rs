@@ -435,6 +435,30 @@ pub struct LoggedPayment {
     /// `active` = 0 means the payment is reversed (SPEC §8); missing reads as active.
     pub active: bool,
     pub reverse_reason: Option<String>,
+    /// The amount LoanPro holds (`reconcile` compares it with the ledger's).
+    pub amount: Option<crate::money::Cents>,
+    /// The payment date, `YYYY-MM-DD`.
+    pub date: Option<String>,
+}
+
+/// An amount as LoanPro gives it: `"250.00"` or `250.0`.
+fn json_amount(v: &serde_json::Value) -> Option<crate::money::Cents> {
+    let text = match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let d: rust_decimal::Decimal = text.trim().parse().ok()?;
+    let cents = (d * rust_decimal::Decimal::ONE_HUNDRED).round();
+    i64::try_from(cents).ok().map(crate::money::Cents)
+}
+
+/// A date as LoanPro gives it, `/Date(1763596800)/` (seconds, midnight UTC), as `YYYY-MM-DD`.
+fn json_date(v: &serde_json::Value) -> Option<String> {
+    let s = v.as_str()?;
+    let secs: i64 = s.strip_prefix("/Date(")?.strip_suffix(")/")?.parse().ok()?;
+    let at = chrono::DateTime::from_timestamp(secs, 0)?;
+    Some(crate::payment::iso_date(at.date_naive()))
 }
 
 /// Why a read-back failed.
@@ -487,6 +511,8 @@ impl Client {
                         .and_then(|r| r.as_str())
                         .filter(|r| !r.is_empty())
                         .map(str::to_string),
+                    amount: p.get("amount").and_then(json_amount),
+                    date: p.get("date").and_then(json_date),
                 }
             }));
             // Page until LoanPro's own total, or until it has nothing more to give.

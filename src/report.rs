@@ -161,6 +161,8 @@ struct JsonReport {
     summary: Vec<RunSummary>,
     /// Per bank file (and deposit): where every cent it states went (SPEC §11).
     tieout: Vec<FileTieOut>,
+    /// The latest `payimport reconcile` and its drift (the first 1,000).
+    reconciliation: Option<crate::ledger::Reconciliation>,
     rows: Vec<ReportRow>,
 }
 
@@ -239,6 +241,7 @@ pub fn write_json(
         &JsonReport {
             summary,
             tieout,
+            reconciliation: ledger.last_reconciliation(1000)?,
             rows,
         },
     )?;

@@ -7,6 +7,7 @@ mod check;
 mod completions;
 mod crash_points;
 mod demo;
+mod drift;
 mod echo;
 mod hardening;
 mod hostile;

@@ -5,6 +5,7 @@ pub mod check;
 pub mod completions;
 pub mod demo;
 pub mod import;
+pub mod reconcile;
 pub mod report;
 pub mod retry;
 pub mod runs;
@@ -38,6 +39,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Report(args) => {
             let settings = cli.load_settings()?;
             report::run(&cli.ledger_path(&settings), args)
+        }
+        Command::Reconcile(args) => {
+            let settings = cli.load_settings()?;
+            reconcile::run(&settings, &cli.ledger_path(&settings), args).await
         }
         Command::Sandbox(args) => sandbox::run(&cli, args).await,
         Command::Demo => demo::run().await,

@@ -20,6 +20,7 @@ mod file;
 mod migrate;
 mod queries;
 mod queue;
+mod reconciliations;
 mod returns;
 mod stage;
 mod status;
@@ -28,6 +29,7 @@ mod tieout;
 
 pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
+pub use reconciliations::{Reconciliation, StoredDrift};
 pub use returns::{Matched, Reversal, ToMatch};
 pub use stage::{NewReturn, NewRow, RunOutcome, Staged};
 pub use status::{Status, Step};

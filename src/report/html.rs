@@ -31,6 +31,7 @@ struct Page {
     tieout: Vec<FileTieOut>,
     attention: Listed<ReportRow>,
     returns: Listed<(ReportRow, Option<OriginalPayment>)>,
+    reconciliation: Option<crate::ledger::Reconciliation>,
 }
 
 /// What a person does about a row in this state.
@@ -70,6 +71,7 @@ pub fn write_html(ledger: &Ledger, sel: &Selection, out: &mut impl Write) -> any
         tieout: ledger.tie_out(&sel.runs, sel.file.as_deref())?,
         attention: ledger.open_problems(&sel.runs, LIMIT)?,
         returns: ledger.returns_with_originals(&sel.runs, LIMIT)?,
+        reconciliation: ledger.last_reconciliation(LIMIT)?,
     };
     let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
     out.write_all(render(&page, &generated).into_string().as_bytes())?;
@@ -271,6 +273,36 @@ fn render(page: &Page, generated: &str) -> Markup {
                         }
                     }
                     (more(page.attention.rows.len(), page.attention.total, &export("")))
+                }
+
+                @if let Some(rec) = &page.reconciliation {
+                    h2 { "LoanPro's side" }
+                    p id="reconciliation" {
+                        "Last `payimport reconcile` (" (rec.started_at) "): " (rec.loans) " loan(s), "
+                        (rec.payments) " payment(s) logged or reversed " (rec.since) " to " (rec.until) ": "
+                        @if rec.outcome.as_deref() == Some("failed") {
+                            span.mismatch { "could not finish: " (cut(rec.message.as_deref().unwrap_or(""))) }
+                        } @else if rec.drift_count == 0 {
+                            span.match { "✓ LoanPro holds every payment as the ledger says." }
+                        } @else {
+                            span.mismatch { "✗ " (rec.drift_count) " difference(s)." }
+                        }
+                    }
+                    @if !rec.drift.is_empty() {
+                        table id="drift" {
+                            tr.head { th { "drift" } th { "loan" } th { "key" } th { "ledger" } th { "LoanPro" } }
+                            @for d in &rec.drift {
+                                tr {
+                                    td data-label="drift" { (d.kind) }
+                                    td.num data-label="loan" { (d.loan_id) }
+                                    td data-label="key" { code { (d.key.as_deref().unwrap_or("")) } }
+                                    td data-label="ledger" { (cut(d.ledger_value.as_deref().unwrap_or(""))) }
+                                    td data-label="LoanPro" { (cut(d.loanpro_value.as_deref().unwrap_or(""))) }
+                                }
+                            }
+                        }
+                        (more(rec.drift.len(), rec.drift_count as u64, "payimport report --format json"))
+                    }
                 }
 
                 h2 { "Detail" }

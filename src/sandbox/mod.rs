@@ -288,6 +288,31 @@ impl Sandbox {
             .expect("a payment not reversed yet")
     }
 
+    /// Deletes a payment as someone working in LoanPro might (drift for `reconcile`; also
+    /// `DELETE /__sandbox/payments/ID`). Panics if there is no such payment.
+    pub fn delete_payment(&self, payment_id: u64) {
+        assert!(
+            self.shared.delete_payment(payment_id),
+            "no payment {payment_id}"
+        );
+    }
+
+    /// Edits a payment's amount and/or date by hand (also `PATCH /__sandbox/payments/ID` with
+    /// `{"amount": ..., "date": ...}`). Panics if there is no such payment.
+    pub fn edit_payment(&self, payment_id: u64, amount: Option<&str>, date: Option<&str>) {
+        assert!(
+            self.shared.edit_payment(payment_id, |p| {
+                if let Some(a) = amount {
+                    p.amount = a.to_owned();
+                }
+                if let Some(d) = date {
+                    p.date = d.to_owned();
+                }
+            }),
+            "no payment {payment_id}"
+        );
+    }
+
     /// Stops accepting, lets requests in flight finish (for a short grace period) and waits for
     /// the server task.
     pub async fn shutdown(mut self) {

@@ -24,6 +24,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/__sandbox/payments", get(all_payments))
         .route("/__sandbox/stats", get(stats))
+        .route(
+            "/__sandbox/payments/{id}",
+            axum::routing::delete(delete_payment).patch(edit_payment),
+        )
         .route(&format!("{API_PREFIX}/odata.svc/{{*path}}"), any(odata))
         .fallback(not_found)
         .with_state(shared)
@@ -498,6 +502,56 @@ fn loan_by_display_id(s: &Shared, wanted: &str) -> Option<u64> {
 
 async fn all_payments(State(s): State<Arc<Shared>>) -> Response {
     axum::Json(s.payments()).into_response()
+}
+
+/// Admin: delete a payment by hand (drift for `reconcile` to find).
+async fn delete_payment(
+    State(s): State<Arc<Shared>>,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+) -> Response {
+    if s.delete_payment(id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error_response(StatusCode::NOT_FOUND, &format!("Payment {id} not found"))
+    }
+}
+
+/// What an admin edit may change: `{"amount": "12.00", "date": "2026-11-01", "reverse": true}`.
+#[derive(serde::Deserialize)]
+struct Edit {
+    amount: Option<String>,
+    date: Option<String>,
+    #[serde(default)]
+    reverse: bool,
+}
+
+/// Admin: edit a payment by hand (amount, date, or reverse it outside payimport).
+async fn edit_payment(
+    State(s): State<Arc<Shared>>,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+    axum::Json(edit): axum::Json<Edit>,
+) -> Response {
+    let done = s.edit_payment(id, |p| {
+        if let Some(a) = edit.amount {
+            p.amount = a;
+        }
+        if let Some(d) = edit.date {
+            p.date = d;
+        }
+        if edit.reverse && p.reversal.is_none() {
+            p.reversal = Some(super::SandboxReversal {
+                reverse_reason: "payment.reverse.other".into(),
+                comments: "reversed by hand".into(),
+                reverse_date: p.date.clone(),
+                nacha_return_code: None,
+            });
+        }
+    });
+    if done {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error_response(StatusCode::NOT_FOUND, &format!("Payment {id} not found"))
+    }
 }
 
 async fn stats(State(s): State<Arc<Shared>>) -> Response {

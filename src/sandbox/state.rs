@@ -205,6 +205,36 @@ impl Shared {
         Ok(done)
     }
 
+    /// Deletes a payment by hand, as a person in LoanPro's UI might (to stage drift for
+    /// `reconcile`): it is no longer listed. `false` when there is no such payment.
+    pub(crate) fn delete_payment(&self, payment_id: u64) -> bool {
+        let mut inner = self.lock();
+        let Some(index) = inner.payments.iter().position(|p| p.id == payment_id) else {
+            return false;
+        };
+        let loan = inner.payments[index].loan_id;
+        let listed = inner.by_loan.entry(loan).or_default();
+        let before = listed.len();
+        listed.retain(|&i| i != index);
+        before != listed.len()
+    }
+
+    /// Edits a payment by hand (amount, date, or a reversal nobody asked payimport for).
+    pub(crate) fn edit_payment(
+        &self,
+        payment_id: u64,
+        edit: impl FnOnce(&mut SandboxPayment),
+    ) -> bool {
+        let mut inner = self.lock();
+        match inner.payments.iter_mut().find(|p| p.id == payment_id) {
+            Some(p) => {
+                edit(p);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The loan's payments in recording order, filtered.
     pub(crate) fn loan_payments(
         &self,
