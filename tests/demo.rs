@@ -27,6 +27,10 @@ async fn the_demo_tells_the_night_and_writes_its_report_in_the_working_folder() 
             "1 row(s) on 1 loan(s) read back from LoanPro: 1 found there, 0 sent again",
             "LoanPro received 0 new payment(s)",
             "2 payment(s) reversed in LoanPro, once each",
+            "every file ties out to the cent",
+            "not a payment: ach.bai line 7, type code 475, 25.00",
+            "1 difference(s)",
+            "is listed as drift",
             "payimport-demo/report.html",
             "demo: done.",
         ] {
@@ -51,5 +55,9 @@ async fn the_demo_tells_the_night_and_writes_its_report_in_the_working_folder() 
             "the report lists the returns with their originals"
         );
         assert!(dir.path().join("payimport-demo/report.csv").exists());
+        assert!(
+            html.contains("id=\"drift\"") && html.contains("missing"),
+            "the report shows the drift reconcile found"
+        );
     }
 }

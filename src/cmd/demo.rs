@@ -163,6 +163,89 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
     }
     println!();
 
+    println!(
+        "== 4. The night tied out: for each bank file, what it states = posted + already posted\n\
+         ==    + rejected + not payments + still open (then reversed since, and net).\n"
+    );
+    {
+        let ledger = Ledger::open_read_only(ledger)?;
+        let night = crate::report::select::select(&ledger, &Default::default())?;
+        let files = ledger.tie_out(&night.runs, None)?;
+        println!(
+            "  {:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  ties out",
+            "file", "stated", "posted", "rejected", "not pmt", "open", "reversed", "net"
+        );
+        for f in &files {
+            let t = &f.tally;
+            let name = Path::new(&f.file)
+                .file_name()
+                .map_or(f.file.clone(), |n| n.to_string_lossy().into_owned());
+            println!(
+                "  {name:<14} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  {}",
+                f.stated.to_string(),
+                t.posted.amount.to_string(),
+                t.rejected.amount.to_string(),
+                t.not_payments.amount.to_string(),
+                t.open.amount.to_string(),
+                t.reversed.amount.to_string(),
+                t.net().to_string(),
+                if f.balances { "yes" } else { "NO" }
+            );
+            for n in &f.not_payments {
+                println!(
+                    "    not a payment: {name} line {}, type code {}, {} ({})",
+                    n.line,
+                    n.code,
+                    n.amount.map_or("unreadable".to_string(), |a| a.to_string()),
+                    n.why
+                );
+            }
+            if !f.balances {
+                surprises.push(format!("{} does not tie out", f.file));
+            }
+        }
+        let not_payments: i64 = files.iter().map(|f| f.tally.not_payments.amount.0).sum();
+        if files.len() != 4 || not_payments != 2500 {
+            surprises.push(format!(
+                "{} files tied out with {} not payments, not 4 with 25.00",
+                files.len(),
+                crate::money::Cents(not_payments)
+            ));
+        }
+    }
+    println!(
+        "\n-> every file ties out to the cent; the rerun added nothing; the BAI2 detail of type\n\
+         \x20  code 475 (25.00, not a payment) is accounted for, never sent.\n"
+    );
+
+    println!(
+        "== 5. Days later someone deletes one of these payments in LoanPro by hand.\n\
+         ==    `payimport reconcile` reads every loan's payments back and compares (read only).\n"
+    );
+    let victim = sandbox
+        .payments()
+        .into_iter()
+        .find(|p| p.reversal.is_none())
+        .context("a payment to delete")?;
+    sandbox.delete_payment(victim.id);
+    let exit = super::reconcile::run_with(
+        &settings,
+        ledger,
+        &super::reconcile::ReconcileArgs {
+            since: None,
+            until: None,
+        },
+        Some(token.clone()),
+    )
+    .await?;
+    if exit != Exit::Attention {
+        surprises.push("reconcile did not find the deleted payment".to_string());
+    }
+    println!(
+        "\n-> the deleted payment (loan {}, {}) is listed as drift, with what to do; exit status 1.\n",
+        victim.loan_id, victim.amount
+    );
+
     let html = dir.join("report.html");
     let csv = dir.join("report.csv");
     {
@@ -176,7 +259,7 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
         std::fs::write(&csv, rows)?;
     }
     println!(
-        "== 4. The reconciliation report for accounting: {} (open it in a browser)\n\
+        "== 6. The reconciliation report for accounting: {} (open it in a browser)\n\
          ==    and {}. The ledger is {}: try\n\
          ==    payimport --settings {} runs\n",
         html.display(),

@@ -13,7 +13,7 @@ use crate::drift::{Drift, compare};
 use crate::ledger::Ledger;
 use crate::loanpro::{Client, ClientConfig, ReadError};
 use crate::payment::iso_date;
-use crate::settings::Settings;
+use crate::settings::{Settings, Token};
 
 /// How far back `reconcile` looks without `--since`.
 const DEFAULT_DAYS: u64 = 30;
@@ -30,11 +30,21 @@ pub struct ReconcileArgs {
     pub until: Option<NaiveDate>,
 }
 
-/// `payimport reconcile`.
+/// `payimport reconcile`, with the token from the environment.
 pub async fn run(
     settings: &Settings,
     ledger_path: &Path,
     args: &ReconcileArgs,
+) -> anyhow::Result<Exit> {
+    run_with(settings, ledger_path, args, None).await
+}
+
+/// `payimport reconcile` with a token given (the demo's), else the environment's.
+pub async fn run_with(
+    settings: &Settings,
+    ledger_path: &Path,
+    args: &ReconcileArgs,
+    token: Option<Token>,
 ) -> anyhow::Result<Exit> {
     // The ledger records its times in UTC: the range is in its days.
     let until = args
@@ -48,7 +58,10 @@ pub async fn run(
     }
     let (since, until) = (iso_date(since), iso_date(until));
     let lp = &settings.loanpro;
-    let token = lp.token().map_err(anyhow::Error::msg)?;
+    let token = match token {
+        Some(t) => t,
+        None => lp.token().map_err(anyhow::Error::msg)?,
+    };
     let client = Client::new(ClientConfig {
         base_url: lp.base_url.clone(),
         tenant_id: lp.tenant_id.clone(),
