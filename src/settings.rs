@@ -154,6 +154,8 @@ pub enum SourceFormat {
         date_formats: Vec<String>,
         /// `kind`: payment rows, or return rows (SPEC §8).
         kind: CsvKind,
+        /// `control_file` and `control_totals`: a CSV's expected count and total (SPEC §11).
+        control: CsvControl,
     },
     Lockbox {
         layout: LockboxLayout,
@@ -175,6 +177,14 @@ pub enum SourceFormat {
     },
     /// An ACH return file (SPEC §8): every row is a return.
     Nacha { control_totals: ControlTotals },
+}
+
+/// Control totals for a CSV source (SPEC §11): whether each file has a `FILE.ctl` beside it,
+/// and what a mismatch does (`control_totals`, default enforce).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CsvControl {
+    pub control_file: bool,
+    pub modes: ControlModes,
 }
 
 /// What the rows of a CSV source are: the `kind` key.
@@ -442,17 +452,18 @@ struct RawSource {
     kind: Option<CsvKind>,
     return_type_codes: Option<Vec<CodeSpec>>,
     return_reference: Option<ReturnReference>,
+    control_file: Option<bool>,
 }
 
 /// Each format-specific key of a source and the formats it applies to.
-const FORMAT_KEYS: [(&str, &[Format]); 12] = [
+const FORMAT_KEYS: [(&str, &[Format]); 13] = [
     ("delimiter", &[Format::Csv]),
     ("columns", &[Format::Csv]),
     ("date_formats", &[Format::Csv]),
     ("layout", &[Format::Lockbox]),
     (
         "control_totals",
-        &[Format::Lockbox, Format::Bai2, Format::Nacha],
+        &[Format::Csv, Format::Lockbox, Format::Bai2, Format::Nacha],
     ),
     ("control_counts", &[Format::Lockbox, Format::Bai2]),
     ("type_codes", &[Format::Bai2]),
@@ -461,6 +472,7 @@ const FORMAT_KEYS: [(&str, &[Format]); 12] = [
     ("kind", &[Format::Csv]),
     ("return_type_codes", &[Format::Bai2]),
     ("return_reference", &[Format::Bai2]),
+    ("control_file", &[Format::Csv]),
 ];
 
 impl RawSource {
@@ -480,6 +492,7 @@ impl RawSource {
             self.kind.is_some(),
             self.return_type_codes.is_some(),
             self.return_reference.is_some(),
+            self.control_file.is_some(),
         ];
         FORMAT_KEYS
             .into_iter()
@@ -718,6 +731,10 @@ impl Settings {
                         columns: s.columns.unwrap_or_default(),
                         date_formats,
                         kind: s.kind.unwrap_or_default(),
+                        control: CsvControl {
+                            control_file: s.control_file.unwrap_or(false),
+                            modes: s.control_totals.unwrap_or_default().into(),
+                        },
                     }
                 }
                 Format::Lockbox => {

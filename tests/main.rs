@@ -6,6 +6,7 @@ mod chaos;
 mod check;
 mod completions;
 mod crash_points;
+mod csv_controls;
 mod demo;
 mod drift;
 mod echo;

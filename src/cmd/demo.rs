@@ -80,6 +80,8 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
             let args = ImportArgs {
                 source: Some(source.to_string()),
                 dry_run: false,
+                expect_count: None,
+                expect_total: None,
                 files: vec![path],
             };
             import::run_on(settings, ledger, &args, Some(token), today).await

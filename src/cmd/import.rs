@@ -11,11 +11,13 @@ use crate::files::{fingerprint, open_rows, to_new_row};
 use crate::ledger::{Ledger, ToMatch};
 use crate::money::Cents;
 use crate::payment::Payment;
+use crate::read::PaymentReader;
 use crate::read::control::SKIPPED;
+use crate::read::expect::{Checked, Expected};
 use crate::read::{ControlCheck, FileError, background};
 use crate::returns::Match;
 use crate::session::Session;
-use crate::settings::{Settings, Source, Token};
+use crate::settings::{Settings, Source, SourceFormat, Token};
 use crate::validate::Validator;
 
 /// `payimport import`.
@@ -27,9 +29,41 @@ pub struct ImportArgs {
     /// Parse and validate, print what would be sent and every rejection; write and send nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// A CSV's expected number of rows, checked like a bank trailer (one file only)
+    #[arg(long, value_name = "N")]
+    pub expect_count: Option<u64>,
+    /// A CSV's expected total amount, checked like a bank trailer (one file only)
+    #[arg(long, value_name = "AMOUNT", value_parser = parse_total)]
+    pub expect_total: Option<crate::money::Cents>,
     /// The bank files
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+fn parse_total(s: &str) -> Result<crate::money::Cents, String> {
+    crate::validate::parse_amount(s)
+}
+
+/// Opens a file with its source's reader; a CSV with an expected count or total (given, or in
+/// its `FILE.ctl` under `control_file = true`) is checked like a bank trailer (SPEC §11).
+fn open_checked(
+    path: &Path,
+    source: &Source,
+    given: Expected,
+) -> Result<Box<dyn PaymentReader + Send>, FileError> {
+    let rows = open_rows(path, source)?;
+    let SourceFormat::Csv { control, .. } = &source.format else {
+        return Ok(rows);
+    };
+    let expected = if !given.is_empty() {
+        given
+    } else if control.control_file {
+        Expected::from_control_file(path)?
+    } else {
+        return Ok(rows);
+    };
+    let name: std::sync::Arc<str> = path.display().to_string().into();
+    Ok(Box::new(Checked::new(rows, &name, expected, control.modes)))
 }
 
 /// Runs an import. `token` overrides the environment (the demo's in-process sandbox).
@@ -54,8 +88,26 @@ pub async fn run_on(
     let source = settings
         .source(args.source.as_deref())
         .map_err(anyhow::Error::msg)?;
+    let given = Expected {
+        count: args.expect_count,
+        total: args.expect_total,
+    };
+    if !given.is_empty() {
+        if !matches!(source.format, SourceFormat::Csv { .. }) {
+            anyhow::bail!(
+                "--expect-count and --expect-total are for CSV files; source {} is a bank format whose file states its own totals",
+                source.name
+            );
+        }
+        if args.files.len() != 1 {
+            anyhow::bail!(
+                "--expect-count and --expect-total check one file; {} were given (import them one by one, or use a FILE.ctl beside each with control_file = true)",
+                args.files.len()
+            );
+        }
+    }
     if args.dry_run {
-        return dry_run(settings, ledger_path, source, &args.files, today);
+        return dry_run(settings, ledger_path, source, &args.files, today, given);
     }
     let mut session =
         Session::start(settings, ledger_path, token, "import", Some(&source.name)).await?;
@@ -91,7 +143,7 @@ pub async fn run_on(
             );
             continue;
         }
-        let staged = match open_rows(path, source) {
+        let staged = match open_checked(path, source, given) {
             // Reading and validating run on their own thread, overlapping the ledger's writes.
             Ok(rows) => std::thread::scope(|scope| {
                 let mut validator = Validator::new(source, &settings.payments, today)
@@ -205,6 +257,7 @@ fn dry_run(
     source: &Source,
     files: &[PathBuf],
     today: NaiveDate,
+    given: Expected,
 ) -> anyhow::Result<Exit> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -213,7 +266,7 @@ fn dry_run(
     // Returns are matched against what the ledger holds now; it is only read.
     let ledger = Ledger::open_read_only(ledger_path).ok();
     for path in files {
-        let rows = match open_rows(path, source) {
+        let rows = match open_checked(path, source, given) {
             Ok(rows) => rows,
             Err(e) => {
                 writeln!(out, "refused   {e}")?;
