@@ -29,8 +29,13 @@
 //! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
 //!   in a phase after the payments, `read/nacha/` reads ACH return files.
-//! - `report` — the reconciliation export; `output` — progress bar and summary text;
-//!   `sandbox/` — the LoanPro stand-in every test runs against.
+//! - `report` — the reconciliation export (rows, `report/tieout.rs` the tie-out table,
+//!   `report/html.rs` the page, `report/select.rs` which runs and files); the tie-out itself
+//!   is computed in `ledger/tieout.rs` (SPEC §11). `drift` — comparing LoanPro's payments with
+//!   the ledger for `payimport reconcile` (`cmd/reconcile.rs`, stored by
+//!   `ledger/reconciliations.rs`). `read/expect.rs` — a CSV's expected count and total.
+//!   `output` — progress bar and summary text; `sandbox/` — the LoanPro stand-in every test
+//!   runs against.
 
 pub mod cli;
 pub mod cmd;
