@@ -50,6 +50,21 @@ impl DriftKind {
         }
     }
 
+    /// The kind a stored name stands for.
+    pub fn parse(name: &str) -> Option<DriftKind> {
+        [
+            DriftKind::Missing,
+            DriftKind::ReversedInLoanPro,
+            DriftKind::NotReversed,
+            DriftKind::AmountChanged,
+            DriftKind::DateChanged,
+            DriftKind::UnknownKey,
+            DriftKind::Duplicate,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     /// What a person does about it.
     pub fn what_to_do(self) -> &'static str {
         match self {

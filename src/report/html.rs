@@ -290,7 +290,7 @@ fn render(page: &Page, generated: &str) -> Markup {
                     }
                     @if !rec.drift.is_empty() {
                         table id="drift" {
-                            tr.head { th { "drift" } th { "loan" } th { "key" } th { "ledger" } th { "LoanPro" } }
+                            tr.head { th { "drift" } th { "loan" } th { "key" } th { "ledger" } th { "LoanPro" } th { "what to do" } }
                             @for d in &rec.drift {
                                 tr {
                                     td data-label="drift" { (d.kind) }
@@ -298,6 +298,7 @@ fn render(page: &Page, generated: &str) -> Markup {
                                     td data-label="key" { code { (d.key.as_deref().unwrap_or("")) } }
                                     td data-label="ledger" { (cut(d.ledger_value.as_deref().unwrap_or(""))) }
                                     td data-label="LoanPro" { (cut(d.loanpro_value.as_deref().unwrap_or(""))) }
+                                    td data-label="what to do" { (crate::drift::DriftKind::parse(&d.kind).map_or("", |k| k.what_to_do())) }
                                 }
                             }
                         }
