@@ -36,6 +36,7 @@ pub mod cli;
 pub mod cmd;
 pub mod crashpoint;
 pub mod dispatch;
+pub mod exit;
 pub mod files;
 pub mod interrupt;
 pub mod ledger;
@@ -53,5 +54,6 @@ pub mod session;
 pub mod settings;
 pub mod validate;
 
-pub use cli::{Cli, Exit, init_logging};
+pub use cli::{Cli, init_logging};
 pub use cmd::run;
+pub use exit::Exit;

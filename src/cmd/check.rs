@@ -8,7 +8,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cli::{Cli, Exit};
+use crate::cli::Cli;
+use crate::exit::Exit;
 use crate::ledger::{Ledger, Status};
 use crate::loanpro::{Client, ClientConfig, ReadError};
 use crate::settings::{Settings, SettingsError, SourceFormat};

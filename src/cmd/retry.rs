@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::Exit;
+use crate::exit::Exit;
 use crate::ledger::{RetryCandidate, RunId, Status, Step};
 use crate::session::Session;
 use crate::settings::{Settings, Token};
