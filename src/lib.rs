@@ -52,6 +52,7 @@ pub mod returns;
 pub mod sandbox;
 pub mod session;
 pub mod settings;
+pub mod template;
 pub mod validate;
 
 pub use cli::{Cli, init_logging};
