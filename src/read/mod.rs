@@ -147,3 +147,21 @@ pub trait PaymentReader: Iterator<Item = Result<RawRow, FileError>> {
         0
     }
 }
+
+/// Every reader's [`Iterator::next`]: the reader's next row, until the end or the first file
+/// error, after which it yields nothing more, because the rest of the file cannot be trusted.
+/// `ended` is the reader's flag for it, `next_row` its reading of one row.
+pub(crate) fn until_file_error<T>(
+    reader: &mut T,
+    ended: fn(&mut T) -> &mut bool,
+    next_row: fn(&mut T) -> Result<Option<RawRow>, FileError>,
+) -> Option<Result<RawRow, FileError>> {
+    if *ended(reader) {
+        return None;
+    }
+    let item = next_row(reader).transpose();
+    if matches!(item, None | Some(Err(_))) {
+        *ended(reader) = true;
+    }
+    item
+}
