@@ -12,7 +12,7 @@ use crate::money::{Cents, check_cents, parse_amount};
 use crate::payment::{Key, Payment, Return, push_key_marker};
 use crate::read::{Position, RawAmount, RawReturn, RawRow};
 use crate::returns::Returns;
-use crate::settings::{InfoValues, LoanRef, Payments, Source, SourceFormat};
+use crate::settings::{InfoValues, LoanRef, Payments, Source};
 
 /// Today's local date, against which payment dates are checked. `PAYIMPORT_TODAY=YYYY-MM-DD`
 /// pins it: a test hook (like `PAYIMPORT_CRASH_AT`), so that fixtures dated November 2026 stay
@@ -77,11 +77,9 @@ impl<'a> Validator<'a> {
                 .unwrap_or(NaiveDate::MIN),
             occurrences: Occurrences::default(),
             // Lockbox and BAI2 readers decode their own date fields and hand over ISO dates.
-            dates: match &source.format {
-                SourceFormat::Csv { date_formats, .. } => DateFormats::new(date_formats),
-                SourceFormat::Lockbox { .. }
-                | SourceFormat::Bai2 { .. }
-                | SourceFormat::Nacha { .. } => DateFormats::new(&["%Y-%m-%d".to_string()]),
+            dates: match source.format.date_formats() {
+                Some(formats) => DateFormats::new(formats),
+                None => DateFormats::new(&["%Y-%m-%d".to_string()]),
             },
             returns: &DEFAULT_RETURNS,
         }
