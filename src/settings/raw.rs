@@ -124,8 +124,8 @@ pub(super) struct RawSource {
 impl RawSource {
     /// Each format-specific key by its name, and whether it is set: a key missing here, or
     /// in every format's [`FormatSpec::keys`], fails `every_format_key_is_read_and_owned`.
-    pub fn format_keys_set(&self) -> [(&'static str, bool); 12] {
-        [
+    pub fn format_keys_set(&self) -> Vec<(&'static str, bool)> {
+        vec![
             ("delimiter", self.delimiter.is_some()),
             ("columns", self.columns.is_some()),
             ("date_formats", self.date_formats.is_some()),

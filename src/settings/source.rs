@@ -29,9 +29,9 @@ pub struct FormatSpec {
 }
 
 /// Every bank format payimport reads.
-pub static FORMATS: [FormatSpec; SPECS.len()] = SPECS;
+pub static FORMATS: &[FormatSpec] = SPECS;
 
-const SPECS: [FormatSpec; 4] = [
+const SPECS: &[FormatSpec] = &[
     FormatSpec {
         name: "csv",
         keys: &["delimiter", "columns", "date_formats", "kind"],

@@ -619,7 +619,7 @@ fn every_format_key_is_read_and_owned() {
 
 #[test]
 fn every_format_accepts_its_own_keys_and_refuses_the_others_by_name() {
-    for format in &FORMATS {
+    for format in FORMATS {
         // bai2 needs its type codes; the rest load with no key of their own.
         let base = if format.name == "bai2" {
             "format = \"bai2\"\ntype_codes = [165]".to_string()
