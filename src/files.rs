@@ -143,17 +143,12 @@ pub fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Settings;
 
     #[test]
     fn a_fingerprint_no_longer_matches_a_file_changed_after_hashing() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = Settings::from_toml(
-            crate::cmd::demo::SAMPLE_SETTINGS,
-            &dir.path().join("payimport.toml"),
-        )
-        .unwrap();
-        let source = settings.source(Some("bank_csv")).unwrap();
+        let settings = crate::testkit::settings();
+        let source = settings.source(Some("bank")).unwrap();
         let path = dir.path().join("bank.csv");
         std::fs::write(&path, "loan,amount,date\n7,1.00,2026-11-20\n").unwrap();
         let before = fingerprint(&path, source, &settings.payments).unwrap();

@@ -66,6 +66,7 @@ pub mod sandbox;
 pub mod session;
 pub mod settings;
 pub mod template;
+pub mod testkit;
 pub mod validate;
 
 pub use cli::{Cli, init_logging};
