@@ -1,4 +1,5 @@
-//! Money: [`Cents`], the one amount type of the crate, its one formatter, the amount rules every
+//! Money: [`Cents`], the one amount type of the crate, its one formatter, [`Amount`] (cents or
+//! text, as read and as the ledger keeps it), the amount rules every
 //! reader and validation share ([`parse_amount`], [`check_cents`]) and the currencies' decimals.
 //!
 //! Amounts are integer cents from the moment they are read (bank readers hand over cents, CSV
@@ -43,6 +44,58 @@ impl fmt::Display for Cents {
 }
 
 impl serde::Serialize for Cents {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// An amount as read and as the ledger keeps it: integer cents, or text. A reader hands over
+/// the cell as written (CSV; validation parses it, once) or the cents it decoded from its own
+/// amount field (checked as they are, never passing through text); the ledger keeps valid
+/// amounts as cents and one that was never valid as the file gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Amount {
+    /// Text: a cell as written, or an amount that was never valid.
+    Text(String),
+    /// Integer cents.
+    Cents(Cents),
+}
+
+impl Amount {
+    /// The amount as text: the cell as written, or the cents as [`Cents`] shows them. This is
+    /// what messages show and what a rejected row's key is made from.
+    pub fn as_text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Amount::Text(text) => std::borrow::Cow::Borrowed(text),
+            Amount::Cents(cents) => std::borrow::Cow::Owned(cents.to_string()),
+        }
+    }
+
+    /// The amount for totals: text (an invalid amount, in the ledger) counts nothing.
+    pub fn cents(&self) -> Cents {
+        match self {
+            Amount::Cents(c) => *c,
+            Amount::Text(_) => Cents::ZERO,
+        }
+    }
+}
+
+impl Default for Amount {
+    fn default() -> Self {
+        Amount::Text(String::new())
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Amount::Text(text) => f.pad(text),
+            Amount::Cents(cents) => fmt::Display::fmt(cents, f),
+        }
+    }
+}
+
+impl serde::Serialize for Amount {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
     }
