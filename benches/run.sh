@@ -9,7 +9,7 @@ cargo build --release --quiet --bin payimport --example gen
 BIN=$PWD/target/release/payimport
 GEN=$PWD/target/release/examples/gen
 W=$(mktemp -d /tmp/payimport-bench.XXXXXX)
-PORT=18080
+PORT=${PORT:-18080}  # PORT=... when another sandbox holds 18080
 SANDBOX_PID=
 trap '[ -n "$SANDBOX_PID" ] && kill $SANDBOX_PID 2>/dev/null; rm -rf "$W"' EXIT
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::cli::Exit;
+use crate::exit::Exit;
 use crate::files::{fingerprint, open_rows, to_new_row};
 use crate::ledger::{Ledger, ToMatch};
 use crate::money::Cents;
@@ -41,7 +41,7 @@ pub struct ImportArgs {
 }
 
 fn parse_total(s: &str) -> Result<crate::money::Cents, String> {
-    crate::validate::parse_amount(s)
+    crate::money::parse_amount(s)
 }
 
 /// Opens a file with its source's reader; a CSV with an expected count or total (given, or in

@@ -27,7 +27,8 @@ mod status;
 mod tenant;
 mod tieout;
 
-pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
+pub use crate::money::Amount;
+pub use queries::{AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
 pub use reconciliations::{Reconciliation, StoredDrift};
 pub use returns::{Matched, Reversal, ToMatch};

@@ -405,10 +405,10 @@ impl Ledger {
 fn readable_amount(given: &str) -> Option<Cents> {
     let given = given.trim();
     match given.strip_prefix('-') {
-        Some(rest) => crate::validate::parse_amount(rest.trim())
+        Some(rest) => crate::money::parse_amount(rest.trim())
             .ok()
             .map(|c| Cents(-c.0)),
-        None => crate::validate::parse_amount(given).ok(),
+        None => crate::money::parse_amount(given).ok(),
     }
 }
 

@@ -66,7 +66,7 @@ impl Expected {
                 }
                 "total" => {
                     expected.total = Some(
-                        crate::validate::parse_amount(value)
+                        crate::money::parse_amount(value)
                             .map_err(|m| bad(&format!("total: {m}")))?,
                     )
                 }
@@ -153,7 +153,7 @@ impl Iterator for Checked<'_> {
                 self.last_line = row.pos.line;
                 let cents = match &row.fields.amount {
                     RawAmount::Cents(c) => Some(*c),
-                    RawAmount::Text(t) => crate::validate::parse_amount(t.trim()).ok(),
+                    RawAmount::Text(t) => crate::money::parse_amount(t.trim()).ok(),
                 };
                 self.total = self.total.saturating_add(cents.map_or(0, |c| c.0));
                 Some(Ok(row))

@@ -4,8 +4,9 @@
 use std::io::BufRead;
 
 use super::Bai2Reader;
-use super::records::{Field, Record, field, minor_to_cents, parse_signed, parse_unsigned};
+use super::records::{Field, Record, field, parse_signed, parse_unsigned};
 use crate::money::Cents;
+use crate::money::minor_to_cents;
 use crate::read::control::{ControlCheck, SKIPPED};
 use crate::read::{FileError, NotPayment};
 
