@@ -7,7 +7,7 @@
 -- `reconciliations` and `drift`: each `payimport reconcile` (LoanPro's side compared with the
 -- ledger) and every difference it found, for `report` to show.
 
-CREATE TABLE not_payments (
+CREATE TABLE IF NOT EXISTS not_payments (
     id        INTEGER PRIMARY KEY,
     file_id   INTEGER NOT NULL REFERENCES files(id),
     line      INTEGER NOT NULL,
@@ -15,9 +15,9 @@ CREATE TABLE not_payments (
     cents     INTEGER,            -- NULL when its amount could not be read
     why       TEXT    NOT NULL    -- `type code not a payment`, `test only, group status 4`, ...
 );
-CREATE INDEX not_payments_by_file ON not_payments(file_id, line);
+CREATE INDEX IF NOT EXISTS not_payments_by_file ON not_payments(file_id, line);
 
-CREATE TABLE reconciliations (
+CREATE TABLE IF NOT EXISTS reconciliations (
     id          INTEGER PRIMARY KEY,
     started_at  TEXT    NOT NULL,
     ended_at    TEXT,
@@ -31,7 +31,7 @@ CREATE TABLE reconciliations (
     message     TEXT
 );
 
-CREATE TABLE drift (
+CREATE TABLE IF NOT EXISTS drift (
     id                  INTEGER PRIMARY KEY,
     reconciliation_id   INTEGER NOT NULL REFERENCES reconciliations(id),
     kind                TEXT    NOT NULL
@@ -45,4 +45,4 @@ CREATE TABLE drift (
     loanpro_value       TEXT,      -- what LoanPro says
     message             TEXT    NOT NULL
 );
-CREATE INDEX drift_by_reconciliation ON drift(reconciliation_id);
+CREATE INDEX IF NOT EXISTS drift_by_reconciliation ON drift(reconciliation_id);
