@@ -141,6 +141,20 @@ struct StatedAmount {
 const FILE_SCOPES: [&str; 3] = ["file", "group ", "lockbox "];
 const DEPOSIT_SCOPES: [&str; 2] = ["account ", "batch "];
 
+/// A file instance: id, run, path, fingerprint, the file it echoes.
+type Instance = (i64, RunId, String, Option<String>, Option<i64>);
+
+/// A file's record: path, status, message, control checks, fingerprint, first and last row.
+type FileRecord = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+);
+
 /// How a row counts, from its own state and that of the row that speaks for its key now.
 enum Counts {
     Posted { reversed: bool },
@@ -160,7 +174,7 @@ impl Ledger {
     ) -> Result<Vec<FileTieOut>, LedgerError> {
         let err = sql(&self.path);
         // Every file instance of the runs, mapped to its bank file's first staged instance.
-        let mut instances: Vec<(i64, RunId, String, Option<String>, Option<i64>)> = Vec::new();
+        let mut instances: Vec<Instance> = Vec::new();
         {
             let mut stmt = self
                 .conn
@@ -230,15 +244,7 @@ impl Ledger {
     /// The tie-out of one bank file, read through its instance `root`.
     fn tie_out_file(&self, root: i64) -> Result<FileTieOut, LedgerError> {
         let err = sql(&self.path);
-        let (path, status, message, checks, fingerprint, first_row, last_row): (
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-            Option<i64>,
-        ) = self
+        let (path, status, message, checks, fingerprint, first_row, last_row): FileRecord = self
             .conn
             .query_row(
                 "SELECT path, status, message, control_checks, fingerprint, first_row, last_row
