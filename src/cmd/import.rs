@@ -11,7 +11,7 @@ use crate::files::{fingerprint, open_rows, to_new_row};
 use crate::ledger::{Ledger, ToMatch};
 use crate::money::Cents;
 use crate::payment::Payment;
-use crate::read::control::SKIPPED;
+use crate::read::control::Counted;
 use crate::read::{ControlCheck, FileError, background};
 use crate::returns::Match;
 use crate::session::Session;
@@ -192,7 +192,7 @@ pub(crate) fn interrupted_note(signal: &str) -> String {
 fn skipped_notes(file: &str, checks: &[ControlCheck]) -> Vec<String> {
     checks
         .iter()
-        .filter(|c| c.what == SKIPPED)
+        .filter(|c| c.what == Counted::Skipped)
         .map(|c| format!("skipped   {file}:{}: {c}", c.line))
         .collect()
 }
