@@ -27,7 +27,8 @@
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
 //!   in a phase after the payments, `read/nacha/` reads ACH return files.
 //! - `report` — the reconciliation export; `output` — progress bar and summary text;
-//!   `sandbox/` — the LoanPro stand-in every test runs against.
+//!   `sandbox/` — the LoanPro stand-in every test runs against; `testkit` — test support
+//!   shared by tests, benches and fuzz targets (settings with a source per format, `drain`).
 //!
 //! The files each change touches (the compiler or a test points to every one but the first):
 //!
