@@ -47,6 +47,8 @@ pub enum Command {
     Import(cmd::import::ImportArgs),
     /// Re-send rows that are failed, unsent or unknown (all runs, one run, or the named keys)
     Retry(cmd::retry::RetryArgs),
+    /// Close rows settled elsewhere (entered or reversed by hand in LoanPro): `dismissed`
+    Dismiss(cmd::dismiss::DismissArgs),
     /// List runs: id, start, end, source, files, counts per status
     Runs,
     /// Reconciliation export: one line per row

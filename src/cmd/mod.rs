@@ -4,6 +4,7 @@
 pub mod check;
 pub mod completions;
 pub mod demo;
+pub mod dismiss;
 pub mod import;
 pub mod report;
 pub mod retry;
@@ -38,6 +39,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Report(args) => {
             let settings = cli.load_settings()?;
             report::run(&cli.ledger_path(&settings), args)
+        }
+        Command::Dismiss(args) => {
+            let settings = cli.load_settings()?;
+            dismiss::run(&cli.ledger_path(&settings), args)
         }
         Command::Sandbox(args) => sandbox::run(&cli, args).await,
         Command::Demo => demo::run().await,

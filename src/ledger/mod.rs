@@ -20,6 +20,7 @@ mod file;
 mod migrate;
 mod queries;
 mod queue;
+mod resolve;
 mod returns;
 mod stage;
 mod status;
@@ -27,6 +28,7 @@ mod tenant;
 
 pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
+pub use resolve::{NamedRow, Resolution, Resolver, resolvable};
 pub use returns::{Matched, Reversal, ToMatch};
 pub use stage::{NewReturn, NewRow, RunOutcome, Staged};
 pub use status::{Status, Step};
