@@ -12,7 +12,7 @@ use crate::ledger::{Ledger, ReportRow, RunId};
 use crate::money::Cents;
 
 /// The report's columns, in order.
-pub const COLUMNS: [&str; 20] = [
+pub const COLUMNS: [&str; 22] = [
     "run_id",
     "file",
     "line",
@@ -33,10 +33,12 @@ pub const COLUMNS: [&str; 20] = [
     "kind",
     "original_key",
     "return_code",
+    "amends",
+    "resolution",
 ];
 
 /// The report's cells of a row, in [`COLUMNS`] order.
-fn cells(row: &ReportRow) -> [String; 20] {
+fn cells(row: &ReportRow) -> [String; 22] {
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     [
         row.run_id.to_string(),
@@ -59,6 +61,8 @@ fn cells(row: &ReportRow) -> [String; 20] {
         row.kind.clone(),
         row.original_key.clone().unwrap_or_default(),
         row.return_code.clone().unwrap_or_default(),
+        row.amends.clone().unwrap_or_default(),
+        row.resolution.clone().unwrap_or_default(),
     ]
 }
 

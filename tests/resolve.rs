@@ -103,3 +103,213 @@ async fn a_posted_row_cannot_be_dismissed() {
     assert!(r.stderr.contains("never dismissed"), "{}", r.stderr);
     assert_eq!(by_key(&env.report(&[]).await, &key).get("status"), "posted");
 }
+
+/// Payments on `loan` in the sandbox whose info carries `key`.
+fn logged(env: &Env, loan: u64, key: &str) -> usize {
+    let marker = format!("[k:{key}]");
+    env.sandbox
+        .payments()
+        .iter()
+        .filter(|p| p.loan_id == loan && p.info.contains(&marker))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unidentified_coupon_is_amended_to_its_loan_and_sent_exactly_once() {
+    let env = env().await;
+    env.add_settings("\n[sources.coupons]\nformat = \"csv\"\nloan = \"display_id\"\n");
+    let file = env.write(
+        "coupons.csv",
+        "loan,amount,date,reference\nLN999999,61.50,2026-11-20,C7\nLN000002,10.00,2026-11-20,C8\n",
+    );
+    let import = ["import", "--source", "coupons", file.to_str().unwrap()];
+    let r = env.run(&import).await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let report = env.report(&[]).await;
+    let original = report
+        .iter()
+        .find(|r| r.get("status") == "rejected")
+        .expect("the unidentified coupon is rejected")
+        .get("key")
+        .to_string();
+    let puts = env.sandbox.stats().puts;
+
+    // A correction that is no loan either is refused, and nothing changes.
+    let r = env.run(&["amend", &original, "--loan", ""]).await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        by_key(&env.report(&[]).await, &original).get("status"),
+        "rejected"
+    );
+
+    let r = env
+        .run(&[
+            "amend",
+            &original,
+            "--loan",
+            "LN000007",
+            "--note",
+            "coupon misread",
+            "--by",
+            "bob",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let report = env.report(&[]).await;
+    let copy = report
+        .iter()
+        .find(|r| r.get("amends") == original)
+        .expect("a corrected copy linked to its original");
+    assert_eq!(copy.get("status"), "posted");
+    assert_eq!(copy.get("loan_id"), "7");
+    assert_eq!(copy.get("amount"), "61.50");
+    assert_eq!(copy.get("date"), "2026-11-20");
+    let copy_key = copy.get("key").to_string();
+    assert_ne!(copy_key, original);
+    let orig = by_key(&report, &original);
+    assert_eq!(orig.get("status"), "amended");
+    assert!(orig.get("resolution").contains("amend by bob"), "{orig:?}");
+    assert!(
+        orig.get("resolution").contains("coupon misread"),
+        "{orig:?}"
+    );
+    assert_eq!(env.sandbox.stats().puts, puts + 1);
+    assert_eq!(logged(&env, 7, &copy_key), 1);
+
+    // Amended once: again is refused; the same file again sends nothing; all is settled.
+    let r = env.run(&["amend", &original, "--loan", "LN000007"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let r = env.run(&import).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(env.sandbox.stats().puts, puts + 1);
+    assert_eq!(logged(&env, 7, &copy_key), 1);
+    let runs = env.run(&["runs"]).await;
+    assert!(
+        runs.stdout
+            .lines()
+            .any(|l| l.split('\t').nth(1) == Some("amend")),
+        "{}",
+        runs.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_or_wrongly_typed_payment_is_amended_and_a_posted_one_refused() {
+    let env = env().await;
+    let file = env.write(
+        "p.csv",
+        "loan,amount,date,reference,payment_type_id\n5000,25.00,2026-11-20,F1,1\n3,12.00,2026-11-20,T1,9\n4,8.00,2026-11-20,P1,1\n",
+    );
+    let r = env
+        .run(&["import", "--source", "bank_csv", file.to_str().unwrap()])
+        .await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let report = env.report(&[]).await;
+    let key_of = |reference: &str| {
+        report
+            .iter()
+            .find(|r| r.get("reference") == reference)
+            .unwrap()
+            .get("key")
+            .to_string()
+    };
+    let (failed, wrong_type, posted) = (key_of("F1"), key_of("T1"), key_of("P1"));
+    assert_eq!(by_key(&report, &failed).get("status"), "failed");
+    assert_eq!(by_key(&report, &wrong_type).get("status"), "rejected");
+
+    let r = env.run(&["amend", &posted, "--loan", "5"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--move"), "{}", r.stderr);
+    // Nothing to correct is no amend.
+    let r = env.run(&["amend", &failed]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+
+    let r = env.run(&["amend", &failed, "--loan", "50"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let r = env
+        .run(&["amend", &wrong_type, "--payment-type", "2"])
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let report = env.report(&[]).await;
+    for (original, loan, type_id) in [(&failed, 50, 1), (&wrong_type, 3, 2)] {
+        assert_eq!(by_key(&report, original).get("status"), "amended");
+        let copy = report
+            .iter()
+            .find(|r| r.get("amends") == original.as_str())
+            .unwrap();
+        assert_eq!(copy.get("status"), "posted");
+        assert_eq!(copy.get("payment_type_id"), type_id.to_string());
+        assert_eq!(logged(&env, loan, copy.get("key")), 1);
+    }
+    assert_eq!(env.sandbox.payments().len(), 3);
+    assert_eq!(env.run(&["check"]).await.code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ambiguous_return_is_amended_with_its_original_and_reversed_once() {
+    let env = env().await;
+    let payments = env.write(
+        "payments.csv",
+        "loan,amount,date,reference\n5,40.00,2026-11-10,\n5,40.00,2026-11-12,\n",
+    );
+    let r = env
+        .run(&["import", "--source", "bank_csv", payments.to_str().unwrap()])
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let returns = env.write(
+        "returns.csv",
+        "loan,amount,date,return_code\n5,40.00,2026-11-24,R01\n",
+    );
+    let r = env
+        .run(&[
+            "import",
+            "--source",
+            "returns_csv",
+            returns.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let report = env.report(&[]).await;
+    let ret = report.iter().find(|r| r.get("kind") == "return").unwrap();
+    assert_eq!(ret.get("status"), "unmatched");
+    let ret_key = ret.get("key").to_string();
+    let second = report
+        .iter()
+        .find(|r| r.get("date") == "2026-11-12")
+        .unwrap()
+        .get("key")
+        .to_string();
+    // A key that is not a posted payment of that loan and amount leaves it unmatched.
+    let r = env.run(&["amend", &ret_key, "--original", &ret_key]).await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(env.sandbox.stats().posts, 0);
+
+    let r = env
+        .run(&[
+            "amend",
+            &ret_key,
+            "--original",
+            &second,
+            "--note",
+            "bank letter",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(env.sandbox.stats().posts, 1);
+    let report = env.report(&[]).await;
+    assert_eq!(by_key(&report, &ret_key).get("status"), "posted");
+    assert_eq!(by_key(&report, &ret_key).get("original_key"), second);
+    assert_eq!(by_key(&report, &second).get("status"), "reversed");
+    let reversed: Vec<_> = env
+        .sandbox
+        .payments()
+        .into_iter()
+        .filter(|p| p.reversal.is_some())
+        .collect();
+    assert_eq!(reversed.len(), 1);
+    assert!(reversed[0].info.contains(&second));
+    // Done once: again is refused and sends nothing.
+    let r = env.run(&["amend", &ret_key, "--original", &second]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(env.sandbox.stats().posts, 1);
+}

@@ -1,6 +1,7 @@
 //! One file per command. A command reads its settings and arguments, calls the domain modules,
 //! prints what a person reads, and decides the [`Exit`] status; domain modules never do.
 
+pub mod amend;
 pub mod check;
 pub mod completions;
 pub mod demo;
@@ -31,6 +32,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 retry::run(s, ledger, args, None).await
             })
             .await
+        }
+        Command::Amend(args) => {
+            let settings = cli.load_settings()?;
+            amend::run(&settings, &cli.ledger_path(&settings), args, None).await
         }
         Command::Runs => {
             let settings = cli.load_settings()?;
