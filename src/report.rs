@@ -12,7 +12,7 @@ use crate::ledger::{Ledger, ReportRow, RunId};
 use crate::money::Cents;
 
 /// The report's columns, in order.
-pub const COLUMNS: [&str; 22] = [
+pub const COLUMNS: [&str; 20] = [
     "run_id",
     "file",
     "line",
@@ -33,12 +33,10 @@ pub const COLUMNS: [&str; 22] = [
     "kind",
     "original_key",
     "return_code",
-    "amends",
-    "resolution",
 ];
 
 /// The report's cells of a row, in [`COLUMNS`] order.
-fn cells(row: &ReportRow) -> [String; 22] {
+fn cells(row: &ReportRow) -> [String; 20] {
     let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
     [
         row.run_id.to_string(),
@@ -61,8 +59,6 @@ fn cells(row: &ReportRow) -> [String; 22] {
         row.kind.clone(),
         row.original_key.clone().unwrap_or_default(),
         row.return_code.clone().unwrap_or_default(),
-        row.amends.clone().unwrap_or_default(),
-        row.resolution.clone().unwrap_or_default(),
     ]
 }
 

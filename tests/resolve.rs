@@ -11,6 +11,24 @@ async fn env() -> Env {
     env
 }
 
+/// The JSON report's rows, which carry `amends` and `resolution` (the CSV keeps SPEC §6's
+/// columns).
+async fn json_rows(env: &Env) -> Vec<serde_json::Value> {
+    let r = env.run(&["report", "--format", "json"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    v["rows"].as_array().unwrap().clone()
+}
+
+/// The corrected copy of `original`, from the JSON report.
+async fn copy_of(env: &Env, original: &str) -> serde_json::Value {
+    json_rows(env)
+        .await
+        .into_iter()
+        .find(|r| r["amends"] == original)
+        .unwrap_or_else(|| panic!("no corrected copy of {original}"))
+}
+
 fn by_key<'a>(report: &'a [Record], key: &str) -> &'a Record {
     report
         .iter()
@@ -68,6 +86,12 @@ async fn check_passes_once_the_only_problem_is_dismissed() {
     assert!(r.stdout.contains("unmatched -> dismissed"), "{}", r.stdout);
     let report = env.report(&[]).await;
     assert_eq!(report[0].get("status"), "dismissed");
+    let message = report[0].get("message");
+    assert!(message.starts_with("dismissed by alice at 20"), "{message}");
+    assert!(
+        message.ends_with(": reversed by hand, ticket 81"),
+        "{message}"
+    );
     let r = env.run(&["check"]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     // Dismissed once: a second dismiss is refused, as for anything settled.
@@ -155,23 +179,28 @@ async fn an_unidentified_coupon_is_amended_to_its_loan_and_sent_exactly_once() {
         ])
         .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let report = env.report(&[]).await;
-    let copy = report
-        .iter()
-        .find(|r| r.get("amends") == original)
-        .expect("a corrected copy linked to its original");
-    assert_eq!(copy.get("status"), "posted");
-    assert_eq!(copy.get("loan_id"), "7");
-    assert_eq!(copy.get("amount"), "61.50");
-    assert_eq!(copy.get("date"), "2026-11-20");
-    let copy_key = copy.get("key").to_string();
+    let copy = copy_of(&env, &original).await;
+    assert_eq!(copy["status"], "posted");
+    assert_eq!(copy["loan_id"], 7);
+    assert_eq!(copy["amount"], "61.50");
+    assert_eq!(copy["date"], "2026-11-20");
+    let copy_key = copy["key"].as_str().unwrap().to_string();
     assert_ne!(copy_key, original);
+    let report = env.report(&[]).await;
     let orig = by_key(&report, &original);
     assert_eq!(orig.get("status"), "amended");
-    assert!(orig.get("resolution").contains("amend by bob"), "{orig:?}");
+    // The trail beside the row: in the CSV's message, and in the JSON's resolution.
+    let message = orig.get("message");
+    assert!(message.starts_with("amended by bob at 20"), "{message}");
+    assert!(message.contains(&copy_key), "{message}");
+    assert!(message.ends_with(": coupon misread"), "{message}");
+    let json = json_rows(&env).await;
+    let orig = json.iter().find(|r| r["key"] == original.as_str()).unwrap();
+    let resolution = orig["resolution"].as_str().unwrap();
+    assert!(resolution.starts_with("amend by bob at "), "{resolution}");
     assert!(
-        orig.get("resolution").contains("coupon misread"),
-        "{orig:?}"
+        resolution.contains(&format!("as {copy_key}: coupon misread")),
+        "{resolution}"
     );
     assert_eq!(env.sandbox.stats().puts, puts + 1);
     assert_eq!(logged(&env, 7, &copy_key), 1);
@@ -233,13 +262,10 @@ async fn a_failed_or_wrongly_typed_payment_is_amended_and_a_posted_one_refused()
     let report = env.report(&[]).await;
     for (original, loan, type_id) in [(&failed, 50, 1), (&wrong_type, 3, 2)] {
         assert_eq!(by_key(&report, original).get("status"), "amended");
-        let copy = report
-            .iter()
-            .find(|r| r.get("amends") == original.as_str())
-            .unwrap();
-        assert_eq!(copy.get("status"), "posted");
-        assert_eq!(copy.get("payment_type_id"), type_id.to_string());
-        assert_eq!(logged(&env, loan, copy.get("key")), 1);
+        let copy = copy_of(&env, original).await;
+        assert_eq!(copy["status"], "posted");
+        assert_eq!(copy["payment_type_id"], type_id);
+        assert_eq!(logged(&env, loan, copy["key"].as_str().unwrap()), 1);
     }
     assert_eq!(env.sandbox.payments().len(), 3);
     assert_eq!(env.run(&["check"]).await.code, 0);

@@ -115,9 +115,12 @@ pub struct ReportRow {
     /// A return's original payment row, by key.
     pub original_key: Option<String>,
     pub return_code: Option<String>,
-    /// A corrected copy's original row, by key (`payimport amend`, SPEC §13).
+    /// A corrected copy's original row, by key (`payimport amend`, SPEC §13). JSON only: the
+    /// CSV keeps SPEC §6's columns, and its `message` names the copy and who made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub amends: Option<String>,
     /// Who resolved the row, when, and why: every amend, release and dismiss, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resolution: Option<String>,
 }
 

@@ -16,6 +16,21 @@ pub struct Resolver {
     pub note: Option<String>,
 }
 
+impl Resolver {
+    /// The row's message after a resolution: `dismissed by alice at T: the note`, so that
+    /// the CSV report shows the trail beside the row within SPEC §6's columns.
+    fn trail(&self, what: &str, at: &str, with: Option<&str>) -> String {
+        let mut m = format!("{what} by {} at {at}", self.by);
+        if let Some(w) = with {
+            m.push_str(&format!(" with {w}"));
+        }
+        if let Some(n) = &self.note {
+            m.push_str(&format!(": {n}"));
+        }
+        m
+    }
+}
+
 /// A row named by its key for a person to resolve: the newest row with that key.
 #[derive(Debug, Clone)]
 pub struct NamedRow {
@@ -115,11 +130,11 @@ impl Ledger {
         let key: Option<String> = tx
             .query_row(
                 &format!(
-                    "UPDATE rows SET status = ?2, updated_at = ?3 WHERE id = ?1 AND {}
-                     RETURNING key",
+                    "UPDATE rows SET status = ?2, updated_at = ?3, message = ?4
+                     WHERE id = ?1 AND {} RETURNING key",
                     Step::Dismiss.guard_to(Status::Dismissed)
                 ),
-                params![id, Status::Dismissed, t],
+                params![id, Status::Dismissed, t, who.trail("dismissed", &t, None)],
                 |r| r.get(0),
             )
             .optional()
@@ -154,12 +169,20 @@ impl Ledger {
         let key: Option<String> = tx
             .query_row(
                 &format!(
-                    "UPDATE rows SET status = ?2, updated_at = ?3,
-                     message = 'amended: corrected copy ' || ?4
+                    "UPDATE rows SET status = ?2, updated_at = ?3, message = ?4
                      WHERE id = ?1 AND kind = 'payment' AND {} RETURNING key",
                     Step::Amend.guard_to(Status::Amended)
                 ),
-                params![original, Status::Amended, t, row.key.to_string()],
+                params![
+                    original,
+                    Status::Amended,
+                    t,
+                    who.trail(
+                        "amended",
+                        &t,
+                        Some(&format!("the corrected copy {}", row.key))
+                    )
+                ],
                 |r| r.get(0),
             )
             .optional()
@@ -240,12 +263,18 @@ impl Ledger {
             .query_row(
                 &format!(
                     "UPDATE rows SET status = ?2, updated_at = ?3, original_key = ?4,
-                     original_row = NULL, sent_by_run = ?5, attempts = 0,
-                     message = 'its original named by `payimport amend`'
+                     original_row = NULL, sent_by_run = ?5, attempts = 0, message = ?6
                      WHERE id = ?1 AND kind = 'return' AND live = 1 AND {} RETURNING key",
                     Step::Amend.guard_to(Status::Pending)
                 ),
-                params![id, Status::Pending, t, original_key, run],
+                params![
+                    id,
+                    Status::Pending,
+                    t,
+                    original_key,
+                    run,
+                    who.trail("amended", &t, Some(&format!("its original {original_key}")))
+                ],
                 |r| r.get(0),
             )
             .optional()
