@@ -339,3 +339,61 @@ async fn an_ambiguous_return_is_amended_with_its_original_and_reversed_once() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_eq!(env.sandbox.stats().posts, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_corrections_file_is_the_sources_own_columns_and_imports_once_corrected() {
+    let env = env().await;
+    env.add_settings(
+        "\n[sources.branch]\nformat = \"csv\"\nloan = \"id\"\n[sources.branch.columns]\nloan = \"Loan Number\"\namount = \"Amt\"\n",
+    );
+    let file = env.write(
+        "branch.csv",
+        "Loan Number,Amt,date,reference,payment_type_id\n3,10.00,2026-11-20,B1,\n4,12;50,2026-11-20,B2,\n6,7.00,2026-11-20,B3,9\n",
+    );
+    let r = env
+        .run(&["import", "--source", "branch", file.to_str().unwrap()])
+        .await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let r = env.run(&["report", "--rejected", "--format", "csv"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut lines = r.stdout.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "Loan Number,Amt,date,reference,payment_method_id,payment_type_id,extra,info,error"
+    );
+    let bad_amount = lines.next().unwrap();
+    assert!(
+        bad_amount.starts_with("4,12;50,2026-11-20,B2,,,,,"),
+        "{bad_amount}"
+    );
+    assert!(bad_amount.contains("amount"), "{bad_amount}");
+    let bad_type = lines.next().unwrap();
+    assert!(
+        bad_type.starts_with("6,7.00,2026-11-20,B3,,9,,,"),
+        "{bad_type}"
+    );
+    assert_eq!(lines.next(), None, "only the rejected rows");
+
+    // Corrected in a spreadsheet, imported again through the same source.
+    let corrected = r
+        .stdout
+        .replace("4,12;50,", "4,12.50,")
+        .replace("B3,,9,", "B3,,2,");
+    let corrected = env.write("corrected.csv", &corrected);
+    let puts = env.sandbox.stats().puts;
+    let r = env
+        .run(&["import", "--source", "branch", corrected.to_str().unwrap()])
+        .await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(env.sandbox.stats().puts, puts + 2);
+    assert!(
+        env.sandbox
+            .payments()
+            .iter()
+            .any(|p| p.loan_id == 4 && p.amount == "12.50")
+    );
+
+    // The corrections file is a CSV.
+    let r = env.run(&["report", "--rejected", "--format", "json"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

@@ -43,7 +43,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Report(args) => {
             let settings = cli.load_settings()?;
-            report::run(&cli.ledger_path(&settings), args)
+            report::run(&settings, &cli.ledger_path(&settings), args)
         }
         Command::Dismiss(args) => {
             let settings = cli.load_settings()?;

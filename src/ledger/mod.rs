@@ -28,7 +28,7 @@ mod tenant;
 
 pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
-pub use resolve::{NamedRow, Resolution, Resolver, resolvable};
+pub use resolve::{NamedRow, RejectedRow, Resolution, Resolver, resolvable};
 pub use returns::{Matched, Reversal, ToMatch};
 pub use stage::{NewReturn, NewRow, RunOutcome, Staged};
 pub use status::{Status, Step};

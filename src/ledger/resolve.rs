@@ -340,3 +340,81 @@ fn record(
         params![run, row_id, key, action, who.by, at, who.note, new_key],
     )
 }
+
+/// A rejected row still waiting for a correction, for the corrections file.
+#[derive(Debug, Clone)]
+pub struct RejectedRow {
+    pub file: String,
+    pub line: u64,
+    pub key: String,
+    /// The source (`[sources.NAME]`) of the run that staged it.
+    pub source: Option<String>,
+    pub loan: String,
+    /// As the file gave it (or two decimals, when it was valid).
+    pub amount: String,
+    pub date: String,
+    pub reference: String,
+    pub extra: Option<String>,
+    pub message: String,
+    pub kind: String,
+    pub return_code: Option<String>,
+    pub original_reference: Option<String>,
+}
+
+impl RejectedRow {
+    /// Its fields as the ledger kept them (a file gone since, or changed).
+    pub fn fields(&self) -> crate::read::RawFields {
+        crate::read::RawFields {
+            loan: self.loan.clone(),
+            amount: crate::read::RawAmount::Text(self.amount.clone()),
+            date: self.date.clone(),
+            reference: self.reference.clone(),
+            extra: self.extra.clone(),
+            ret: (self.kind == "return").then(|| {
+                Box::new(crate::read::RawReturn {
+                    code: self.return_code.clone().unwrap_or_default(),
+                    original_reference: self.original_reference.clone().unwrap_or_default(),
+                    ..Default::default()
+                })
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+impl Ledger {
+    /// The rows of `run` (or of every run) still `rejected`, in ledger order.
+    pub fn rejected_rows(&self, run: Option<RunId>) -> Result<Vec<RejectedRow>, LedgerError> {
+        let err = sql(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.file, r.line, r.key, u.source, r.loan,
+                        COALESCE(r.amount_as_given, printf('%d.%02d', r.amount_cents / 100, abs(r.amount_cents) % 100)),
+                        r.date, r.reference, r.extra, COALESCE(r.message, ''), r.kind,
+                        r.return_code, r.original_reference
+                 FROM rows r JOIN runs u ON u.id = r.run_id
+                 WHERE r.status = ?1 AND (?2 IS NULL OR r.run_id = ?2) ORDER BY r.id",
+            )
+            .map_err(&err)?;
+        stmt.query_map(params![Status::Rejected, run], |r| {
+            Ok(RejectedRow {
+                file: r.get(0)?,
+                line: r.get::<_, i64>(1)? as u64,
+                key: r.get(2)?,
+                source: r.get(3)?,
+                loan: r.get(4)?,
+                amount: r.get(5)?,
+                date: r.get(6)?,
+                reference: r.get(7)?,
+                extra: r.get(8)?,
+                message: r.get(9)?,
+                kind: r.get(10)?,
+                return_code: r.get(11)?,
+                original_reference: r.get(12)?,
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(&err)
+    }
+}
