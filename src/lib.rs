@@ -25,6 +25,7 @@
 //!   it gracefully (a second signal at once); `dispatch` — the worker pool and rate limiter;
 //!   `reconcile` — reading uncertain rows back; `loanpro` — the API client and how an answer is
 //!   classified.
+//! - `archive` — `import --archive DIR`: done and failed folders, moves that never overwrite.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
 //! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
@@ -32,6 +33,7 @@
 //! - `report` — the reconciliation export; `output` — progress bar and summary text;
 //!   `sandbox/` — the LoanPro stand-in every test runs against.
 
+pub mod archive;
 pub mod cli;
 pub mod cmd;
 pub mod crashpoint;

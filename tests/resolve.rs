@@ -397,3 +397,65 @@ async fn the_corrections_file_is_the_sources_own_columns_and_imports_once_correc
     let r = env.run(&["report", "--rejected", "--format", "json"]).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_moves_finished_and_refused_files_and_a_crash_before_the_move_is_harmless() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = Env::new().await;
+    let archive = env.path("archive");
+    let done = archive.join("done").join(crate::util::TODAY);
+    let payments = "loan,amount,date,reference\n3,10.00,2026-11-20,A\n4,11.00,2026-11-20,B\n";
+    let file = env.write("bank.csv", payments);
+    let (path, dir) = (file.to_str().unwrap(), archive.to_str().unwrap());
+
+    // Killed once the run's outcome is committed, before the move: the file stays.
+    let (r, status) = env
+        .run_with_env(
+            &[("PAYIMPORT_CRASH_AT", "archive")],
+            &["import", "--archive", dir, path],
+        )
+        .await;
+    assert_eq!(status.signal(), Some(9), "{}\n{}", r.stdout, r.stderr);
+    assert!(file.exists());
+    assert_eq!(env.sandbox.stats().puts, 2);
+    // The next run finds it an echo: nothing sent, and now it is moved.
+    let r = env.run(&["import", "--archive", dir, path]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(env.sandbox.stats().puts, 2);
+    assert_eq!(env.sandbox.payments().len(), 2);
+    assert!(!file.exists());
+    assert_eq!(
+        std::fs::read_to_string(done.join("bank.csv")).unwrap(),
+        payments
+    );
+
+    // The same name again is never overwritten; a refused file goes to failed/.
+    let again = env.write(
+        "bank.csv",
+        "loan,amount,date,reference\n5,1.00,2026-11-20,C\n",
+    );
+    let broken = env.write("broken.csv", "no header we know\n1\n");
+    let r = env
+        .run(&[
+            "import",
+            "--archive",
+            dir,
+            again.to_str().unwrap(),
+            broken.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(done.join("bank.csv")).unwrap(),
+        payments
+    );
+    assert!(done.join("bank.1.csv").exists());
+    assert!(
+        archive
+            .join("failed")
+            .join(crate::util::TODAY)
+            .join("broken.csv")
+            .exists()
+    );
+    assert!(!again.exists() && !broken.exists());
+}

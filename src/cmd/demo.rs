@@ -80,6 +80,7 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
             let args = ImportArgs {
                 source: Some(source.to_string()),
                 dry_run: false,
+                archive: None,
                 files: vec![path],
             };
             import::run_on(settings, ledger, &args, Some(token), today).await
