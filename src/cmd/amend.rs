@@ -167,10 +167,15 @@ fn corrected_copy(settings: &Settings, row: &NamedRow, args: &AmendArgs) -> anyh
     let source = settings
         .source(row.source.as_deref())
         .map_err(|e| anyhow::anyhow!("{}: its source: {e}", row.key))?;
-    // Dates are judged as on the night the bank delivered them, not today.
-    let staged_on =
-        chrono::NaiveDate::parse_from_str(row.run_started.get(..10).unwrap_or(""), "%Y-%m-%d")
-            .unwrap_or_else(|_| crate::validate::today());
+    // Dates are judged as on the night the bank delivered them, not today; a row that was
+    // valid when it was staged (its amount in cents, its date `YYYY-MM-DD`) keeps its date.
+    let day = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+    let staged_on = match row.amount_cents {
+        Some(_) => day(&row.date),
+        None => None,
+    }
+    .or_else(|| day(row.run_started.get(..10).unwrap_or("")))
+    .unwrap_or_else(crate::validate::today);
     let mut validator =
         Validator::new(source, &settings.payments, staged_on).with_returns(&settings.returns);
     validator = validator.for_ledger_rows();

@@ -72,7 +72,7 @@ pub async fn run(
                 "{key}: outcome still unknown (reading it back from LoanPro failed); not sent again"
             )),
             Status::Rejected => notes.push(format!(
-                "{key}: rejected rows are not retryable: correct the file and import it again"
+                "{key}: rejected rows are not retryable: `payimport amend KEY --loan ...` sends a corrected copy, or correct the file and import it again"
             )),
             s if s.is_settled() => done.push(format!("{key}: already posted; nothing to do")),
             _ => notes.push(format!("{key}: {status}; not retryable now")),
