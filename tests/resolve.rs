@@ -459,3 +459,26 @@ async fn archive_moves_finished_and_refused_files_and_a_crash_before_the_move_is
     );
     assert!(!again.exists() && !broken.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_corrections_file_lists_a_bank_formats_rows_with_their_fields() {
+    let env = Env::new().await;
+    env.add_settings(
+        "\n[sources.lockbox]\nformat = \"lockbox\"\nloan = \"display_id\"\ncontrol_totals = \"enforce\"\n",
+    );
+    // The demo's lockbox: one coupon (LN009990) names no loan.
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/lockbox.lbx");
+    let r = env.run(&["import", "--source", "lockbox", file]).await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let r = env.run(&["report", "--rejected", "--format", "csv"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "file,line,key,loan,amount,date,reference,error");
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert!(
+        lines[1].contains(",LN009990,500.00,2026-11-18,"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains("unidentified"), "{}", lines[1]);
+}
