@@ -82,7 +82,9 @@ CREATE INDEX rows_posted_by_loan ON rows(loan_id, amount_cents, date) WHERE stat
 -- Whether a payment row is claimed by a return already.
 CREATE INDEX rows_by_original ON rows(original_row) WHERE original_row IS NOT NULL;
 
-CREATE TABLE resolutions (
+-- IF NOT EXISTS: like the rebuild above, this migration may run again on a ledger whose
+-- user_version was set back (tests/tenant.rs) without losing the trail.
+CREATE TABLE IF NOT EXISTS resolutions (
     id       INTEGER PRIMARY KEY,
     run_id   INTEGER NOT NULL REFERENCES runs(id),
     row_id   INTEGER NOT NULL,          -- the row resolved (rows.id)
@@ -93,4 +95,4 @@ CREATE TABLE resolutions (
     note     TEXT,
     new_key  TEXT                       -- an amend's corrected copy
 );
-CREATE INDEX resolutions_by_row ON resolutions(row_id);
+CREATE INDEX IF NOT EXISTS resolutions_by_row ON resolutions(row_id);
