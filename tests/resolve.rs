@@ -482,3 +482,41 @@ async fn the_corrections_file_lists_a_bank_formats_rows_with_their_fields() {
     );
     assert!(lines[1].contains("unidentified"), "{}", lines[1]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_amend_killed_or_timed_out_still_logs_its_copy_exactly_once() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = Env::new().await;
+    let file = env.write(
+        "p.csv",
+        "loan,amount,date,reference\n5000,25.00,2026-11-20,F1\n5000,26.00,2026-11-20,F2\n",
+    );
+    let r = env.run(&["import", file.to_str().unwrap()]).await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let report = env.report(&[]).await;
+    let (first, second) = (report[0].get("key"), report[1].get("key"));
+
+    // Killed with the copy claimed for sending: the next run reads it back, then sends it.
+    let (r, status) = env
+        .run_with_env(
+            &[("PAYIMPORT_CRASH_AT", "claimed")],
+            &["amend", first, "--loan", "50"],
+        )
+        .await;
+    assert_eq!(status.signal(), Some(9), "{}\n{}", r.stdout, r.stderr);
+    // (Run 2 is the amend's; `second` still waits, failed, in run 1.)
+    let r = env.run(&["retry", "--run", "2"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    // LoanPro logs the copy but answers 500: read back, found, not sent again.
+    env.sandbox
+        .push_faults([payimport::sandbox::Fault::ErrorAfterCommit]);
+    let r = env.run(&["amend", second, "--loan", "51"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    let payments = env.sandbox.payments();
+    assert_eq!(payments.len(), 2, "{payments:?}");
+    assert_eq!(payments.iter().filter(|p| p.loan_id == 50).count(), 1);
+    assert_eq!(payments.iter().filter(|p| p.loan_id == 51).count(), 1);
+    assert_eq!(env.run(&["check"]).await.code, 0);
+}
