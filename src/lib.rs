@@ -17,7 +17,8 @@
 //! - `ledger/` — the SQLite ledger, split by concern: `file.rs` (header checks, lock),
 //!   `migrate.rs` (the numbered `migrations/`), `stage.rs` (runs, files, rows staged),
 //!   `queue.rs` (claim, record, retry, read-back results), `queries.rs` (totals, runs, report
-//!   rows); `status.rs` is the row state machine. **Add a status:** a line in `status.rs`'s
+//!   rows), `resolve.rs` (amend, dismiss and their audit trail, SPEC §13); `status.rs` is the
+//!   row state machine. **Add a status:** a line in `status.rs`'s
 //!   `states!` with its transitions, a migration rebuilding `rows` with the new `CHECK` list
 //!   (its tests fail until they agree), and the code of the step that moves rows into it
 //!   (a ledger method, or `dispatch::verdict` for a LoanPro answer).

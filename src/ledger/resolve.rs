@@ -56,34 +56,6 @@ pub struct NamedRow {
     pub run_started: String,
 }
 
-/// One resolution of a row, for the report.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Resolution {
-    pub run_id: RunId,
-    pub action: String,
-    pub by: String,
-    pub at: String,
-    pub note: Option<String>,
-    pub new_key: Option<String>,
-}
-
-impl std::fmt::Display for Resolution {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} by {} at {} (run {})",
-            self.action, self.by, self.at, self.run_id
-        )?;
-        if let Some(k) = &self.new_key {
-            write!(f, " as {k}")?;
-        }
-        if let Some(n) = &self.note {
-            write!(f, ": {n}")?;
-        }
-        Ok(())
-    }
-}
-
 impl Ledger {
     /// The row a person means by `key`: the one that speaks for it, else the newest.
     pub fn named_row(&self, key: &str) -> Result<Option<NamedRow>, LedgerError> {
@@ -291,30 +263,6 @@ impl Ledger {
         };
         record(&tx, run, id, &key, "amend", who, Some(original_key), &t).map_err(&err)?;
         tx.commit().map_err(&err)
-    }
-
-    /// Every resolution of a row, oldest first.
-    pub fn resolutions(&self, row_id: i64) -> Result<Vec<Resolution>, LedgerError> {
-        let err = sql(&self.path);
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT run_id, action, by, at, note, new_key FROM resolutions
-                 WHERE row_id = ?1 ORDER BY id",
-            )
-            .map_err(&err)?;
-        stmt.query_map([row_id], |r| {
-            Ok(Resolution {
-                run_id: r.get(0)?,
-                action: r.get(1)?,
-                by: r.get(2)?,
-                at: r.get(3)?,
-                note: r.get(4)?,
-                new_key: r.get(5)?,
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(&err)
     }
 }
 
