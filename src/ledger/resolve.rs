@@ -338,7 +338,7 @@ impl Ledger {
             .conn
             .prepare(
                 "SELECT r.file, r.line, r.key, u.source, r.loan,
-                        COALESCE(r.amount_as_given, printf('%d.%02d', r.amount_cents / 100, abs(r.amount_cents) % 100)),
+                        r.amount_as_given, r.amount_cents,
                         r.date, r.reference, r.extra, COALESCE(r.message, ''), r.kind,
                         r.return_code, r.original_reference
                  FROM rows r JOIN runs u ON u.id = r.run_id
@@ -352,14 +352,21 @@ impl Ledger {
                 key: r.get(2)?,
                 source: r.get(3)?,
                 loan: r.get(4)?,
-                amount: r.get(5)?,
-                date: r.get(6)?,
-                reference: r.get(7)?,
-                extra: r.get(8)?,
-                message: r.get(9)?,
-                kind: r.get(10)?,
-                return_code: r.get(11)?,
-                original_reference: r.get(12)?,
+                // One form of an amount in the ledger: as given, else (valid) cents.
+                amount: match r.get::<_, Option<String>>(5)? {
+                    Some(given) => given,
+                    None => r
+                        .get::<_, Option<Cents>>(6)?
+                        .map(|c| c.to_string())
+                        .unwrap_or_default(),
+                },
+                date: r.get(7)?,
+                reference: r.get(8)?,
+                extra: r.get(9)?,
+                message: r.get(10)?,
+                kind: r.get(11)?,
+                return_code: r.get(12)?,
+                original_reference: r.get(13)?,
             })
         })
         .and_then(|rows| rows.collect())
