@@ -173,8 +173,16 @@ fn gather(ledger: &Ledger, run: Option<RunId>) -> anyhow::Result<Page> {
 fn status_class(status: Status) -> &'static str {
     match status {
         Status::Posted | Status::AlreadyPosted => "ok",
+        // Settled by a person (SPEC §13).
+        Status::Amended | Status::Dismissed => "ok",
         Status::Rejected | Status::Failed => "bad",
-        _ => "warn",
+        // Listed, not `_`: a new state must be given its colour here.
+        Status::Reversed
+        | Status::Unmatched
+        | Status::Unsent
+        | Status::Unknown
+        | Status::Pending
+        | Status::Sending => "warn",
     }
 }
 
