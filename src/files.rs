@@ -80,13 +80,18 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
             columns,
             kind: CsvKind::Payments,
             ..
-        } => Box::new(CsvReader::new(name, input, columns, *delimiter)?),
+        } => Box::new(
+            CsvReader::new(name, input, columns, *delimiter).map_err(|e| e.in_source(source))?,
+        ),
         SourceFormat::Csv {
             delimiter,
             columns,
             kind: CsvKind::Returns,
             ..
-        } => Box::new(CsvReader::returns(name, input, columns, *delimiter)?),
+        } => Box::new(
+            CsvReader::returns(name, input, columns, *delimiter)
+                .map_err(|e| e.in_source(source))?,
+        ),
         SourceFormat::Lockbox { layout, control } => {
             Box::new(LockboxReader::new(name, input, layout, *control)?)
         }
@@ -109,6 +114,15 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
             Box::new(NachaReader::new(name, input, *control_totals))
         }
     })
+}
+
+impl FileError {
+    /// The error of a file's header, naming the source it was read with: the header may be
+    /// right and the `--source` wrong.
+    fn in_source(mut self, source: &Source) -> Self {
+        self.message = format!("source {:?}: {}", source.name, self.message);
+        self
+    }
 }
 
 /// Validates a row into what the ledger stores.

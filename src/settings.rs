@@ -44,6 +44,8 @@ pub struct Settings {
     /// `[metrics] textfile`: where `import` and `retry` write their Prometheus metrics,
     /// resolved against the settings file's folder; `--metrics-file` overrides it.
     pub metrics_textfile: Option<PathBuf>,
+    /// `[ledger] verify`: when LoanPro is read before sending (SPEC §12).
+    pub verify: Verify,
     pub limits: Limits,
     pub payments: Payments,
     /// `[returns]` (SPEC §8); its defaults when the file has none.
@@ -70,6 +72,8 @@ pub struct Limits {
     pub concurrency: usize,
     pub max_attempts: u32,
     pub settle_secs: f64,
+    /// `min_file_age_secs`: a file modified more recently may still be being written (SPEC §12).
+    pub min_file_age_secs: u64,
 }
 
 impl Default for Limits {
@@ -79,6 +83,7 @@ impl Default for Limits {
             concurrency: 4,
             max_attempts: 5,
             settle_secs: 60.0,
+            min_file_age_secs: 60,
         }
     }
 }
@@ -93,6 +98,29 @@ pub struct Payments {
     pub default_payment_type_id: u32,
     pub default_extra: String,
     pub info: InfoTemplate,
+    /// `duplicates`: whether a possible duplicate is held or posted (SPEC §12).
+    pub duplicates: Duplicates,
+}
+
+/// `[payments] duplicates` (SPEC §12): a payment that may be a duplicate of another row is
+/// `held` for a person (`hold`, the default), or sent all the same (`post`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Duplicates {
+    #[default]
+    Hold,
+    Post,
+}
+
+/// `[ledger] verify` (SPEC §12): when each loan's payments are read from LoanPro before its
+/// rows are sent: `auto` (default) while the ledger has no posted row yet and rows are dated
+/// before today (a new or lost ledger), `always` on every import (two ledgers for one tenant).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    #[default]
+    Auto,
+    Always,
 }
 
 /// The format of a source's files: the `format` key.
@@ -365,6 +393,7 @@ struct RawLimits {
     concurrency: i64,
     max_attempts: i64,
     settle_secs: f64,
+    min_file_age_secs: i64,
 }
 
 impl Default for RawLimits {
@@ -375,6 +404,7 @@ impl Default for RawLimits {
             concurrency: d.concurrency as i64,
             max_attempts: d.max_attempts.into(),
             settle_secs: d.settle_secs,
+            min_file_age_secs: d.min_file_age_secs as i64,
         }
     }
 }
@@ -383,12 +413,15 @@ impl Default for RawLimits {
 #[serde(deny_unknown_fields)]
 struct RawLedger {
     path: String,
+    #[serde(default)]
+    verify: Verify,
 }
 
 impl Default for RawLedger {
     fn default() -> Self {
         RawLedger {
             path: "payimport.sqlite".into(),
+            verify: Verify::default(),
         }
     }
 }
@@ -411,6 +444,8 @@ struct RawPayments {
     default_extra: String,
     #[serde(default = "default_info")]
     info: String,
+    #[serde(default)]
+    duplicates: Duplicates,
 }
 
 fn default_info() -> String {
@@ -607,6 +642,12 @@ impl Settings {
             concurrency: l.concurrency as usize,
             max_attempts: l.max_attempts as u32,
             settle_secs: l.settle_secs,
+            min_file_age_secs: u64::try_from(l.min_file_age_secs).map_err(|_| {
+                invalid(
+                    "limits.min_file_age_secs",
+                    format!("must be 0 (off) or a number of seconds, got {}", l.min_file_age_secs),
+                )
+            })?,
         };
 
         let p = raw.payments;
@@ -637,6 +678,7 @@ impl Settings {
             payment_types,
             extra,
             info,
+            duplicates: p.duplicates,
         };
         payments
             .check_method(payments.default_payment_method_id)
@@ -806,6 +848,7 @@ impl Settings {
             loanpro: raw.loanpro,
             ledger_path,
             metrics_textfile,
+            verify: raw.ledger.verify,
             limits,
             payments,
             returns,

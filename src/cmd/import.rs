@@ -27,6 +27,10 @@ pub struct ImportArgs {
     /// Parse and validate, print what would be sent and every rejection; write and send nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Refuse files modified less than SECS seconds ago: they may still be being written
+    /// [default: `[limits] min_file_age_secs`, 60; 0 reads every file]
+    #[arg(long, value_name = "SECS")]
+    pub min_file_age: Option<u64>,
     /// The bank files
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -76,8 +80,18 @@ pub async fn run_on(
             ));
             continue;
         }
+        let min_age = args
+            .min_file_age
+            .unwrap_or(settings.limits.min_file_age_secs);
+        let stamp = FileStamp::of(path);
         let mut ledger = session.ledger();
         let file_id = ledger.add_file(run, &name)?;
+        if let Some(e) = stamp.as_ref().and_then(|s| s.too_young(&name, min_age)) {
+            tracing::error!("{e}; nothing of this file is sent");
+            ledger.refuse_file(file_id, &e.to_string())?;
+            refused.push(e);
+            continue;
+        }
         let fingerprint = fingerprint(path, source, &settings.payments);
         if let Some(original) = match &fingerprint {
             Some(f) => ledger.settled_original(&f.hash)?,
@@ -100,9 +114,21 @@ pub async fn run_on(
                     background::spawn(scope, rows, move |row| to_new_row(&row, &mut validator));
                 // A signal mid-file rolls the file back (one transaction): staging a large
                 // file takes a while, and a person who asked to stop should not wait for it.
+                // A file that changed while it was read (a transfer still writing it) is
+                // refused whole: what was read may be a part of it (SPEC §12).
+                let mut checked = false;
                 let items = std::iter::from_fn(|| match session.interrupted() {
                     Some(signal) => Some(Err(Halt::Interrupted(signal))),
-                    None => rows.next().map(|r| r.map_err(Halt::File)),
+                    None => match rows.next() {
+                        None if !checked => {
+                            checked = true;
+                            stamp
+                                .as_ref()
+                                .and_then(|s| s.changed(&name, path))
+                                .map(|e| Err(Halt::File(e)))
+                        }
+                        next => next.map(|r| r.map_err(Halt::File)),
+                    },
                 });
                 let staged = ledger.stage_file(run, file_id, items)?;
                 ledger.set_control_checks(file_id, rows.control_checks())?;
@@ -171,6 +197,62 @@ pub async fn run_on(
     } else {
         Exit::for_attention(attention)
     })
+}
+
+/// A file's length and modification time when an import first looked at it.
+struct FileStamp {
+    len: u64,
+    modified: std::time::SystemTime,
+}
+
+impl FileStamp {
+    /// `None` when the file cannot be read: opening it then says why.
+    fn of(path: &Path) -> Option<FileStamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            len: m.len(),
+            modified: m.modified().ok()?,
+        })
+    }
+
+    /// The refusal of a file modified less than `min_age` seconds ago (0: never).
+    fn too_young(&self, name: &str, min_age: u64) -> Option<FileError> {
+        if min_age == 0 {
+            return None;
+        }
+        let age = std::time::SystemTime::now()
+            .duration_since(self.modified)
+            .unwrap_or_default();
+        (age.as_secs() < min_age).then(|| {
+            FileError::new(
+                &name.into(),
+                None,
+                format!(
+                    "the file was modified {}s ago, less than {min_age}s (limits.min_file_age_secs): it may still be being written; import it later, or now with `payimport import --min-file-age 0`",
+                    age.as_secs()
+                ),
+            )
+        })
+    }
+
+    /// The refusal of a file whose length or modification time changed since the stamp.
+    fn changed(&self, name: &str, path: &Path) -> Option<FileError> {
+        let now = FileStamp::of(path);
+        let same = now
+            .as_ref()
+            .is_some_and(|n| n.len == self.len && n.modified == self.modified);
+        (!same).then(|| {
+            FileError::new(
+                &name.into(),
+                None,
+                format!(
+                    "the file changed while it was read ({} bytes, now {}): it may still be being written; import it again once it is complete",
+                    self.len,
+                    now.map_or("gone".into(), |n| format!("{} bytes", n.len))
+                ),
+            )
+        })
+    }
 }
 
 /// Why staging a file stopped early.
