@@ -47,6 +47,8 @@ pub enum Command {
     Import(cmd::import::ImportArgs),
     /// Re-send rows that are failed, unsent or unknown (all runs, one run, or the named keys)
     Retry(cmd::retry::RetryArgs),
+    /// Send payments held as possible duplicates, once a person decided they are payments
+    Release(cmd::release::ReleaseArgs),
     /// List runs: id, start, end, source, files, counts per status
     Runs,
     /// Reconciliation export: one line per row

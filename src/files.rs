@@ -146,11 +146,13 @@ pub fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
                 extra: payment.then_some(p.extra),
                 info: (payment || !p.info.is_empty()).then_some(p.info),
                 rejection: None,
+                repeat_of: p.repeat_of,
                 ret: p.ret.map(|r| NewReturn {
                     code: r.code,
                     original_reference: r.original_reference,
                     original_key: r.original_key,
                     reverse_reason: Some(r.reverse_reason),
+                    trace_reference: r.trace_reference,
                 }),
             }
         }
@@ -176,7 +178,9 @@ pub fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
                     original_reference: r.original_reference.clone(),
                     original_key: None,
                     reverse_reason: None,
+                    trace_reference: r.trace_reference,
                 }),
+                repeat_of: None,
                 rejection: Some(format!(
                     "field `{}`{}: {}",
                     e.field,

@@ -15,7 +15,7 @@ use crate::read::control::SKIPPED;
 use crate::read::{ControlCheck, FileError, background};
 use crate::returns::Match;
 use crate::session::Session;
-use crate::settings::{Settings, Source, Token};
+use crate::settings::{Duplicates, Settings, Source, Token};
 use crate::validate::Validator;
 
 /// `payimport import`.
@@ -64,6 +64,10 @@ pub async fn run_on(
     let mut session =
         Session::start(settings, ledger_path, token, "import", Some(&source.name)).await?;
     let run = session.run;
+    session
+        .ledger()
+        .set_hold_duplicates(settings.payments.duplicates == Duplicates::Hold);
+    session.verify_before_sending(settings.verify, today);
 
     let mut refused = Vec::new();
     // Files a signal kept from being staged: nothing of them is in the ledger or sent.
@@ -150,6 +154,7 @@ pub async fn run_on(
                     pending = s.pending,
                     rejected = s.rejected,
                     already_posted = s.already_posted,
+                    held = s.held,
                     "staged"
                 )
             }
@@ -426,13 +431,14 @@ fn preview_match(
         date: crate::payment::iso_date(p.date),
         reference: p.reference.clone(),
         original_reference: r.original_reference.clone(),
+        trace_reference: r.trace_reference,
         original_key: r.original_key.clone(),
         return_code: r.code.clone(),
         comments: None,
     };
     match ledger.preview_match(&row, settings.returns.match_window_days) {
         Ok(Match::Original(c)) => format!("matches the payment with key {}", c.key),
-        Ok(Match::Unmatched(why)) => {
+        Ok(Match::Unmatched { why, .. }) => {
             format!("unmatched: {why} (payments of files not imported yet are not seen)")
         }
         Err(e) => format!("cannot be matched now: {e}"),

@@ -5,6 +5,7 @@ pub mod check;
 pub mod completions;
 pub mod demo;
 pub mod import;
+pub mod release;
 pub mod report;
 pub mod retry;
 pub mod runs;
@@ -28,6 +29,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Retry(args) => {
             metered(&cli, "retry", None, async |s, ledger| {
                 retry::run(s, ledger, args, None).await
+            })
+            .await
+        }
+        Command::Release(args) => {
+            metered(&cli, "release", None, async |s, ledger| {
+                release::run(s, ledger, args, None).await
             })
             .await
         }

@@ -1,5 +1,5 @@
 //! `payimport retry`: send again the rows that did not make it (`failed`, `unsent`, `unknown`),
-//! in a new run. Rows whose outcome is unknown are read back from LoanPro first, as at the start
+//! in a new run; never a `held` row (`payimport release` sends those). Rows whose outcome is unknown are read back from LoanPro first, as at the start
 //! of every run, so a retry never posts a payment twice.
 
 use std::io::Write;
@@ -61,15 +61,23 @@ pub async fn run(
         key,
         status,
         live,
+        ambiguous,
     } in &candidates
     {
         match status {
+            // SPEC §8 rule 4: after one twin is reversed, "the only one left" is a guess.
+            Status::Unmatched if *ambiguous => notes.push(format!(
+                "{key}: unmatched and ambiguous (several payments could be its original, or its reference names another); not matched again by elimination: import a returns CSV row naming its original's key in original_key"
+            )),
             // A row taken over by a later one is history: that one is retried, if anything.
             s if retried.contains(s) && *live => queue.push(*id),
             // Read back at the start of this run: sent again if LoanPro does not have it.
             Status::Pending => {}
             Status::Unknown => notes.push(format!(
                 "{key}: outcome still unknown (reading it back from LoanPro failed); not sent again"
+            )),
+            Status::Held => notes.push(format!(
+                "{key}: held as a possible duplicate; not sent by retry: `payimport release {key}` sends it"
             )),
             Status::Rejected => notes.push(format!(
                 "{key}: rejected rows are not retryable: correct the file and import it again"

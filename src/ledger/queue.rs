@@ -83,6 +83,9 @@ pub struct RetryCandidate {
     pub status: Status,
     /// Whether it speaks for its key; a row taken over by a later one is history.
     pub live: bool,
+    /// An `unmatched` return that had candidates: never matched again by elimination
+    /// (SPEC §8 rule 4).
+    pub ambiguous: bool,
 }
 
 /// Prepares (once per transaction and target) the `UPDATE` of `step` that moves one row to
@@ -259,6 +262,7 @@ impl Ledger {
                 key: r.get(1)?,
                 status: r.get(2)?,
                 live: r.get(3)?,
+                ambiguous: r.get(4)?,
             })
         };
         if keys.is_empty() {
@@ -274,7 +278,8 @@ impl Ledger {
                 .prepare_cached(&format!(
                     // INDEXED BY: the planner would otherwise walk the live-key index, a
                     // read of every payment ever posted.
-                    "SELECT id, key, status, live FROM rows INDEXED BY rows_open WHERE {}
+                    "SELECT id, key, status, live, COALESCE(match_candidates, 0) > 0
+                     FROM rows INDEXED BY rows_open WHERE {}
                      AND live = 1 AND {retried}
                      AND (?1 IS NULL OR run_id = ?1) ORDER BY id",
                     open_condition()
@@ -287,7 +292,8 @@ impl Ledger {
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT id, key, status, live FROM rows WHERE key = ?1 AND (?2 IS NULL OR run_id = ?2)
+                    "SELECT id, key, status, live, COALESCE(match_candidates, 0) > 0
+                     FROM rows WHERE key = ?1 AND (?2 IS NULL OR run_id = ?2)
                      ORDER BY live DESC, id DESC LIMIT 1",
                 )
                 .map_err(&err)?;
@@ -301,24 +307,41 @@ impl Ledger {
     /// Queues rows for `run` to send again, with a fresh count of attempts. Each must be live
     /// and in a state `retry` queues from; otherwise none is queued.
     pub fn queue_for_retry(&mut self, run: RunId, ids: &[i64]) -> Result<(), LedgerError> {
+        self.requeue(run, ids, Step::Retry, "queued again by `payimport retry`")
+    }
+
+    /// Queues held rows for `run` to send: a person released them (`payimport release`,
+    /// SPEC §12). Each must be live and `held`; otherwise none is queued.
+    pub fn queue_released(&mut self, run: RunId, ids: &[i64], by: &str) -> Result<(), LedgerError> {
+        let note = format!("released by {by} with `payimport release` at {}", now());
+        self.requeue(run, ids, Step::Release, &note)
+    }
+
+    fn requeue(
+        &mut self,
+        run: RunId,
+        ids: &[i64],
+        step: Step,
+        message: &str,
+    ) -> Result<(), LedgerError> {
         let err = sql(&self.path);
         let tx = self.conn.transaction().map_err(&err)?;
         {
             let mut stmt = tx
                 .prepare_cached(&format!(
                     "UPDATE rows SET status = ?4, sent_by_run = ?2, attempts = 0,
-                     message = 'queued again by `payimport retry`', updated_at = ?3
+                     message = ?5, updated_at = ?3
                      WHERE id = ?1 AND live = 1 AND {}",
-                    Step::Retry.guard_to(Status::Pending)
+                    step.guard_to(Status::Pending)
                 ))
                 .map_err(&err)?;
             let t = now();
             for &id in ids {
                 let changed = stmt
-                    .execute(params![id, run, t, Status::Pending])
+                    .execute(params![id, run, t, Status::Pending, message])
                     .map_err(&err)?;
                 if changed != 1 {
-                    let from = Step::Retry.sources(Status::Pending);
+                    let from = step.sources(Status::Pending);
                     return Err(Ledger::unexpected_row(
                         &tx,
                         &self.path,

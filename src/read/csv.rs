@@ -430,6 +430,7 @@ impl<R: Read> CsvReader<R> {
                         original_key: optional(r.original_key)?.unwrap_or_default(),
                         reverse_reason: optional(r.reverse_reason)?,
                         comments: optional(r.comments)?,
+                        trace_reference: false,
                     })),
                 },
             };

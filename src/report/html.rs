@@ -88,7 +88,10 @@ pub fn what_to_do(status: Status) -> &'static str {
             "A run was interrupted: the next import or retry recovers it (reading it back first if it may have been sent)."
         }
         Status::Unmatched => {
-            "No single posted payment matches this return: check the loan and amount it names; `payimport retry` matches it again once the original is posted, or name the payment's key in `original_key` of a corrected returns file."
+            "Nothing was reversed: its message says why. No payment yet: `payimport retry` matches it once the payment is posted. Several candidates, or a reference naming another payment: find the bounced payment (its key is in the report) and import a returns CSV row with the same loan, amount, date and return_code and `original_key` = that key; it reverses that payment and settles this row. Never by elimination."
+        }
+        Status::Held => {
+            "A possible duplicate, not sent: its message names the row it repeats. If the bank really sent two payments, `payimport release KEY` sends it once; if not, leave it (`retry` never sends it)."
         }
         Status::Posted | Status::AlreadyPosted | Status::Reversed => "Nothing.",
     }
