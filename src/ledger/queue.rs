@@ -497,8 +497,10 @@ mod tests {
                 key: Key::of_rejected(&["7", &i.to_string()], 0),
                 loan: "7".into(),
                 loan_id,
-                amount: "1.00".into(),
-                amount_cents: Some(Cents(100)),
+                // Distinct amounts: rows of one loan, amount and date under other keys would
+                // be held as possible duplicates of a posted one (SPEC §12).
+                amount: Cents(100 + i as i64).to_string(),
+                amount_cents: Some(Cents(100 + i as i64)),
                 date: "2026-11-20".into(),
                 reference: format!("r{i}"),
                 payment_method_id: Some(4),
@@ -507,6 +509,7 @@ mod tests {
                 info: Some("info".into()),
                 rejection: None,
                 ret: None,
+                repeat_of: None,
             })
         });
         ledger.stage_file(run, file, rows).unwrap().unwrap();

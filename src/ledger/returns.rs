@@ -492,6 +492,7 @@ mod tests {
             info: Some("info".into()),
             rejection: None,
             ret: None,
+            repeat_of: None,
         }
     }
 
@@ -507,6 +508,7 @@ mod tests {
                 original_reference: original_reference.into(),
                 original_key: None,
                 reverse_reason: Some("payment.reverse.nsf".into()),
+                trace_reference: false,
             }),
             ..payment(line, loan, cents, date, "trace")
         }
