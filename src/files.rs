@@ -120,7 +120,7 @@ impl FileError {
     /// The error of a file's header, naming the source it was read with: the header may be
     /// right and the `--source` wrong.
     fn in_source(mut self, source: &Source) -> Self {
-        self.message = format!("source {:?}: {}", source.name, self.message);
+        self.message = format!("{} (read as source {:?})", self.message, source.name);
         self
     }
 }

@@ -233,7 +233,12 @@ impl Session {
         let Some((mode, today)) = self.verify.take() else {
             return Ok(());
         };
-        if mode == Verify::Auto && !self.ledger().looks_new(self.run, &today)? {
+        let read = match mode {
+            Verify::Never => false,
+            Verify::Always => true,
+            Verify::Auto => self.ledger().looks_new(self.run, &today)?,
+        };
+        if !read {
             return Ok(());
         }
         let loans = self.ledger().queued_loans(self.run)?;

@@ -67,6 +67,9 @@ timeout_secs = {timeout}
 
 [ledger]
 path = "ledger.sqlite"
+# Every fixture is dated before TODAY on a new ledger: `auto` would read each loan from LoanPro
+# first, in every test. That read is tested on its own (tests/nevertwice.rs), with `auto`.
+verify = "never"
 
 [limits]
 requests_per_second = {rps}

@@ -76,7 +76,10 @@ pub async fn run(
     if let Some(signal) = sent.interrupted {
         notes.push(super::import::interrupted_note(signal));
     }
-    let title = format!("payimport release: run {run}, {} row(s) released", queue.len());
+    let title = format!(
+        "payimport release: run {run}, {} row(s) released",
+        queue.len()
+    );
     let unreleased = notes.len() as u64;
     let attention = session.print_summary(&title, &notes)?;
     std::io::stdout().flush()?;

@@ -166,12 +166,12 @@ pub(super) fn find_match(
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let reference = r.original_reference.trim();
-    let named = if reference.is_empty() || candidates.iter().any(|c| c.reference.trim() == reference)
-    {
-        None
-    } else {
-        Some(named_elsewhere(conn, r, reference, window_days)?)
-    };
+    let named =
+        if reference.is_empty() || candidates.iter().any(|c| c.reference.trim() == reference) {
+            None
+        } else {
+            Some(named_elsewhere(conn, r, reference, window_days)?)
+        };
     Ok(decide(
         &r.loan,
         r.amount,
@@ -224,7 +224,11 @@ fn named_elsewhere(
     } else if let Some(other) = claimed_by {
         format!("claimed by the return with key {other}")
     } else if amount != Some(r.amount) {
-        format!("for {}, not {}", amount.map_or("?".into(), |a| a.to_string()), r.amount)
+        format!(
+            "for {}, not {}",
+            amount.map_or("?".into(), |a| a.to_string()),
+            r.amount
+        )
     } else if date.as_str() > r.date.as_str() {
         format!("dated {date}, after the return")
     } else if date < window_start(&r.date, window_days) {

@@ -531,7 +531,11 @@ impl Ledger {
                             Some(first) => Some(
                                 find_live
                                     .query_row([first.to_string()], |r| {
-                                        Ok(format!("{}:{}", r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
+                                        Ok(format!(
+                                            "{}:{}",
+                                            r.get::<_, String>(3)?,
+                                            r.get::<_, i64>(4)?
+                                        ))
                                     })
                                     .optional()
                                     .map_err(&err)?
@@ -544,17 +548,14 @@ impl Ledger {
                         };
                         let twin = match (&repeats, row.loan_id, row.amount_cents) {
                             (None, Some(loan_id), Some(cents)) => posted_twin
-                                .query_row(
-                                    params![loan_id as i64, cents, row.date, key],
-                                    |r| {
-                                        Ok((
-                                            r.get::<_, String>(0)?,
-                                            r.get::<_, i64>(1)?,
-                                            r.get::<_, String>(2)?,
-                                            r.get::<_, i64>(3)?,
-                                        ))
-                                    },
-                                )
+                                .query_row(params![loan_id as i64, cents, row.date, key], |r| {
+                                    Ok((
+                                        r.get::<_, String>(0)?,
+                                        r.get::<_, i64>(1)?,
+                                        r.get::<_, String>(2)?,
+                                        r.get::<_, i64>(3)?,
+                                    ))
+                                })
                                 .optional()
                                 .map_err(&err)?,
                             _ => None,
