@@ -265,14 +265,7 @@ impl Session {
                     unread += 1;
                     self.ledger().verify_failed(self.run, loan_id, &m)?;
                 }
-                Err(ReadError::AuthRefused(m)) => {
-                    self.ledger().end_run(self.run, RunOutcome::Stopped)?;
-                    anyhow::bail!("LoanPro refused the credentials ({m})")
-                }
-                Err(ReadError::Redirected(reason)) => {
-                    self.ledger().end_run(self.run, RunOutcome::Stopped)?;
-                    anyhow::bail!("{reason}")
-                }
+                Err(e) => return Err(self.stop_after_read(e)),
             }
         }
         self.verified = Some((read, found, unread));
@@ -308,20 +301,25 @@ impl Session {
                         Status::Unsent,
                         format!("could not look up the display id {display_id:?}: {m}"),
                     )),
-                    Err(ReadError::AuthRefused(m)) => {
-                        self.ledger().end_run(self.run, RunOutcome::Stopped)?;
-                        anyhow::bail!("LoanPro refused the credentials ({m})")
-                    }
-                    Err(ReadError::Redirected(reason)) => {
-                        self.ledger().end_run(self.run, RunOutcome::Stopped)?;
-                        anyhow::bail!("{reason}")
-                    }
+                    Err(e) => return Err(self.stop_after_read(e)),
                 },
             };
             self.ledger()
                 .resolve_display_id(self.run, &display_id, result)?;
         }
         Ok(())
+    }
+
+    /// Ends the run as stopped after a read LoanPro refused (the credentials) or redirected
+    /// (`base_url` is wrong): the error the command exits 2 with.
+    fn stop_after_read(&self, e: ReadError) -> anyhow::Error {
+        if let Err(ledger) = self.ledger().end_run(self.run, RunOutcome::Stopped) {
+            return ledger.into();
+        }
+        match e {
+            ReadError::AuthRefused(m) => anyhow::anyhow!("LoanPro refused the credentials ({m})"),
+            ReadError::Redirected(reason) | ReadError::Failed(reason) => anyhow::anyhow!("{reason}"),
+        }
     }
 
     /// Prints the end-of-run summary on stdout and returns how many rows need a person.

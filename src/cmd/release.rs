@@ -27,21 +27,7 @@ pub async fn run(
     args: &ReleaseArgs,
     token: Option<Token>,
 ) -> anyhow::Result<Exit> {
-    if let Some(bad) = args
-        .keys
-        .iter()
-        .find(|k| crate::payment::Key::parse(k).is_none())
-    {
-        anyhow::bail!(
-            "{bad:?} is not a key: keys are 16 hex digits, as in the report's `key` column"
-        );
-    }
-    if !ledger_path.exists() {
-        anyhow::bail!(
-            "ledger {} does not exist; nothing has been imported with it yet",
-            ledger_path.display()
-        );
-    }
+    super::retry::check_keys_and_ledger(&args.keys, ledger_path)?;
     let by = args
         .by
         .clone()

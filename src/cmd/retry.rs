@@ -28,21 +28,7 @@ pub async fn run(
     args: &RetryArgs,
     token: Option<Token>,
 ) -> anyhow::Result<Exit> {
-    if let Some(bad) = args
-        .keys
-        .iter()
-        .find(|k| crate::payment::Key::parse(k).is_none())
-    {
-        anyhow::bail!(
-            "{bad:?} is not a key: keys are 16 hex digits, as in the report's `key` column"
-        );
-    }
-    if !ledger_path.exists() {
-        anyhow::bail!(
-            "ledger {} does not exist; nothing has been imported with it yet",
-            ledger_path.display()
-        );
-    }
+    check_keys_and_ledger(&args.keys, ledger_path)?;
     let mut session = Session::start(settings, ledger_path, token, "retry", None).await?;
     let run = session.run;
 
@@ -109,6 +95,26 @@ pub async fn run(
     } else {
         Exit::for_attention(attention + unretried)
     })
+}
+
+/// Refuses (exit 2) a key that is not 16 hex digits, and a ledger that does not exist: `retry`
+/// and `release` act on rows an import staged.
+pub(crate) fn check_keys_and_ledger(keys: &[String], ledger_path: &Path) -> anyhow::Result<()> {
+    if let Some(bad) = keys
+        .iter()
+        .find(|k| crate::payment::Key::parse(k).is_none())
+    {
+        anyhow::bail!(
+            "{bad:?} is not a key: keys are 16 hex digits, as in the report's `key` column"
+        );
+    }
+    if !ledger_path.exists() {
+        anyhow::bail!(
+            "ledger {} does not exist; nothing has been imported with it yet",
+            ledger_path.display()
+        );
+    }
+    Ok(())
 }
 
 fn in_run(run: Option<RunId>) -> String {
