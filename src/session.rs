@@ -318,7 +318,9 @@ impl Session {
         }
         match e {
             ReadError::AuthRefused(m) => anyhow::anyhow!("LoanPro refused the credentials ({m})"),
-            ReadError::Redirected(reason) | ReadError::Failed(reason) => anyhow::anyhow!("{reason}"),
+            ReadError::Redirected(reason) | ReadError::Failed(reason) => {
+                anyhow::anyhow!("{reason}")
+            }
         }
     }
 

@@ -26,7 +26,8 @@ mod status;
 mod tenant;
 mod verify;
 
-pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
+pub use crate::money::Amount;
+pub use queries::{AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
 pub use returns::{Matched, Reversal, ToMatch};
 pub use stage::{NewReturn, NewRow, RunOutcome, Staged};
