@@ -26,6 +26,7 @@ path = "ledger.sqlite"
 requests_per_second = $1
 concurrency = $2
 max_attempts = 5
+min_file_age_secs = 0
 settle_secs = 1
 [payments]
 payment_methods = { 3 = "Card", 4 = "Check", 5 = "ACH" }

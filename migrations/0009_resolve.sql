@@ -4,7 +4,7 @@
 -- is open: no later run acts on them. Every amend, release and dismiss is recorded in
 -- `resolutions`: who, when, the note, and the run it was made in (so `payimport runs` shows it).
 --
--- Rebuilt as 0006 rebuilt it (create, copy, drop, rename, every index recreated).
+-- It keeps 0007's columns and `held`. Rebuilt as 0006 rebuilt it (create, copy, drop, rename, every index recreated).
 
 CREATE TABLE rows_new (
     id                  INTEGER PRIMARY KEY,
@@ -23,6 +23,7 @@ CREATE TABLE rows_new (
             OR status = 'dismissed'
             OR status = 'rejected'
             OR status = 'unmatched'
+            OR status = 'held'
             OR status = 'failed'
             OR status = 'unsent'
             OR status = 'unknown'
@@ -53,6 +54,8 @@ CREATE TABLE rows_new (
     return_code         TEXT,              -- R01, CHK, a BAI2 type code
     original_reference  TEXT,              -- as the bank states it (a NACHA original trace number)
     reverse_reason      TEXT,              -- a value of the tenant's payment.reverse collection
+    trace_reference     INTEGER NOT NULL DEFAULT 0,  -- a return's original_reference is a NACHA trace number
+    match_candidates    INTEGER,           -- a return: how many candidates its last matching found
     amends              TEXT,              -- a corrected copy's original row: its key (`payimport amend`)
     CHECK ((amount_cents IS NULL) <> (amount_as_given IS NULL)),
     CHECK (kind = 'return' OR (original_key IS NULL AND original_row IS NULL AND return_code IS NULL))
@@ -61,11 +64,13 @@ CREATE TABLE rows_new (
 INSERT INTO rows_new (id, run_id, file, line, key, live, status, loan, loan_id, amount_cents,
     amount_as_given, date, reference, payment_method_id, payment_type_id, extra, info, attempts,
     http_status, message, loanpro_payment_id, sent_by_run, sent_at, reconciled, updated_at, file_id,
-    kind, original_key, original_row, return_code, original_reference, reverse_reason)
+    kind, original_key, original_row, return_code, original_reference, reverse_reason,
+    trace_reference, match_candidates)
 SELECT id, run_id, file, line, key, live, status, loan, loan_id, amount_cents,
     amount_as_given, date, reference, payment_method_id, payment_type_id, extra, info, attempts,
     http_status, message, loanpro_payment_id, sent_by_run, sent_at, reconciled, updated_at, file_id,
-    kind, original_key, original_row, return_code, original_reference, reverse_reason
+    kind, original_key, original_row, return_code, original_reference, reverse_reason,
+    trace_reference, match_candidates
 FROM rows ORDER BY id;
 
 DROP TABLE rows;
@@ -75,12 +80,15 @@ CREATE UNIQUE INDEX rows_one_live_row_per_key ON rows(key) WHERE live = 1;
 CREATE INDEX rows_by_run_status ON rows(run_id, status);
 CREATE INDEX rows_queue ON rows(sent_by_run, status);
 -- Rows that may need a later run's attention; pending rows are reached through rows_queue.
-CREATE INDEX rows_open ON rows(status) WHERE status IN ('sending', 'unknown', 'failed', 'unsent', 'unmatched');
+CREATE INDEX rows_open ON rows(status) WHERE status IN ('sending', 'unknown', 'failed', 'unsent', 'unmatched', 'held');
 CREATE INDEX rows_by_file_status ON rows(file_id, status);
--- A return's candidates (SPEC §8): posted payments of a loan and amount, by date.
+-- A return's candidates (SPEC §8), and a payment's possible duplicates (SPEC §12): posted
+-- rows of a loan and amount, by date. One seek per staged payment.
 CREATE INDEX rows_posted_by_loan ON rows(loan_id, amount_cents, date) WHERE status = 'posted';
 -- Whether a payment row is claimed by a return already.
 CREATE INDEX rows_by_original ON rows(original_row) WHERE original_row IS NOT NULL;
+-- Whether a return's reference names a payment already reversed (SPEC §8 rule 3).
+CREATE INDEX rows_reversed_by_loan ON rows(loan_id, reference) WHERE status = 'reversed';
 
 -- IF NOT EXISTS: like the rebuild above, this migration may run again on a ledger whose
 -- user_version was set back (tests/tenant.rs) without losing the trail.

@@ -54,6 +54,8 @@ pub enum Command {
     Amend(cmd::amend::AmendArgs),
     /// Close rows settled elsewhere (entered or reversed by hand in LoanPro): `dismissed`
     Dismiss(cmd::dismiss::DismissArgs),
+    /// Send payments held as possible duplicates, once a person decided they are payments
+    Release(cmd::release::ReleaseArgs),
     /// List runs: id, start, end, source, files, counts per status
     Runs,
     /// Reconciliation export: one line per row

@@ -195,6 +195,9 @@ pub struct Payment {
     pub info: String,
     /// Set for a return (SPEC §8): what its reversal needs.
     pub ret: Option<Return>,
+    /// For a row that repeats an earlier row of its file (same loan, amount, date and a
+    /// non-empty reference): that row's key. A possible duplicate (SPEC §12).
+    pub repeat_of: Option<Key>,
 }
 
 /// What a validated return carries beyond a payment's fields.
@@ -206,6 +209,8 @@ pub struct Return {
     pub original_key: Option<String>,
     /// A reason of `returns.reverse_reasons`.
     pub reverse_reason: String,
+    /// The original reference is a NACHA trace number ([`crate::read::RawReturn`]).
+    pub trace_reference: bool,
 }
 
 /// The body of `POST Loans(id)/VoidPayment(pid)` (SPEC §8), field for field.
@@ -323,6 +328,7 @@ mod tests {
             extra: "payment.extra.tx.principal".into(),
             info: "2026-11-20 bank_csv 1042 [k:3f9a0c21d4e5b6a7]".into(),
             ret: None,
+            repeat_of: None,
         };
         let spec = r#"{"Payments":{"results":[{"selectedProcessor":"0","paymentMethodId":4,"early":0,"amount":"250.00",
 "date":"2026-11-20","info":"2026-11-20 bank_csv 1042 [k:3f9a0c21d4e5b6a7]","paymentTypeId":1,

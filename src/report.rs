@@ -217,6 +217,7 @@ mod tests {
                     info: cents.map(|_| format!("2026-11-20 bank_csv chk {line}")),
                     rejection: rejection.map(str::to_string),
                     ret: None,
+                    repeat_of: None,
                 }
             };
         let rows = vec![

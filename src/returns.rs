@@ -330,34 +330,65 @@ pub struct Candidate {
 pub enum Match {
     /// This payment row is the original.
     Original(Candidate),
-    /// None or several: the return is `unmatched`, with this message.
-    Unmatched(String),
+    /// None or several, or a reference that names another payment: the return is `unmatched`,
+    /// with this message. `candidates` says how many there were: `retry` matches again only a
+    /// return that had none (SPEC §8 rule 4).
+    Unmatched { why: String, candidates: usize },
+}
+
+/// What the return's original reference names, when no candidate has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    /// A payment row of the loan that is no candidate, and why (reversed, claimed, ...).
+    Other(String),
+    /// No payment of the loan at all.
+    Nothing,
 }
 
 /// SPEC §8 rules 2 and 3: the candidate whose reference is the return's original reference if
-/// exactly one has it, else the only candidate; none or several is no match, never a guess.
+/// exactly one has it; a reference that names another payment (`named`), or that names none
+/// when it is not a NACHA trace number (`trace`), is no match; else the only candidate. None or
+/// several is no match, never a guess.
 pub fn decide(
     loan: &str,
     amount: crate::money::Cents,
     original_reference: &str,
+    trace: bool,
     candidates: &[Candidate],
+    named: Option<Named>,
 ) -> Match {
+    let unmatched = |why: String| Match::Unmatched {
+        why,
+        candidates: candidates.len(),
+    };
     let original_reference = original_reference.trim();
     if !original_reference.is_empty() {
         let by_ref: Vec<&Candidate> = candidates
             .iter()
             .filter(|c| c.reference.trim() == original_reference)
             .collect();
-        if let [one] = by_ref[..] {
-            return Match::Original(one.clone());
+        match (&by_ref[..], named) {
+            ([one], _) => return Match::Original((*one).clone()),
+            // Fixed monthly installments make "the only other one" the wrong one.
+            ([], Some(Named::Other(which))) => {
+                return unmatched(format!(
+                    "the return names reference {original_reference:?}, which is {which}; no other payment is taken in its place and nothing was sent"
+                ));
+            }
+            ([], Some(Named::Nothing)) if !trace => {
+                return unmatched(format!(
+                    "the return names reference {original_reference:?}, which no posted payment of loan {loan} has (not imported yet?); no other payment is taken in its place and nothing was sent"
+                ));
+            }
+            _ => {}
         }
     }
     match candidates {
         [one] => Match::Original(one.clone()),
-        [] => Match::Unmatched(format!(
+        [] => unmatched(format!(
             "no posted payment of loan {loan} for {amount} within the match window (returns.match_window_days) that is not reversed or claimed by another return; nothing was sent"
         )),
-        many => Match::Unmatched(format!(
+        many => unmatched(format!(
             "{} posted payments of loan {loan} for {amount} could be the original ({}){}; none is chosen by guess and nothing was sent: give the return's original_key",
             many.len(),
             many.iter()
@@ -456,25 +487,46 @@ match_window_days = 120
             reference: reference.into(),
         };
         let a = Cents(25000);
-        assert_eq!(decide("7", a, "", &[c(1, "x")]), Match::Original(c(1, "x")));
+        let d = |r: &str, trace: bool, cs: &[Candidate], named: Option<Named>| {
+            decide("7", a, r, trace, cs, named)
+        };
+        assert_eq!(d("", false, &[c(1, "x")], None), Match::Original(c(1, "x")));
         assert_eq!(
-            decide("7", a, "y", &[c(1, "x"), c(2, "y")]),
+            d("y", false, &[c(1, "x"), c(2, "y")], None),
             Match::Original(c(2, "y"))
         );
         // A trace number that names nothing: the only candidate is still the original.
         assert_eq!(
-            decide("7", a, "z", &[c(1, "x")]),
+            d("z", true, &[c(1, "x")], Some(Named::Nothing)),
             Match::Original(c(1, "x"))
         );
-        let Match::Unmatched(m) = decide("7", a, "", &[c(1, "x"), c(2, "x")]) else {
+        // A CSV reference that names nothing, or a payment that is no candidate: no match.
+        for (trace, named) in [
+            (false, Named::Nothing),
+            (true, Named::Other("reversed already".into())),
+            (false, Named::Other("reversed already".into())),
+        ] {
+            let Match::Unmatched { why, candidates } = d("z", trace, &[c(1, "x")], Some(named))
+            else {
+                panic!()
+            };
+            assert!(why.contains("\"z\""), "{why}");
+            assert_eq!(candidates, 1);
+        }
+        let Match::Unmatched { why: m, candidates } = d("", false, &[c(1, "x"), c(2, "x")], None)
+        else {
             panic!()
         };
+        assert_eq!(candidates, 2);
         assert!(m.contains("loan 7") && m.contains("250.00"), "{m}");
         assert!(m.contains("0000000000000001, 0000000000000002"), "{m}");
-        let Match::Unmatched(m) = decide("7", a, "x", &[c(1, "x"), c(2, "x")]) else {
+        let Match::Unmatched { why: m, .. } = d("x", false, &[c(1, "x"), c(2, "x")], None) else {
             panic!()
         };
         assert!(m.contains("not exactly one has reference"), "{m}");
-        assert!(matches!(decide("7", a, "", &[]), Match::Unmatched(_)));
+        assert!(matches!(
+            d("", false, &[], None),
+            Match::Unmatched { candidates: 0, .. }
+        ));
     }
 }

@@ -12,7 +12,7 @@ use crate::loanpro::{Client, ClientConfig, ReadError};
 use crate::output;
 use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
 use crate::returns::{CommentValues, Returns};
-use crate::settings::{Settings, Token};
+use crate::settings::{Settings, Token, Verify};
 
 /// How many rows needing attention the summary lists.
 const ATTENTION_SHOWN: usize = 10;
@@ -32,6 +32,11 @@ pub struct Session {
     returns: Returns,
     /// What matching did with this run's returns, for the summary.
     pub matched: Vec<crate::ledger::Matched>,
+    /// `[ledger] verify` and the run's date, when this run may have to read LoanPro before
+    /// sending (SPEC §12): set by `import`.
+    verify: Option<(Verify, String)>,
+    /// What that read found, for the summary: loans read, rows found there, loans unread.
+    verified: Option<(u64, u64, u64)>,
 }
 
 impl Session {
@@ -103,6 +108,8 @@ impl Session {
             interrupt,
             returns: settings.returns.clone(),
             matched: Vec::new(),
+            verify: None,
+            verified: None,
         };
         let earlier = session.ledger().uncertain(None)?;
         if !earlier.is_empty() {
@@ -148,6 +155,7 @@ impl Session {
     /// returns what happened.
     pub async fn send(&mut self) -> anyhow::Result<SendReport> {
         self.resolve_display_ids().await?;
+        self.verify_first().await?;
         let queued = self.ledger().queued(self.run)?;
         let bar = output::progress_bar(queued);
         let sending = Sending {
@@ -212,6 +220,58 @@ impl Session {
         Ok(report)
     }
 
+    /// Reads LoanPro before this run sends, when `[ledger] verify` asks for it (SPEC §12): for
+    /// an import on a new or lost ledger, `today` being the run's date.
+    pub fn verify_before_sending(&mut self, mode: Verify, today: chrono::NaiveDate) {
+        self.verify = Some((mode, crate::payment::iso_date(today)));
+    }
+
+    /// A new or lost ledger (or `verify = "always"`): each loan's payments are read, one loan
+    /// at a time within the rate limit, and queued rows whose keys LoanPro holds are
+    /// `already_posted` before anything is sent.
+    async fn verify_first(&mut self) -> anyhow::Result<()> {
+        let Some((mode, today)) = self.verify.take() else {
+            return Ok(());
+        };
+        let read = match mode {
+            Verify::Never => false,
+            Verify::Always => true,
+            Verify::Auto => self.ledger().looks_new(self.run, &today)?,
+        };
+        if !read {
+            return Ok(());
+        }
+        let loans = self.ledger().queued_loans(self.run)?;
+        tracing::info!(
+            loans = loans.len(),
+            "reading each loan's payments from LoanPro before sending (a new or lost ledger, or verify = \"always\")"
+        );
+        let (mut read, mut found, mut unread) = (0, 0, 0);
+        for loan_id in loans {
+            if self.interrupt.is_set() {
+                break;
+            }
+            match self
+                .client
+                .loan_payments(loan_id, self.reconcile.max_attempts)
+                .await
+            {
+                Ok(payments) => {
+                    read += 1;
+                    let logged: Vec<String> = payments.into_iter().map(|p| p.info).collect();
+                    found += self.ledger().verified(self.run, loan_id, &logged)?;
+                }
+                Err(ReadError::Failed(m)) => {
+                    unread += 1;
+                    self.ledger().verify_failed(self.run, loan_id, &m)?;
+                }
+                Err(e) => return Err(self.stop_after_read(e)),
+            }
+        }
+        self.verified = Some((read, found, unread));
+        Ok(())
+    }
+
     /// Finds the LoanPro loan id of every display id (coupon loan number) queued for this run:
     /// from the ledger's cache, else with one GET each. A number that matches no loan makes its
     /// rows `rejected` as unidentified, so the money can go to suspense.
@@ -241,20 +301,27 @@ impl Session {
                         Status::Unsent,
                         format!("could not look up the display id {display_id:?}: {m}"),
                     )),
-                    Err(ReadError::AuthRefused(m)) => {
-                        self.ledger().end_run(self.run, RunOutcome::Stopped)?;
-                        anyhow::bail!("LoanPro refused the credentials ({m})")
-                    }
-                    Err(ReadError::Redirected(reason)) => {
-                        self.ledger().end_run(self.run, RunOutcome::Stopped)?;
-                        anyhow::bail!("{reason}")
-                    }
+                    Err(e) => return Err(self.stop_after_read(e)),
                 },
             };
             self.ledger()
                 .resolve_display_id(self.run, &display_id, result)?;
         }
         Ok(())
+    }
+
+    /// Ends the run as stopped after a read LoanPro refused (the credentials) or redirected
+    /// (`base_url` is wrong): the error the command exits 2 with.
+    fn stop_after_read(&self, e: ReadError) -> anyhow::Error {
+        if let Err(ledger) = self.ledger().end_run(self.run, RunOutcome::Stopped) {
+            return ledger.into();
+        }
+        match e {
+            ReadError::AuthRefused(m) => anyhow::anyhow!("LoanPro refused the credentials ({m})"),
+            ReadError::Redirected(reason) | ReadError::Failed(reason) => {
+                anyhow::anyhow!("{reason}")
+            }
+        }
     }
 
     /// Prints the end-of-run summary on stdout and returns how many rows need a person.
@@ -288,6 +355,17 @@ impl Session {
                 out,
                 "reconciled: {} row(s) on {} loan(s) read back from LoanPro: {} found there, {} sent again, {} given up, {} could not be read",
                 r.rows, r.loans, r.found, r.resent, r.given_up, r.read_failed
+            )?;
+        }
+        if let Some((loans, found, unread)) = self.verified {
+            writeln!(
+                out,
+                "verified: {loans} loan(s) read from LoanPro before sending (a new or lost ledger): {found} payment(s) found there, recorded as already_posted{}",
+                if unread > 0 {
+                    format!("; {unread} loan(s) could not be read, their payments left unsent")
+                } else {
+                    String::new()
+                }
             )?;
         }
         for n in notes {

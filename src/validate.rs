@@ -213,9 +213,14 @@ impl<'a> Validator<'a> {
         };
 
         let identity = Key::of(&loan, amount, date, &f.reference, 0);
-        let key = match self.occurrence(identity) {
-            0 => identity,
-            n => Key::of(&loan, amount, date, &f.reference, n),
+        let (key, repeat_of) = match self.occurrence(identity) {
+            0 => (identity, None),
+            // Twins without a reference are two payments (SPEC §5); with the same reference,
+            // the second may be the first delivered twice (SPEC §12).
+            n => (
+                Key::of(&loan, amount, date, &f.reference, n),
+                (!f.reference.trim().is_empty()).then_some(identity),
+            ),
         };
         // The info text and its ` [k:KEY]` marker, built in one buffer.
         let mut info = String::with_capacity(96);
@@ -248,6 +253,7 @@ impl<'a> Validator<'a> {
             extra,
             info,
             ret: None,
+            repeat_of,
         })
     }
 
@@ -332,7 +338,9 @@ impl<'a> Validator<'a> {
                 original_reference,
                 original_key,
                 reverse_reason,
+                trace_reference: ret.trace_reference,
             }),
+            repeat_of: None,
         })
     }
 }

@@ -13,6 +13,7 @@ mod hostile;
 mod import_bank;
 mod import_csv;
 mod metrics;
+mod nevertwice;
 mod operator;
 mod properties;
 mod reconcile;

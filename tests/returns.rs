@@ -30,14 +30,14 @@ reasons_by_code = { R01 = "payment.reverse.nsf", R09 = "payment.reverse.nsf", "5
 match_window_days = 120
 "#;
 
-async fn env() -> Env {
+pub(crate) async fn env() -> Env {
     let env = Env::new().await;
     env.add_settings(RETURN_SOURCES);
     env
 }
 
 /// Imports payments (`loan,amount,date,reference` lines) and expects them all posted.
-async fn import_payments(env: &Env, rows: &str) {
+pub(crate) async fn import_payments(env: &Env, rows: &str) {
     let file = env.write(
         "payments.csv",
         &format!("loan,amount,date,reference\n{rows}"),
@@ -49,7 +49,7 @@ async fn import_payments(env: &Env, rows: &str) {
 }
 
 /// Imports a CSV return file; returns the run.
-async fn import_returns(env: &Env, name: &str, rows: &str) -> crate::util::Run {
+pub(crate) async fn import_returns(env: &Env, name: &str, rows: &str) -> crate::util::Run {
     let file = env.write(
         name,
         &format!("loan,amount,date,return_code,original_reference,original_key\n{rows}"),

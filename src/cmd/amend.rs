@@ -238,5 +238,7 @@ fn corrected_copy(settings: &Settings, row: &NamedRow, args: &AmendArgs) -> anyh
         info: Some(p.info),
         rejection: None,
         ret: None,
+        // A corrected copy repeats no row of a file; a posted twin still holds it (SPEC §12).
+        repeat_of: None,
     })
 }

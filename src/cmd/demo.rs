@@ -82,6 +82,8 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
                 source: Some(source.to_string()),
                 dry_run: false,
                 archive: None,
+                // The samples were just written (or checked out): their age says nothing.
+                min_file_age: Some(0),
                 files: vec![path],
             };
             import::run_on(settings, ledger, &args, Some(token), today).await

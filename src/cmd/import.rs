@@ -15,7 +15,7 @@ use crate::read::control::Counted;
 use crate::read::{ControlCheck, FileError, background};
 use crate::returns::Match;
 use crate::session::Session;
-use crate::settings::{Settings, Source, Token};
+use crate::settings::{Duplicates, Settings, Source, Token};
 use crate::validate::Validator;
 
 /// `payimport import`.
@@ -32,6 +32,10 @@ pub struct ImportArgs {
     /// never overwriting: a numbered suffix)
     #[arg(long, value_name = "DIR")]
     pub archive: Option<PathBuf>,
+    /// Refuse files modified less than SECS seconds ago: they may still be being written
+    /// [default: `[limits] min_file_age_secs`, 60; 0 reads every file]
+    #[arg(long, value_name = "SECS")]
+    pub min_file_age: Option<u64>,
     /// The bank files
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -65,6 +69,10 @@ pub async fn run_on(
     let mut session =
         Session::start(settings, ledger_path, token, "import", Some(&source.name)).await?;
     let run = session.run;
+    session
+        .ledger()
+        .set_hold_duplicates(settings.payments.duplicates == Duplicates::Hold);
+    session.verify_before_sending(settings.verify, today);
 
     let mut refused = Vec::new();
     // Files a signal kept from being staged: nothing of them is in the ledger or sent.
@@ -83,8 +91,18 @@ pub async fn run_on(
             ));
             continue;
         }
+        let min_age = args
+            .min_file_age
+            .unwrap_or(settings.limits.min_file_age_secs);
+        let stamp = FileStamp::of(path);
         let mut ledger = session.ledger();
         let file_id = ledger.add_file(run, &name)?;
+        if let Some(e) = stamp.as_ref().and_then(|s| s.too_young(&name, min_age)) {
+            tracing::error!("{e}; nothing of this file is sent");
+            ledger.refuse_file(file_id, &e.to_string())?;
+            refused.push(e);
+            continue;
+        }
         let fingerprint = fingerprint(path, source, &settings.payments);
         if let Some(original) = match &fingerprint {
             Some(f) => ledger.settled_original(&f.hash)?,
@@ -108,9 +126,21 @@ pub async fn run_on(
                     background::spawn(scope, rows, move |row| to_new_row(&row, &mut validator));
                 // A signal mid-file rolls the file back (one transaction): staging a large
                 // file takes a while, and a person who asked to stop should not wait for it.
+                // A file that changed while it was read (a transfer still writing it) is
+                // refused whole: what was read may be a part of it (SPEC §12).
+                let mut checked = false;
                 let items = std::iter::from_fn(|| match session.interrupted() {
                     Some(signal) => Some(Err(Halt::Interrupted(signal))),
-                    None => rows.next().map(|r| r.map_err(Halt::File)),
+                    None => match rows.next() {
+                        None if !checked => {
+                            checked = true;
+                            stamp
+                                .as_ref()
+                                .and_then(|s| s.changed(&name, path))
+                                .map(|e| Err(Halt::File(e)))
+                        }
+                        next => next.map(|r| r.map_err(Halt::File)),
+                    },
                 });
                 let staged = ledger.stage_file(run, file_id, items)?;
                 ledger.set_control_checks(file_id, rows.control_checks())?;
@@ -133,6 +163,7 @@ pub async fn run_on(
                     pending = s.pending,
                     rejected = s.rejected,
                     already_posted = s.already_posted,
+                    held = s.held,
                     "staged"
                 )
             }
@@ -210,6 +241,62 @@ fn archive(
         }
     }
     notes
+}
+
+/// A file's length and modification time when an import first looked at it.
+struct FileStamp {
+    len: u64,
+    modified: std::time::SystemTime,
+}
+
+impl FileStamp {
+    /// `None` when the file cannot be read: opening it then says why.
+    fn of(path: &Path) -> Option<FileStamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            len: m.len(),
+            modified: m.modified().ok()?,
+        })
+    }
+
+    /// The refusal of a file modified less than `min_age` seconds ago (0: never).
+    fn too_young(&self, name: &str, min_age: u64) -> Option<FileError> {
+        if min_age == 0 {
+            return None;
+        }
+        let age = std::time::SystemTime::now()
+            .duration_since(self.modified)
+            .unwrap_or_default();
+        (age.as_secs() < min_age).then(|| {
+            FileError::new(
+                &name.into(),
+                None,
+                format!(
+                    "the file was modified {}s ago, less than {min_age}s (limits.min_file_age_secs): it may still be being written; import it later, or now with `payimport import --min-file-age 0`",
+                    age.as_secs()
+                ),
+            )
+        })
+    }
+
+    /// The refusal of a file whose length or modification time changed since the stamp.
+    fn changed(&self, name: &str, path: &Path) -> Option<FileError> {
+        let now = FileStamp::of(path);
+        let same = now
+            .as_ref()
+            .is_some_and(|n| n.len == self.len && n.modified == self.modified);
+        (!same).then(|| {
+            FileError::new(
+                &name.into(),
+                None,
+                format!(
+                    "the file changed while it was read ({} bytes, now {}): it may still be being written; import it again once it is complete",
+                    self.len,
+                    now.map_or("gone".into(), |n| format!("{} bytes", n.len))
+                ),
+            )
+        })
+    }
 }
 
 /// Why staging a file stopped early.
@@ -383,13 +470,14 @@ fn preview_match(
         date: crate::payment::iso_date(p.date),
         reference: p.reference.clone(),
         original_reference: r.original_reference.clone(),
+        trace_reference: r.trace_reference,
         original_key: r.original_key.clone(),
         return_code: r.code.clone(),
         comments: None,
     };
     match ledger.preview_match(&row, settings.returns.match_window_days) {
         Ok(Match::Original(c)) => format!("matches the payment with key {}", c.key),
-        Ok(Match::Unmatched(why)) => {
+        Ok(Match::Unmatched { why, .. }) => {
             format!("unmatched: {why} (payments of files not imported yet are not seen)")
         }
         Err(e) => format!("cannot be matched now: {e}"),

@@ -7,6 +7,7 @@ pub mod completions;
 pub mod demo;
 pub mod dismiss;
 pub mod import;
+pub mod release;
 pub mod report;
 pub mod retry;
 pub mod runs;
@@ -37,6 +38,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Amend(args) => {
             let settings = cli.load_settings()?;
             amend::run(&settings, &cli.ledger_path(&settings), args, None).await
+        }
+        Command::Release(args) => {
+            metered(&cli, "release", None, async |s, ledger| {
+                release::run(s, ledger, args, None).await
+            })
+            .await
         }
         Command::Runs => {
             let settings = cli.load_settings()?;

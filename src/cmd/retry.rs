@@ -1,5 +1,5 @@
 //! `payimport retry`: send again the rows that did not make it (`failed`, `unsent`, `unknown`),
-//! in a new run. Rows whose outcome is unknown are read back from LoanPro first, as at the start
+//! in a new run; never a `held` row (`payimport release` sends those). Rows whose outcome is unknown are read back from LoanPro first, as at the start
 //! of every run, so a retry never posts a payment twice.
 
 use std::io::Write;
@@ -28,21 +28,7 @@ pub async fn run(
     args: &RetryArgs,
     token: Option<Token>,
 ) -> anyhow::Result<Exit> {
-    if let Some(bad) = args
-        .keys
-        .iter()
-        .find(|k| crate::payment::Key::parse(k).is_none())
-    {
-        anyhow::bail!(
-            "{bad:?} is not a key: keys are 16 hex digits, as in the report's `key` column"
-        );
-    }
-    if !ledger_path.exists() {
-        anyhow::bail!(
-            "ledger {} does not exist; nothing has been imported with it yet",
-            ledger_path.display()
-        );
-    }
+    check_keys_and_ledger(&args.keys, ledger_path)?;
     let mut session = Session::start(settings, ledger_path, token, "retry", None).await?;
     let run = session.run;
 
@@ -61,15 +47,23 @@ pub async fn run(
         key,
         status,
         live,
+        ambiguous,
     } in &candidates
     {
         match status {
+            // SPEC §8 rule 4: after one twin is reversed, "the only one left" is a guess.
+            Status::Unmatched if *ambiguous => notes.push(format!(
+                "{key}: unmatched and ambiguous (several payments could be its original, or its reference names another); not matched again by elimination: import a returns CSV row naming its original's key in original_key"
+            )),
             // A row taken over by a later one is history: that one is retried, if anything.
             s if retried.contains(s) && *live => queue.push(*id),
             // Read back at the start of this run: sent again if LoanPro does not have it.
             Status::Pending => {}
             Status::Unknown => notes.push(format!(
                 "{key}: outcome still unknown (reading it back from LoanPro failed); not sent again"
+            )),
+            Status::Held => notes.push(format!(
+                "{key}: held as a possible duplicate; not sent by retry: `payimport release {key}` sends it"
             )),
             Status::Rejected => notes.push(format!(
                 "{key}: rejected rows are not retryable: `payimport amend KEY --loan ...` sends a corrected copy, or correct the file and import it again"
@@ -112,6 +106,26 @@ pub async fn run(
     } else {
         Exit::for_attention(attention + unretried)
     })
+}
+
+/// Refuses (exit 2) a key that is not 16 hex digits, and a ledger that does not exist: `retry`
+/// and `release` act on rows an import staged.
+pub(crate) fn check_keys_and_ledger(keys: &[String], ledger_path: &Path) -> anyhow::Result<()> {
+    if let Some(bad) = keys
+        .iter()
+        .find(|k| crate::payment::Key::parse(k).is_none())
+    {
+        anyhow::bail!(
+            "{bad:?} is not a key: keys are 16 hex digits, as in the report's `key` column"
+        );
+    }
+    if !ledger_path.exists() {
+        anyhow::bail!(
+            "ledger {} does not exist; nothing has been imported with it yet",
+            ledger_path.display()
+        );
+    }
+    Ok(())
 }
 
 fn in_run(run: Option<RunId>) -> String {

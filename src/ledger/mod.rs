@@ -26,6 +26,7 @@ mod returns;
 mod stage;
 mod status;
 mod tenant;
+mod verify;
 
 pub use crate::money::Amount;
 pub use queries::{AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
@@ -113,6 +114,8 @@ pub struct Ledger {
     conn: Connection,
     path: PathBuf,
     lock: Option<File>,
+    /// `[payments] duplicates = "hold"`: staging holds possible duplicates (SPEC §12).
+    hold_duplicates: bool,
 }
 
 pub fn now() -> String {
@@ -158,6 +161,7 @@ impl Ledger {
             conn,
             path: path.to_path_buf(),
             lock,
+            hold_duplicates: true,
         };
         // Before the pragmas below, which write to the file: a ledger this payimport cannot
         // use is left exactly as it is. (Waiting out a writer does not write.)

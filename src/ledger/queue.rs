@@ -83,6 +83,9 @@ pub struct RetryCandidate {
     pub status: Status,
     /// Whether it speaks for its key; a row taken over by a later one is history.
     pub live: bool,
+    /// An `unmatched` return that had candidates: never matched again by elimination
+    /// (SPEC §8 rule 4).
+    pub ambiguous: bool,
 }
 
 /// Prepares (once per transaction and target) the `UPDATE` of `step` that moves one row to
@@ -259,6 +262,7 @@ impl Ledger {
                 key: r.get(1)?,
                 status: r.get(2)?,
                 live: r.get(3)?,
+                ambiguous: r.get(4)?,
             })
         };
         if keys.is_empty() {
@@ -274,7 +278,8 @@ impl Ledger {
                 .prepare_cached(&format!(
                     // INDEXED BY: the planner would otherwise walk the live-key index, a
                     // read of every payment ever posted.
-                    "SELECT id, key, status, live FROM rows INDEXED BY rows_open WHERE {}
+                    "SELECT id, key, status, live, COALESCE(match_candidates, 0) > 0
+                     FROM rows INDEXED BY rows_open WHERE {}
                      AND live = 1 AND {retried}
                      AND (?1 IS NULL OR run_id = ?1) ORDER BY id",
                     open_condition()
@@ -287,7 +292,8 @@ impl Ledger {
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT id, key, status, live FROM rows WHERE key = ?1 AND (?2 IS NULL OR run_id = ?2)
+                    "SELECT id, key, status, live, COALESCE(match_candidates, 0) > 0
+                     FROM rows WHERE key = ?1 AND (?2 IS NULL OR run_id = ?2)
                      ORDER BY live DESC, id DESC LIMIT 1",
                 )
                 .map_err(&err)?;
@@ -301,24 +307,58 @@ impl Ledger {
     /// Queues rows for `run` to send again, with a fresh count of attempts. Each must be live
     /// and in a state `retry` queues from; otherwise none is queued.
     pub fn queue_for_retry(&mut self, run: RunId, ids: &[i64]) -> Result<(), LedgerError> {
+        self.requeue(
+            run,
+            ids,
+            Step::Retry,
+            "queued again by `payimport retry`",
+            None,
+        )
+    }
+
+    /// Queues held rows for `run` to send: a person released them (`payimport release`,
+    /// SPEC §12). Each must be live and `held`; otherwise none is queued.
+    /// Queues held rows a person released, each with its record in `resolutions` (SPEC §13).
+    pub fn queue_released(
+        &mut self,
+        run: RunId,
+        ids: &[i64],
+        who: &super::Resolver,
+    ) -> Result<(), LedgerError> {
+        let note = format!(
+            "released by {} with `payimport release` at {}",
+            who.by,
+            now()
+        );
+        self.requeue(run, ids, Step::Release, &note, Some(("release", who)))
+    }
+
+    fn requeue(
+        &mut self,
+        run: RunId,
+        ids: &[i64],
+        step: Step,
+        message: &str,
+        audit: Option<(&str, &super::Resolver)>,
+    ) -> Result<(), LedgerError> {
         let err = sql(&self.path);
         let tx = self.conn.transaction().map_err(&err)?;
         {
             let mut stmt = tx
                 .prepare_cached(&format!(
                     "UPDATE rows SET status = ?4, sent_by_run = ?2, attempts = 0,
-                     message = 'queued again by `payimport retry`', updated_at = ?3
+                     message = ?5, updated_at = ?3
                      WHERE id = ?1 AND live = 1 AND {}",
-                    Step::Retry.guard_to(Status::Pending)
+                    step.guard_to(Status::Pending)
                 ))
                 .map_err(&err)?;
             let t = now();
             for &id in ids {
                 let changed = stmt
-                    .execute(params![id, run, t, Status::Pending])
+                    .execute(params![id, run, t, Status::Pending, message])
                     .map_err(&err)?;
                 if changed != 1 {
-                    let from = Step::Retry.sources(Status::Pending);
+                    let from = step.sources(Status::Pending);
                     return Err(Ledger::unexpected_row(
                         &tx,
                         &self.path,
@@ -326,6 +366,9 @@ impl Ledger {
                         &from,
                         Status::Pending,
                     ));
+                }
+                if let Some((action, who)) = audit {
+                    super::resolve::record_by_id(&tx, run, id, action, who, &t).map_err(&err)?;
                 }
             }
         }
@@ -474,8 +517,10 @@ mod tests {
                 key: Key::of_rejected(&["7", &i.to_string()], 0),
                 loan: "7".into(),
                 loan_id,
-                amount: "1.00".into(),
-                amount_cents: Some(Cents(100)),
+                // Distinct amounts: rows of one loan, amount and date under other keys would
+                // be held as possible duplicates of a posted one (SPEC §12).
+                amount: Cents(100 + i as i64).to_string(),
+                amount_cents: Some(Cents(100 + i as i64)),
                 date: "2026-11-20".into(),
                 reference: format!("r{i}"),
                 payment_method_id: Some(4),
@@ -484,6 +529,7 @@ mod tests {
                 info: Some("info".into()),
                 rejection: None,
                 ret: None,
+                repeat_of: None,
             })
         });
         ledger.stage_file(run, file, rows).unwrap().unwrap();

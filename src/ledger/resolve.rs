@@ -289,6 +289,19 @@ fn record(
     )
 }
 
+/// [`record`] for a row known by its id only (`payimport release`).
+pub(super) fn record_by_id(
+    tx: &rusqlite::Transaction,
+    run: RunId,
+    row_id: i64,
+    action: &str,
+    who: &Resolver,
+    at: &str,
+) -> rusqlite::Result<usize> {
+    let key: String = tx.query_row("SELECT key FROM rows WHERE id = ?1", [row_id], |r| r.get(0))?;
+    record(tx, run, row_id, &key, action, who, None, at)
+}
+
 /// A rejected row still waiting for a correction, for the corrections file.
 #[derive(Debug, Clone)]
 pub struct RejectedRow {

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::status::Step;
 use super::{Claimed, Ledger, LedgerError, RunId, Status, now, sql};
 use crate::money::Cents;
-use crate::returns::{Candidate, Match, decide};
+use crate::returns::{Candidate, Match, Named, decide};
 
 /// What a claimed return's reversal needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub struct ToMatch {
     pub date: String,
     pub reference: String,
     pub original_reference: String,
+    /// The original reference is a NACHA trace number (SPEC §8 rule 3).
+    pub trace_reference: bool,
     pub original_key: Option<String>,
     pub return_code: String,
     /// The row's own comment, if its file gave one.
@@ -131,7 +133,11 @@ pub(super) fn find_match(
                 }));
             }
         };
-        return Ok(Match::Unmatched(format!("{why}; nothing was sent")));
+        // A key is no guess: matching it again later (once it is posted, say) is safe.
+        return Ok(Match::Unmatched {
+            why: format!("{why}; nothing was sent"),
+            candidates: 0,
+        });
     }
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT p.id, p.key, p.reference FROM rows p
@@ -159,16 +165,119 @@ pub(super) fn find_match(
             },
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let reference = r.original_reference.trim();
+    let named =
+        if reference.is_empty() || candidates.iter().any(|c| c.reference.trim() == reference) {
+            None
+        } else {
+            Some(named_elsewhere(conn, r, reference, window_days)?)
+        };
     Ok(decide(
         &r.loan,
         r.amount,
         &r.original_reference,
+        r.trace_reference,
         &candidates,
+        named,
     ))
 }
 
+/// The payment of the return's loan that its reference names, when no candidate has it: why
+/// that one is no candidate, or that none has it. Posted and reversed rows are looked at (one
+/// seek each in rows_posted_by_loan and rows_reversed_by_loan).
+fn named_elsewhere(
+    conn: &Connection,
+    r: &ToMatch,
+    reference: &str,
+    window_days: u32,
+) -> rusqlite::Result<Named> {
+    let found = conn
+        .prepare_cached(
+            "SELECT key, status, file, line, amount_cents, date,
+                (SELECT c.key FROM rows c WHERE c.original_row = p.id AND c.live = 1
+                 AND c.status <> 'unmatched' AND c.id <> ?3 LIMIT 1)
+             FROM rows p WHERE p.loan_id = ?1 AND p.status = 'posted' AND p.kind = 'payment'
+               AND trim(p.reference) = ?2
+             UNION ALL
+             SELECT key, status, file, line, amount_cents, date, NULL
+             FROM rows p WHERE p.loan_id = ?1 AND p.status = 'reversed' AND trim(p.reference) = ?2
+             LIMIT 1",
+        )?
+        .query_row(params![r.loan_id, reference, r.id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Status>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, Option<Cents>>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, Option<String>>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((key, status, file, line, amount, date, claimed_by)) = found else {
+        return Ok(Named::Nothing);
+    };
+    let at = format!("the payment {file}:{line} (key {key})");
+    let why = if status == Status::Reversed {
+        "reversed already".to_string()
+    } else if let Some(other) = claimed_by {
+        format!("claimed by the return with key {other}")
+    } else if amount != Some(r.amount) {
+        format!(
+            "for {}, not {}",
+            amount.map_or("?".into(), |a| a.to_string()),
+            r.amount
+        )
+    } else if date.as_str() > r.date.as_str() {
+        format!("dated {date}, after the return")
+    } else if date < window_start(&r.date, window_days) {
+        format!("dated {date}, before the match window (returns.match_window_days)")
+    } else {
+        "not a candidate".to_string()
+    };
+    Ok(Named::Other(format!("{at}, {why}")))
+}
+
+/// A return that names its original by key settles the oldest earlier `unmatched` return of
+/// the same loan, amount, date and code (SPEC §8 rule 4): the same bounced item, reported
+/// first without a usable reference. It becomes `already_posted` and stays live, so a rerun of
+/// its file finds it handled instead of matching it again to the twin that is left.
+fn settle_repeated_unmatched(
+    tx: &Transaction<'_>,
+    r: &ToMatch,
+    original_key: &str,
+    t: &str,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        &format!(
+            "UPDATE rows SET status = ?1, updated_at = ?2,
+             message = 'settled by the return with key ' || ?3 || ', which names its original (key '
+                 || ?4 || '); nothing more is sent for this one'
+             WHERE id = (SELECT id FROM rows WHERE kind = 'return' AND live = 1 AND status = ?5
+                         AND loan_id = ?6 AND amount_cents = ?7 AND date = ?8
+                         AND COALESCE(return_code, '') = ?9 AND id <> ?10 ORDER BY id LIMIT 1)
+               AND {}",
+            Step::Settle.guard_to(Status::AlreadyPosted)
+        ),
+        params![
+            Status::AlreadyPosted,
+            t,
+            r.key,
+            original_key,
+            Status::Unmatched,
+            r.loan_id,
+            r.amount,
+            r.date,
+            r.return_code,
+            r.id
+        ],
+    )
+}
+
 const TO_MATCH: &str = "SELECT id, key, file, line, loan, loan_id, amount_cents, date, reference,
-        COALESCE(original_reference, ''), original_key, COALESCE(return_code, ''), info
+        COALESCE(original_reference, ''), original_key, COALESCE(return_code, ''), info,
+        trace_reference
     FROM rows WHERE sent_by_run = ?1 AND status = ?2 AND kind = 'return'
       AND original_row IS NULL AND loan_id IS NOT NULL ORDER BY id";
 
@@ -187,6 +296,7 @@ fn to_match(r: &rusqlite::Row) -> rusqlite::Result<ToMatch> {
         original_key: r.get(10)?,
         return_code: r.get(11)?,
         comments: r.get(12)?,
+        trace_reference: r.get(13)?,
     })
 }
 
@@ -239,17 +349,24 @@ impl Ledger {
                             Status::Pending,
                         ));
                     }
+                    if r.original_key.is_some() {
+                        settle_repeated_unmatched(&tx, &r, &c.key, &t).map_err(&err)?;
+                    }
                     Ok(c.key)
                 }
-                Match::Unmatched(message) => {
+                Match::Unmatched {
+                    why: message,
+                    candidates,
+                } => {
                     let changed = tx
                         .execute(
                             &format!(
-                                "UPDATE rows SET status = ?2, message = ?3, updated_at = ?4
+                                "UPDATE rows SET status = ?2, message = ?3, updated_at = ?4,
+                                 match_candidates = ?5
                                  WHERE id = ?1 AND {}",
                                 Step::Match.guard_to(Status::Unmatched)
                             ),
-                            params![r.id, Status::Unmatched, message, t],
+                            params![r.id, Status::Unmatched, message, t, candidates as i64],
                         )
                         .map_err(&err)?;
                     if changed != 1 {
@@ -379,6 +496,7 @@ mod tests {
             info: Some("info".into()),
             rejection: None,
             ret: None,
+            repeat_of: None,
         }
     }
 
@@ -394,6 +512,7 @@ mod tests {
                 original_reference: original_reference.into(),
                 original_key: None,
                 reverse_reason: Some("payment.reverse.nsf".into()),
+                trace_reference: false,
             }),
             ..payment(line, loan, cents, date, "trace")
         }

@@ -50,6 +50,10 @@ states! {
     /// A return whose original payment was not found, or not found alone: nothing was sent
     /// (SPEC §8). `retry` matches it again.
     Unmatched = "unmatched",
+    /// A payment that may be a duplicate (SPEC §12): the same loan, amount and date as a
+    /// payment posted under another key, or the same reference too as another row of its
+    /// file. Not sent until a person releases it (`payimport release`).
+    Held = "held",
     /// LoanPro said no (4xx, 409, or 200 with an error), with its message.
     Failed = "failed",
     /// Never reached LoanPro: transient failures used up the attempts, or the run stopped first.
@@ -94,6 +98,14 @@ pub enum Step {
     Amend,
     /// `payimport dismiss`: a person settled the row elsewhere (SPEC §13).
     Dismiss,
+    /// A person decided a held payment is a payment of its own: `payimport release`.
+    Release,
+    /// A new or lost ledger read LoanPro before sending, and found the row's key there
+    /// (SPEC §12): `already_posted`.
+    Verify,
+    /// A return that names its original by key settles an earlier `unmatched` return of the
+    /// same loan, amount, date and code (SPEC §8 rule 4): that one is `already_posted`.
+    Settle,
 }
 
 use Step::*;
@@ -123,25 +135,33 @@ const TRANSITIONS: &[(Step, Status, Status)] = &[
     (Match, Pending, Unmatched),
     (TakeOver, Unmatched, Unmatched),
     (Reverse, Posted, Reversed),
-    // `held` (branch nevertwice) is one more from-state of Amend once merged.
+    // A display id resolved to a loan that already has this payment under another key.
+    (Resolve, Pending, Held),
+    (TakeOver, Held, Held),
+    (Release, Held, Pending),
+    (Verify, Pending, AlreadyPosted),
+    (Verify, Pending, Unsent),
+    (Settle, Unmatched, AlreadyPosted),
     (Amend, Rejected, Amended),
     (Amend, Failed, Amended),
+    (Amend, Held, Amended),
     (Amend, Unmatched, Pending),
     (Dismiss, Rejected, Dismissed),
     (Dismiss, Unmatched, Dismissed),
     (Dismiss, Failed, Dismissed),
+    (Dismiss, Held, Dismissed),
     (Dismiss, Unsent, Dismissed),
     (Dismiss, Unknown, Dismissed),
 ];
 
 /// The states a row is staged in; the others are reached only through [`TRANSITIONS`].
-pub(super) const STAGED: [Status; 4] = [Pending, Rejected, AlreadyPosted, Unknown];
+pub(super) const STAGED: [Status; 5] = [Pending, Rejected, AlreadyPosted, Unknown, Held];
 
 impl Status {
     /// The open states, in the order the `rows_open` index condition names them (SQLite
     /// matches a query's condition to a partial index's term by term, so the order is part of
     /// the condition).
-    const OPEN: [Status; 5] = [Sending, Unknown, Failed, Unsent, Unmatched];
+    const OPEN: [Status; 6] = [Sending, Unknown, Failed, Unsent, Unmatched, Held];
 
     pub fn parse(s: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|st| st.as_str() == s)
@@ -222,7 +242,7 @@ pub fn in_states(states: impl IntoIterator<Item = Status>) -> String {
 }
 
 /// `status = 'a' OR status = 'b' ...`, every state: the `CHECK` of `rows.status` (migration
-/// 0006), which a test holds the migration to. Not `status IN (...)`, which SQLite rebuilds
+/// 0007), which a test holds the migration to. Not `status IN (...)`, which SQLite rebuilds
 /// for every row written (BENCHMARKS.md).
 #[cfg(test)]
 pub fn check_condition() -> String {
@@ -296,6 +316,7 @@ mod tests {
                 "dismissed",
                 "rejected",
                 "unmatched",
+                "held",
                 "failed",
                 "unsent",
                 "unknown",
@@ -373,6 +394,9 @@ mod tests {
             (Dismissed, Pending),
             (Amended, Dismissed),
             (Dismissed, Amended),
+            // A held payment is sent only once a person releases it, through `pending`.
+            (Held, Sending),
+            (Held, Posted),
         ] {
             assert!(!Status::allows(from, to), "{from} -> {to}");
         }
@@ -397,10 +421,16 @@ mod tests {
 
     #[test]
     fn nothing_leads_to_already_posted_or_back_to_a_staged_only_state() {
-        // already_posted is given at staging only; rejected only at staging or by a look-up.
+        // already_posted is given at staging, by LoanPro's own word before a first send, or to
+        // an unmatched return that a later one settled; rejected only at staging or by a look-up.
         for from in Status::ALL {
-            assert!(!Status::allows(from, AlreadyPosted));
+            let may = [(Verify, Pending), (Settle, Unmatched)]
+                .iter()
+                .any(|&(st, f)| f == from && st.sources(AlreadyPosted).contains(&f));
+            assert_eq!(Status::allows(from, AlreadyPosted), may, "{from}");
         }
+        assert_eq!(Verify.sources(AlreadyPosted), [Pending]);
+        assert_eq!(Settle.sources(AlreadyPosted), [Unmatched]);
         assert_eq!(Resolve.sources(Rejected), [Pending]);
     }
 
@@ -435,7 +465,7 @@ mod tests {
         assert_eq!(
             attention,
             [
-                Rejected, Unmatched, Failed, Unsent, Unknown, Pending, Sending
+                Rejected, Unmatched, Held, Failed, Unsent, Unknown, Pending, Sending
             ]
         );
     }
@@ -446,7 +476,7 @@ mod tests {
         assert_eq!(Retry.guard(), "status IN ('unmatched', 'failed', 'unsent')");
         assert_eq!(
             TakeOver.guard(),
-            "status IN ('unmatched', 'failed', 'unsent', 'pending')"
+            "status IN ('unmatched', 'held', 'failed', 'unsent', 'pending')"
         );
         assert_eq!(Match.guard_to(Unmatched), "status IN ('pending')");
         assert_eq!(Answer.guard_to(Posted), "status IN ('sending')");
@@ -459,7 +489,7 @@ mod tests {
         assert!(Retry.sources(Posted).is_empty());
         assert_eq!(
             open_condition(),
-            "status IN ('sending', 'unknown', 'failed', 'unsent', 'unmatched')"
+            "status IN ('sending', 'unknown', 'failed', 'unsent', 'unmatched', 'held')"
         );
     }
 

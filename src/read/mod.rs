@@ -69,6 +69,9 @@ pub struct RawReturn {
     pub reverse_reason: Option<String>,
     /// A comment for this row, in place of the `comments` template.
     pub comments: Option<String>,
+    /// The original reference is a NACHA original trace number: it rarely equals the reference
+    /// the payment was logged with, so one that names no payment says nothing (SPEC §8 rule 3).
+    pub trace_reference: bool,
 }
 
 /// A row read from a file.

@@ -88,7 +88,10 @@ pub fn what_to_do(status: Status) -> &'static str {
             "A run was interrupted: the next import or retry recovers it (reading it back first if it may have been sent)."
         }
         Status::Unmatched => {
-            "No single posted payment matches this return: check the loan and amount it names; `payimport retry` matches it again once the original is posted, or name its original with `payimport amend KEY --original PAYMENT_KEY`; `payimport dismiss KEY --note TEXT` if it was reversed by hand."
+            "Nothing was reversed: its message says why. No payment yet: `payimport retry` matches it once the payment is posted. Several candidates, or a reference naming another payment: find the bounced payment and name it with `payimport amend KEY --original PAYMENT_KEY`; never by elimination. Reversed by hand in LoanPro: `payimport dismiss KEY --note TEXT`."
+        }
+        Status::Held => {
+            "A possible duplicate, not sent: its message names the row it repeats. If the bank really sent two payments, `payimport release KEY` sends it once; if not, `payimport dismiss KEY --note TEXT` (`retry` never sends it)."
         }
         Status::Posted
         | Status::AlreadyPosted
@@ -179,6 +182,7 @@ fn status_class(status: Status) -> &'static str {
         // Listed, not `_`: a new state must be given its colour here.
         Status::Reversed
         | Status::Unmatched
+        | Status::Held
         | Status::Unsent
         | Status::Unknown
         | Status::Pending

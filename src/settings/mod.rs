@@ -51,6 +51,8 @@ pub struct Settings {
     /// `[metrics] textfile`: where `import` and `retry` write their Prometheus metrics,
     /// resolved against the settings file's folder; `--metrics-file` overrides it.
     pub metrics_textfile: Option<PathBuf>,
+    /// `[ledger] verify`: when LoanPro is read before sending (SPEC §12).
+    pub verify: Verify,
     pub limits: Limits,
     pub payments: Payments,
     /// `[returns]` (SPEC §8); its defaults when the file has none.
@@ -77,6 +79,8 @@ pub struct Limits {
     pub concurrency: usize,
     pub max_attempts: u32,
     pub settle_secs: f64,
+    /// `min_file_age_secs`: a file modified more recently may still be being written (SPEC §12).
+    pub min_file_age_secs: u64,
 }
 
 impl Default for Limits {
@@ -86,6 +90,7 @@ impl Default for Limits {
             concurrency: 4,
             max_attempts: 5,
             settle_secs: 60.0,
+            min_file_age_secs: 60,
         }
     }
 }
@@ -100,6 +105,32 @@ pub struct Payments {
     pub default_payment_type_id: u32,
     pub default_extra: String,
     pub info: InfoTemplate,
+    /// `duplicates`: whether a possible duplicate is held or posted (SPEC §12).
+    pub duplicates: Duplicates,
+}
+
+/// `[payments] duplicates` (SPEC §12): a payment that may be a duplicate of another row is
+/// `held` for a person (`hold`, the default), or sent all the same (`post`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Duplicates {
+    #[default]
+    Hold,
+    Post,
+}
+
+/// `[ledger] verify` (SPEC §12): when each loan's payments are read from LoanPro before its
+/// rows are sent: `auto` (default) while the ledger has no posted row yet and rows are dated
+/// before today (a new or lost ledger), `always` on every import (two ledgers for one tenant),
+/// `never` where the ledger is known to be whole and a first night's reads would cost too much
+/// (not in SPEC §12: the test suite's fixtures are all "before today" on new ledgers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 /// What the loan column of a source holds.
@@ -258,6 +289,7 @@ impl Settings {
             loanpro: raw.loanpro,
             ledger_path: dir.join(&raw.ledger.path),
             metrics_textfile: metrics_textfile(raw.metrics.textfile, dir)?,
+            verify: raw.ledger.verify,
             limits,
             payments,
             returns,
@@ -331,6 +363,12 @@ fn limits(l: &RawLimits) -> Result<Limits, Invalid> {
         concurrency: l.concurrency as usize,
         max_attempts: l.max_attempts as u32,
         settle_secs: l.settle_secs,
+        min_file_age_secs: u64::try_from(l.min_file_age_secs).map_err(|_| {
+            at("limits.min_file_age_secs")(format!(
+                "must be 0 (off) or a number of seconds, got {}",
+                l.min_file_age_secs
+            ))
+        })?,
     })
 }
 
@@ -358,6 +396,7 @@ fn payments(p: RawPayments) -> Result<Payments, Invalid> {
         payment_types,
         extra,
         info,
+        duplicates: p.duplicates,
     })
 }
 

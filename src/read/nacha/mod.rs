@@ -169,6 +169,7 @@ impl<R: BufRead> NachaReader<R> {
                     ret: Some(Box::new(RawReturn {
                         code,
                         original_reference: original,
+                        trace_reference: true,
                         ..RawReturn::default()
                     })),
                     ..RawFields::default()
