@@ -17,7 +17,7 @@ use crate::interrupt::Interrupt;
 use crate::ledger::{Claimed, Ledger, LedgerError, Outcome, Reversal, RunId, Status};
 use crate::loanpro::{Answer, Client, ReadError};
 use crate::payment::{Key, PaymentBody, VoidBody, key_marker};
-use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
+use crate::readback::{ReadBackConfig, ReadBackReport, read_back};
 use crate::returns::nacha_return_code;
 
 /// How hard to press.
@@ -271,7 +271,7 @@ pub struct SendReport {
     pub stopped: Option<String>,
     /// The signal that interrupted the run, if one did.
     pub interrupted: Option<&'static str>,
-    pub reconciled: ReconcileReport,
+    pub reconciled: ReadBackReport,
 }
 
 /// What one run sends with, in both of its phases (payments, then reversals).
@@ -281,7 +281,7 @@ pub struct Sending<'a> {
     pub run: RunId,
     pub client: &'a Arc<Client>,
     pub config: &'a DispatchConfig,
-    pub reconcile: &'a ReconcileConfig,
+    pub read_back: &'a ReadBackConfig,
     pub progress: &'a ProgressBar,
     pub interrupt: &'a Interrupt,
 }
@@ -295,7 +295,7 @@ pub async fn send_all(sending: &Sending<'_>, phase: Phase) -> Result<SendReport,
         run,
         client,
         config,
-        reconcile: reconcile_config,
+        read_back: read_back_config,
         progress,
         interrupt,
     } = *sending;
@@ -328,7 +328,7 @@ pub async fn send_all(sending: &Sending<'_>, phase: Phase) -> Result<SendReport,
         // Read-backs only read, so a signal may cut them short: the rows stay `unknown` for
         // the next run. Results already being recorded are recorded (that runs on its own).
         let round = tokio::select! {
-            round = reconcile(ledger, client, uncertain, run, reconcile_config) => round?,
+            round = read_back(ledger, client, uncertain, run, read_back_config) => round?,
             signal = interrupt.wait() => {
                 report.interrupted = Some(signal);
                 break;

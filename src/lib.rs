@@ -23,7 +23,7 @@
 //!   (a ledger method, or `dispatch::verdict` for a LoanPro answer).
 //! - `session` — one run that talks to LoanPro; `interrupt` — SIGTERM, SIGINT and SIGHUP stop
 //!   it gracefully (a second signal at once); `dispatch` — the worker pool and rate limiter;
-//!   `reconcile` — reading uncertain rows back; `loanpro` — the API client and how an answer is
+//!   `readback` — reading uncertain rows back; `loanpro` — the API client and how an answer is
 //!   classified.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
 //! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
@@ -45,7 +45,7 @@ pub mod money;
 pub mod output;
 pub mod payment;
 pub mod read;
-pub mod reconcile;
+pub mod readback;
 pub mod report;
 pub mod returns;
 pub mod sandbox;

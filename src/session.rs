@@ -10,7 +10,7 @@ use crate::interrupt::Interrupt;
 use crate::ledger::{Ledger, RunId, RunOutcome, Status};
 use crate::loanpro::{Client, ClientConfig, ReadError};
 use crate::output;
-use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
+use crate::readback::{ReadBackConfig, ReadBackReport, read_back};
 use crate::returns::{CommentValues, Returns};
 use crate::settings::{Settings, Token};
 
@@ -23,9 +23,9 @@ pub struct Session {
     ledger: Arc<Mutex<Ledger>>,
     client: Arc<Client>,
     dispatch: DispatchConfig,
-    reconcile: ReconcileConfig,
+    read_back: ReadBackConfig,
     /// What reconciliation did, at the start and during the run.
-    pub reconciled: ReconcileReport,
+    pub reconciled: ReadBackReport,
     /// SIGTERM, SIGINT or SIGHUP: the run stops gracefully (`interrupt`).
     interrupt: Interrupt,
     /// `[returns]`: how returns are matched and what their reversals say.
@@ -94,12 +94,12 @@ impl Session {
                 limits.max_attempts,
                 limits.requests_per_second,
             ),
-            reconcile: ReconcileConfig {
+            read_back: ReadBackConfig {
                 settle: Duration::from_secs_f64(limits.settle_secs),
                 max_attempts: limits.max_attempts,
                 concurrency: limits.concurrency,
             },
-            reconciled: ReconcileReport::default(),
+            reconciled: ReadBackReport::default(),
             interrupt,
             returns: settings.returns.clone(),
             matched: Vec::new(),
@@ -112,15 +112,15 @@ impl Session {
             );
             // Read-backs only read: a signal may cut them short, the rows stay `unknown` for
             // the next run, and the run goes on to end as interrupted.
-            let read_back = reconcile(
+            let reading = read_back(
                 &session.ledger,
                 &session.client,
                 earlier,
                 run,
-                &session.reconcile,
+                &session.read_back,
             );
             let report = tokio::select! {
-                report = read_back => Some(report?),
+                report = reading => Some(report?),
                 _ = session.interrupt.wait() => None,
             };
             if let Some(report) = report {
@@ -155,7 +155,7 @@ impl Session {
             run: self.run,
             client: &self.client,
             config: &self.dispatch,
-            reconcile: &self.reconcile,
+            read_back: &self.read_back,
             progress: &bar,
             interrupt: &self.interrupt,
         };
@@ -227,7 +227,7 @@ impl Session {
                 Some(id) => Ok(id),
                 None => match self
                     .client
-                    .loan_by_display_id(&display_id, self.reconcile.max_attempts)
+                    .loan_by_display_id(&display_id, self.read_back.max_attempts)
                     .await
                 {
                     Ok(Some(id)) => Ok(id),

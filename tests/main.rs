@@ -15,7 +15,7 @@ mod import_csv;
 mod metrics;
 mod operator;
 mod properties;
-mod reconcile;
+mod readback;
 mod report_html;
 mod report_output;
 mod returns;
