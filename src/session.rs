@@ -5,10 +5,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::dispatch::{DispatchConfig, Phase, SendReport, Sending, send_all};
+use crate::dispatch::{DispatchConfig, SendReport, Sending, send_all};
 use crate::interrupt::Interrupt;
-use crate::ledger::{Ledger, RunId, RunOutcome, Status};
+use crate::ledger::{Kind, Ledger, RunId, RunOutcome, Status};
 use crate::loanpro::{Client, ClientConfig, ReadError};
+use crate::metrics::Meter;
 use crate::output;
 use crate::readback::{ReadBackConfig, ReadBackReport, read_back};
 use crate::returns::{CommentValues, Returns};
@@ -43,6 +44,7 @@ impl Session {
         token: Option<Token>,
         command: &str,
         source: Option<&str>,
+        meter: &Meter,
     ) -> anyhow::Result<Session> {
         // First, so that from here on a signal stops the run gracefully instead of killing it.
         let interrupt = Interrupt::install()
@@ -52,13 +54,16 @@ impl Session {
             Some(t) => t,
             None => settings.loanpro.token().map_err(anyhow::Error::msg)?,
         };
-        let client = Client::new(ClientConfig {
-            base_url: settings.loanpro.base_url.clone(),
-            tenant_id: settings.loanpro.tenant_id.clone(),
-            token,
-            timeout: Duration::from_secs_f64(settings.loanpro.timeout_secs),
-            requests_per_second: settings.limits.requests_per_second,
-        })
+        let client = Client::counted(
+            ClientConfig {
+                base_url: settings.loanpro.base_url.clone(),
+                tenant_id: settings.loanpro.tenant_id.clone(),
+                token,
+                timeout: Duration::from_secs_f64(settings.loanpro.timeout_secs),
+                requests_per_second: settings.limits.requests_per_second,
+            },
+            meter.requests.clone(),
+        )
         .map_err(anyhow::Error::msg)?;
 
         let mut ledger = Ledger::open(ledger_path)?;
@@ -82,7 +87,7 @@ impl Session {
             );
         }
         let run = ledger.begin_run(command, source)?;
-        crate::metrics::run_started(run);
+        meter.run_started(run);
         tracing::info!(run, command, "run started");
         let limits = &settings.limits;
         let mut session = Session {
@@ -159,7 +164,7 @@ impl Session {
             progress: &bar,
             interrupt: &self.interrupt,
         };
-        let mut report = send_all(&sending, Phase::Payments).await?;
+        let mut report = send_all(&sending, Kind::Payment).await?;
         // Returns go once every payment of the run has settled, so that a deposit and its
         // return in one run match (SPEC §8).
         if report.stopped.is_none() && report.interrupted.is_none() {
@@ -182,7 +187,7 @@ impl Session {
                 },
             )?;
             self.matched = matched;
-            let reversals = send_all(&sending, Phase::Returns).await?;
+            let reversals = send_all(&sending, Kind::Return).await?;
             report.stopped = reversals.stopped;
             report.interrupted = reversals.interrupted;
             report.reconciled.add(&reversals.reconciled);
@@ -223,33 +228,40 @@ impl Session {
                 break;
             }
             let cached = self.ledger().cached_loan_id(&display_id)?;
-            let result = match cached {
-                Some(id) => Ok(id),
-                None => match self
-                    .client
-                    .loan_by_display_id(&display_id, self.read_back.max_attempts)
-                    .await
-                {
-                    Ok(Some(id)) => Ok(id),
-                    Ok(None) => Err((
-                        Status::Rejected,
-                        format!(
-                            "field `loan` value {display_id:?}: unidentified: no loan in LoanPro has this display id; route the payment to suspense"
-                        ),
-                    )),
-                    Err(ReadError::Failed(m)) => Err((
-                        Status::Unsent,
-                        format!("could not look up the display id {display_id:?}: {m}"),
-                    )),
-                    Err(ReadError::AuthRefused(m)) => {
-                        self.ledger().end_run(self.run, RunOutcome::Stopped)?;
-                        anyhow::bail!("LoanPro refused the credentials ({m})")
+            let found = match cached {
+                Some(id) => Ok(Some(id)),
+                None => {
+                    // Only reads: a signal ends its waits (a 429's Retry-After) at once.
+                    let lookup = self
+                        .client
+                        .loan_by_display_id(&display_id, self.read_back.max_attempts);
+                    tokio::select! {
+                        biased;
+                        _ = self.interrupt.wait() => break,
+                        found = lookup => found,
                     }
-                    Err(ReadError::Redirected(reason)) => {
-                        self.ledger().end_run(self.run, RunOutcome::Stopped)?;
-                        anyhow::bail!("{reason}")
-                    }
-                },
+                }
+            };
+            let result = match found {
+                Ok(Some(id)) => Ok(id),
+                Ok(None) => Err((
+                    Status::Rejected,
+                    format!(
+                        "field `loan` value {display_id:?}: unidentified: no loan in LoanPro has this display id; route the payment to suspense"
+                    ),
+                )),
+                Err(ReadError::Failed(m)) => Err((
+                    Status::Unsent,
+                    format!("could not look up the display id {display_id:?}: {m}"),
+                )),
+                Err(ReadError::AuthRefused(m)) => {
+                    self.ledger().end_run(self.run, RunOutcome::Stopped)?;
+                    anyhow::bail!("LoanPro refused the credentials ({m})")
+                }
+                Err(ReadError::Redirected(reason)) => {
+                    self.ledger().end_run(self.run, RunOutcome::Stopped)?;
+                    anyhow::bail!("{reason}")
+                }
             };
             self.ledger()
                 .resolve_display_id(self.run, &display_id, result)?;

@@ -20,5 +20,6 @@ mod report_html;
 mod report_output;
 mod returns;
 mod signals;
+mod stops;
 mod tenant;
 mod util;

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use super::import::{self, ImportArgs};
 use crate::cli::Exit;
 use crate::ledger::{Ledger, Status};
+use crate::metrics::Meter;
 use crate::sandbox::{Fault, Sandbox, SandboxConfig};
 use crate::settings::{Settings, Token};
 
@@ -82,7 +83,15 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
                 dry_run: false,
                 files: vec![path],
             };
-            import::run_on(settings, ledger, &args, Some(token), today).await
+            import::run_on(
+                settings,
+                ledger,
+                &args,
+                Some(token),
+                today,
+                &Meter::default(),
+            )
+            .await
         }
     };
     let mut surprises = Vec::new();

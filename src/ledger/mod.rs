@@ -26,7 +26,9 @@ mod status;
 mod tenant;
 
 pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
-pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
+pub use queue::{
+    Claim, Claimed, ClaimedPayment, Kind, Outcome, Reconciled, RetryCandidate, Uncertain,
+};
 pub use returns::{Matched, Reversal, ToMatch};
 pub use stage::{NewReturn, NewRow, RunOutcome, Staged};
 pub use status::{Status, Step};
@@ -210,7 +212,7 @@ impl Ledger {
         &self.path
     }
 
-    /// Test hook (`PAYIMPORT_LEDGER_FAIL_AFTER`, see `crashpoint`): from now on every write
+    /// For a test hook (`PAYIMPORT_LEDGER_FAIL_AFTER`, see `crashpoint`): from now on every write
     /// fails with an SQLite error, as on a disk that has just filled up.
     pub fn refuse_writes(&self) -> Result<(), LedgerError> {
         self.conn
