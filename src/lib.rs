@@ -22,9 +22,10 @@
 //!   (its tests fail until they agree), and the code of the step that moves rows into it
 //!   (a ledger method, or `dispatch::verdict` for a LoanPro answer).
 //! - `session` — one run that talks to LoanPro; `interrupt` — SIGTERM, SIGINT and SIGHUP stop
-//!   it gracefully (a second signal at once); `dispatch` — the worker pool and rate limiter;
-//!   `readback` — reading uncertain rows back; `loanpro` — the API client and how an answer is
-//!   classified.
+//!   it gracefully (a second signal at once); `dispatch` — the worker pool: one claim
+//!   and one retry loop for payments and reversals; `readback` — reading uncertain rows back;
+//!   `loanpro` — the API client, the rate limiter and how an answer is classified.
+//!   `crashpoint` — test hooks, compiled only with the `test-hooks` feature (`cargo test`).
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
 //! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals

@@ -1014,6 +1014,32 @@ mod tests {
     }
 
     #[test]
+    fn paging_ends_on_a_repeated_page_past_the_total_or_past_the_ceiling() {
+        let page = |i: u64| vec![serde_json::json!({"id": i, "info": "x"})];
+        let failed = |r: Result<(), ReadError>, why: &str| match r {
+            Err(ReadError::Failed(m)) => assert!(m.contains(why), "{m}"),
+            other => panic!("{other:?}"),
+        };
+        let mut g = PageGuard::default();
+        g.check(page(1), 1, None, "u").unwrap();
+        failed(g.check(page(1), 2, None, "u"), "repeats the previous one");
+
+        let mut g = PageGuard::default();
+        g.check(page(1), 1, Some(2), "u").unwrap();
+        g.check(page(2), 2, Some(2), "u").unwrap();
+        failed(
+            g.check(page(3), 3, Some(2), "u"),
+            "3 items read of a `summary.total` of 2",
+        );
+
+        let mut g = PageGuard::default();
+        for i in 1..=MAX_PAGES {
+            g.check(page(i), i as usize, None, "u").unwrap();
+        }
+        failed(g.check(page(0), 0, None, "u"), "more than 10000 pages");
+    }
+
+    #[test]
     fn posted_carries_the_payment_id() {
         assert_eq!(
             classify(200, None, None, Body::Complete(POSTED)),
