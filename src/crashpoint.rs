@@ -3,7 +3,8 @@
 //!
 //! Points: `staged` (files staged, nothing claimed), `claimed` (a batch marked `sending`, nothing
 //! sent), `answered` (an answer received, not yet recorded), `recorded` (a group of results
-//! committed). Without the variable this is one relaxed atomic load per call.
+//! committed), `archive` (the run's outcome committed, its files not moved yet). Without the
+//! variable this is one relaxed atomic load per call.
 //!
 //! Only with the `test-hooks` feature (which `cargo test` turns on): a release build has
 //! neither hook, and the variables mean nothing to it.

@@ -18,6 +18,7 @@ mod properties;
 mod readback;
 mod report_html;
 mod report_output;
+mod resolve;
 mod returns;
 mod signals;
 mod stops;
