@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
-cargo build --release --quiet --bin payimport --example gen
+cargo build --release --quiet --features test-hooks --bin payimport --example gen
 BIN=$PWD/target/release/payimport
 GEN=$PWD/target/release/examples/gen
 W=$(mktemp -d /tmp/payimport-bench.XXXXXX)

@@ -20,9 +20,10 @@
 //!   rows), `resolve.rs` (amend, dismiss and their audit trail, SPEC §13), `verify.rs` (a new
 //!   or lost ledger reads LoanPro first, SPEC §12); `status.rs` is the row state machine.
 //! - `session` — one run that talks to LoanPro; `interrupt` — SIGTERM, SIGINT and SIGHUP stop
-//!   it gracefully (a second signal at once); `dispatch` — the worker pool; `reconcile` —
-//!   reading uncertain rows back; `loanpro` — the API client, the rate limiter and how an
-//!   answer is classified.
+//!   it gracefully (a second signal at once); `dispatch` — the worker pool: one claim
+//!   and one retry loop for payments and reversals; `readback` — reading uncertain rows back;
+//!   `loanpro` — the API client, the rate limiter and how an answer is classified.
+//!   `crashpoint` — test hooks, compiled only with the `test-hooks` feature (`cargo test`).
 //! - `archive` — `import --archive DIR`: done and failed folders, moves that never overwrite.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
 //! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
@@ -63,7 +64,7 @@ pub mod money;
 pub mod output;
 pub mod payment;
 pub mod read;
-pub mod reconcile;
+pub mod readback;
 pub mod report;
 pub mod returns;
 pub mod sandbox;

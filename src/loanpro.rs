@@ -25,12 +25,9 @@ use crate::settings::Token;
 /// misbehaving server fill the memory.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// Requests per HTTP status this process made to LoanPro, for the metrics file. Process-wide,
-/// not per client: a run that fails before it has a session still reports what it asked.
-pub static REQUESTS: RequestCounts = RequestCounts::new();
-
-/// A counter per HTTP status (100..=599), and one for requests that got no answer at all
-/// (refused connection, timeout, reset): lock-free, as every worker counts.
+/// Requests per HTTP status a client made to LoanPro, for the metrics file: a counter per
+/// HTTP status (100..=599), and one for requests that got no answer at all (refused
+/// connection, timeout, reset); lock-free, as every worker counts.
 pub struct RequestCounts {
     /// Index `status - 100` for an answer; [`NO_ANSWER`] for none.
     counts: [AtomicU64; 501],
@@ -38,13 +35,15 @@ pub struct RequestCounts {
 
 const NO_ANSWER: usize = 500;
 
-impl RequestCounts {
-    const fn new() -> RequestCounts {
+impl Default for RequestCounts {
+    fn default() -> RequestCounts {
         RequestCounts {
             counts: [const { AtomicU64::new(0) }; 501],
         }
     }
+}
 
+impl RequestCounts {
     /// Counts one request: its status, or `None` when no answer came.
     pub fn count(&self, status: Option<u16>) {
         let i = match status {
@@ -292,10 +291,20 @@ pub struct Client {
     odata: String,
     limiter: DefaultDirectRateLimiter,
     paused_until: Mutex<Option<Instant>>,
+    /// Every request's status, for the metrics file.
+    requests: Arc<RequestCounts>,
 }
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Arc<Client>, String> {
+        Client::counted(config, Arc::default())
+    }
+
+    /// A client that counts its requests in `requests`.
+    pub fn counted(
+        config: ClientConfig,
+        requests: Arc<RequestCounts>,
+    ) -> Result<Arc<Client>, String> {
         let mut headers = HeaderMap::new();
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose()))
             .map_err(|_| {
@@ -328,6 +337,7 @@ impl Client {
             odata: format!("{}/odata.svc", config.base_url.trim_end_matches('/')),
             limiter: RateLimiter::direct(quota),
             paused_until: Mutex::new(None),
+            requests,
         }))
     }
 
@@ -352,47 +362,51 @@ impl Client {
         self.limiter.until_ready().await;
     }
 
-    /// Logs one payment: `PUT Loans(id)`.
-    pub async fn put_payment(&self, loan_id: i64, body: &PaymentBody<'_>) -> Answer {
-        self.ready().await;
-        let url = format!("{}/Loans({loan_id})", self.odata);
-        let body = match serde_json::to_vec(body) {
-            Ok(b) => b,
-            Err(e) => {
-                return Answer::Refused {
-                    http_status: 0,
-                    message: format!("cannot encode the payment: {e}"),
-                };
-            }
+    /// Sends a request that writes to LoanPro and classifies the answer, after waiting for any
+    /// pause (a 429's Retry-After) and for the rate limiter. `None`: `stop` came during that
+    /// wait, so nothing left. Once the request leaves it is not cancelled: its answer is awaited
+    /// (at most `timeout_secs`) so that the row's outcome is known.
+    pub async fn send(&self, request: &Request, stop: impl Future<Output = ()>) -> Option<Answer> {
+        tokio::select! {
+            biased;
+            () = stop => return None,
+            () = self.ready() => {}
+        }
+        let (builder, void) = match request {
+            Request::Payment { loan_id, .. } => (
+                self.http.put(format!("{}/Loans({loan_id})", self.odata)),
+                false,
+            ),
+            Request::Reversal {
+                loan_id,
+                payment_id,
+                ..
+            } => (
+                self.http.post(format!(
+                    "{}/Loans({loan_id})/VoidPayment({payment_id})",
+                    self.odata
+                )),
+                true,
+            ),
         };
-        self.send(self.http.put(url), body, false).await
-    }
-
-    /// Reverses one payment (SPEC §8): `POST Loans(id)/VoidPayment(pid)`. Classified as a PUT
-    /// is, and a 200 whose `d` is `true` is a yes too.
-    pub async fn void_payment(&self, loan_id: i64, payment_id: u64, body: &VoidBody<'_>) -> Answer {
-        self.ready().await;
-        let url = format!("{}/Loans({loan_id})/VoidPayment({payment_id})", self.odata);
-        let body = match serde_json::to_vec(body) {
-            Ok(b) => b,
-            Err(e) => {
-                return Answer::Refused {
-                    http_status: 0,
-                    message: format!("cannot encode the reversal: {e}"),
-                };
-            }
-        };
-        self.send(self.http.post(url), body, true).await
+        Some(self.send_json(builder, request.body().to_vec(), void).await)
     }
 
     /// Sends a JSON body and classifies the answer.
-    async fn send(&self, request: reqwest::RequestBuilder, body: Vec<u8>, void: bool) -> Answer {
+    /// A reversal's answer is classified as a PUT's is, and a 200 whose `d` is `true` is a yes too.
+    async fn send_json(
+        &self,
+        request: reqwest::RequestBuilder,
+        body: Vec<u8>,
+        void: bool,
+    ) -> Answer {
         let sent = request
             .header(CONTENT_TYPE, "application/json")
             .body(body)
             .send()
             .await;
-        REQUESTS.count(sent.as_ref().ok().map(|r| r.status().as_u16()));
+        self.requests
+            .count(sent.as_ref().ok().map(|r| r.status().as_u16()));
         match sent {
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
@@ -427,6 +441,47 @@ impl Client {
     }
 }
 
+/// A request that writes to LoanPro, encoded once and sent as often as its answers allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Logs one payment: `PUT Loans(id)` (SPEC §4).
+    Payment { loan_id: i64, body: Vec<u8> },
+    /// Reverses one payment: `POST Loans(id)/VoidPayment(pid)` (SPEC §8).
+    Reversal {
+        loan_id: i64,
+        payment_id: u64,
+        body: Vec<u8>,
+    },
+}
+
+impl Request {
+    pub fn payment(loan_id: i64, body: &PaymentBody<'_>) -> Request {
+        Request::Payment {
+            loan_id,
+            body: encode(body),
+        }
+    }
+
+    pub fn reversal(loan_id: i64, payment_id: u64, body: &VoidBody<'_>) -> Request {
+        Request::Reversal {
+            loan_id,
+            payment_id,
+            body: encode(body),
+        }
+    }
+
+    fn body(&self) -> &[u8] {
+        match self {
+            Request::Payment { body, .. } | Request::Reversal { body, .. } => body,
+        }
+    }
+}
+
+/// Our own bodies are structs of strings, numbers and booleans: JSON always encodes them.
+fn encode(body: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).expect("a request body of strings and numbers encodes as JSON")
+}
+
 /// A payment as LoanPro lists it: enough to find a key again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedPayment {
@@ -453,22 +508,30 @@ pub enum ReadError {
 const PAGE: usize = 50;
 
 impl Client {
-    /// Every payment of a loan: `GET Loans(id)/Payments`, page after page until `total`.
+    /// Every payment of a loan: `GET Loans(id)/Payments`, page after page until `total` or an
+    /// empty page. A server that ignores `$skip` or whose pages never end is an error, not a
+    /// loop (SPEC §14): see [`PageGuard`].
     pub async fn loan_payments(
         &self,
         loan_id: i64,
         max_attempts: u32,
     ) -> Result<Vec<LoggedPayment>, ReadError> {
         let mut all = Vec::new();
+        let mut guard = PageGuard::default();
         loop {
             let url = format!(
                 "{}/Loans({loan_id})/Payments?$top={PAGE}&$skip={}&$orderby=id",
                 self.odata,
                 all.len()
             );
-            let d = self.get_d(&url, max_attempts).await?;
-            let page = results(&d, &url)?;
-            let got = page.len();
+            let mut d = self.get_d(&url, max_attempts).await?;
+            let total = d
+                .pointer("/summary/total")
+                .and_then(serde_json::Value::as_u64);
+            let page = results(&mut d, &url)?;
+            if page.is_empty() {
+                return Ok(all);
+            }
             all.extend(page.iter().map(|p| {
                 LoggedPayment {
                     id: p.get("id").and_then(serde_json::Value::as_u64),
@@ -489,11 +552,9 @@ impl Client {
                         .map(str::to_string),
                 }
             }));
+            guard.check(std::mem::take(page), all.len(), total, &url)?;
             // Page until LoanPro's own total, or until it has nothing more to give.
-            let total = d
-                .pointer("/summary/total")
-                .and_then(serde_json::Value::as_u64);
-            if got == 0 || total.is_some_and(|t| all.len() as u64 >= t) {
+            if total.is_some_and(|t| all.len() as u64 >= t) {
                 return Ok(all);
             }
         }
@@ -518,8 +579,8 @@ impl Client {
             })
             .collect();
         let url = format!("{}/Loans?$filter={filter}", self.odata);
-        let d = self.get_d(&url, max_attempts).await?;
-        let found = results(&d, &url)?;
+        let mut d = self.get_d(&url, max_attempts).await?;
+        let found = results(&mut d, &url)?;
         Ok(found
             .iter()
             .find(|l| {
@@ -535,8 +596,8 @@ impl Client {
     /// `GET Loans?$top=1`, its `d` as LoanPro gives it. Nothing is written.
     pub async fn probe(&self, max_attempts: u32) -> Result<serde_json::Value, ReadError> {
         let url = format!("{}/Loans?$top=1", self.odata);
-        let d = self.get_d(&url, max_attempts).await?;
-        results(&d, &url)?;
+        let mut d = self.get_d(&url, max_attempts).await?;
+        results(&mut d, &url)?;
         Ok(d)
     }
 
@@ -544,14 +605,15 @@ impl Client {
     /// `value` of every item, every page.
     pub async fn reverse_reasons(&self, max_attempts: u32) -> Result<Vec<String>, ReadError> {
         let mut reasons = Vec::new();
+        let mut guard = PageGuard::default();
         loop {
             let url = format!(
                 "{}/collections(payment.reverse)/items?$top={PAGE}&$skip={}",
                 self.odata,
                 reasons.len()
             );
-            let d = self.get_d(&url, max_attempts).await?;
-            let page = results(&d, &url)?;
+            let mut d = self.get_d(&url, max_attempts).await?;
+            let page = results(&mut d, &url)?;
             let before = reasons.len();
             reasons.extend(
                 page.iter()
@@ -561,6 +623,7 @@ impl Client {
             if page.len() < PAGE || reasons.len() == before {
                 return Ok(reasons);
             }
+            guard.check(std::mem::take(page), reasons.len(), None, &url)?;
         }
     }
 
@@ -583,7 +646,8 @@ impl Client {
             attempt += 1;
             self.ready().await;
             let sent = self.http.get(url).send().await;
-            REQUESTS.count(sent.as_ref().ok().map(|r| r.status().as_u16()));
+            self.requests
+                .count(sent.as_ref().ok().map(|r| r.status().as_u16()));
             let failure = match sent {
                 Ok(mut resp) => 'answer: {
                     let status = resp.status().as_u16();
@@ -648,12 +712,59 @@ impl Client {
 
 /// The `results` array of a collection's `d`.
 fn results<'a>(
-    d: &'a serde_json::Value,
+    d: &'a mut serde_json::Value,
     url: &str,
-) -> Result<&'a Vec<serde_json::Value>, ReadError> {
-    d.get("results")
-        .and_then(|r| r.as_array())
+) -> Result<&'a mut Vec<serde_json::Value>, ReadError> {
+    d.get_mut("results")
+        .and_then(|r| r.as_array_mut())
         .ok_or_else(|| ReadError::Failed(format!("the answer to {url} has no `d.results` list")))
+}
+
+/// The most pages of one collection read when LoanPro gives no total: 500,000 payments of one
+/// loan, far beyond any real loan. Also the ceiling with a total, which a broken server can
+/// make as large as it likes.
+pub const MAX_PAGES: u64 = 10_000;
+
+/// Keeps paging finite (SPEC §14): a page that repeats the previous one (`$skip` ignored),
+/// more items than `summary.total`, or more than [`MAX_PAGES`] pages end the reading with an
+/// error, so that what was being looked for is left uncertain rather than guessed, and the run
+/// goes on to release the ledger's lock.
+#[derive(Default)]
+struct PageGuard {
+    previous: Vec<serde_json::Value>,
+    pages: u64,
+}
+
+impl PageGuard {
+    /// Checks a non-empty page read from `url`, after which `read` items have been read in all.
+    fn check(
+        &mut self,
+        page: Vec<serde_json::Value>,
+        read: usize,
+        total: Option<u64>,
+        url: &str,
+    ) -> Result<(), ReadError> {
+        self.pages += 1;
+        let fail = |why: String| {
+            Err(ReadError::Failed(format!(
+                "LoanPro's pages do not end ({why}, at {url}); reading stopped after {} pages",
+                self.pages
+            )))
+        };
+        if page == self.previous {
+            return fail("a page repeats the previous one: is `$skip` ignored?".into());
+        }
+        if let Some(total) = total
+            && read as u64 > total
+        {
+            return fail(format!("{read} items read of a `summary.total` of {total}"));
+        }
+        if self.pages > MAX_PAGES {
+            return fail(format!("more than {MAX_PAGES} pages"));
+        }
+        self.previous = page;
+        Ok(())
+    }
 }
 
 /// A request that got no HTTP answer. Only a refused connection proves nothing was sent.
@@ -900,6 +1011,32 @@ mod tests {
             assert_eq!(kind(&a), *want, "{status} {body:?}: {a:?}");
             assert!(message(&a).contains(text), "{status} {body:?}: {a:?}");
         }
+    }
+
+    #[test]
+    fn paging_ends_on_a_repeated_page_past_the_total_or_past_the_ceiling() {
+        let page = |i: u64| vec![serde_json::json!({"id": i, "info": "x"})];
+        let failed = |r: Result<(), ReadError>, why: &str| match r {
+            Err(ReadError::Failed(m)) => assert!(m.contains(why), "{m}"),
+            other => panic!("{other:?}"),
+        };
+        let mut g = PageGuard::default();
+        g.check(page(1), 1, None, "u").unwrap();
+        failed(g.check(page(1), 2, None, "u"), "repeats the previous one");
+
+        let mut g = PageGuard::default();
+        g.check(page(1), 1, Some(2), "u").unwrap();
+        g.check(page(2), 2, Some(2), "u").unwrap();
+        failed(
+            g.check(page(3), 3, Some(2), "u"),
+            "3 items read of a `summary.total` of 2",
+        );
+
+        let mut g = PageGuard::default();
+        for i in 1..=MAX_PAGES {
+            g.check(page(i), i as usize, None, "u").unwrap();
+        }
+        failed(g.check(page(0), 0, None, "u"), "more than 10000 pages");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -19,17 +20,25 @@ use prometheus_client::registry::Registry;
 
 use crate::exit::Exit;
 use crate::ledger::{Ledger, RunId, Status};
+use crate::loanpro::RequestCounts;
 
 /// The series that carries the last fully successful run over from one file to the next.
 const LAST_SUCCESS: &str = "payimport_last_success_timestamp_seconds";
 
-/// The run this process started, once it has one (0: none yet). Set by the session, read here:
-/// a run that fails before it has an id still writes its metrics, with no rows.
-static CURRENT_RUN: AtomicI64 = AtomicI64::new(0);
+/// What a command tells its metrics as it goes, handed to the session: the run it started
+/// (none when it failed before it had one: its metrics have no rows) and the requests it made
+/// to LoanPro (counted by the client, so a run that fails half-way still reports them).
+#[derive(Default)]
+pub struct Meter {
+    run: OnceLock<RunId>,
+    pub requests: Arc<RequestCounts>,
+}
 
-/// Notes the run this process started, for the metrics written when it ends.
-pub fn run_started(run: RunId) {
-    CURRENT_RUN.store(run, Ordering::Relaxed);
+impl Meter {
+    /// Notes the run this command started.
+    pub fn run_started(&self, run: RunId) {
+        let _ = self.run.set(run);
+    }
 }
 
 /// When the command started.
@@ -55,6 +64,8 @@ pub struct RunEnd<'a> {
     pub exit: Exit,
     /// The ledger, when the settings could be read.
     pub ledger: Option<&'a Path>,
+    /// The run's id and requests.
+    pub meter: &'a Meter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -92,7 +103,7 @@ pub fn write_after_run(path: &Path, clock: &Clock, end: &RunEnd<'_>) {
 
 fn try_write(path: &Path, clock: &Clock, end: &RunEnd<'_>) -> anyhow::Result<()> {
     let now = unix_seconds(SystemTime::now());
-    let run = CURRENT_RUN.load(Ordering::Relaxed);
+    let run = end.meter.run.get().copied().unwrap_or(0);
     let ledger = end
         .ledger
         .filter(|p| p.exists())
@@ -140,7 +151,7 @@ fn try_write(path: &Path, clock: &Clock, end: &RunEnd<'_>) -> anyhow::Result<()>
         amounts,
     );
     let requests = Family::<CodeLabels, IntGauge>::default();
-    for (status, n) in crate::loanpro::REQUESTS.snapshot() {
+    for (status, n) in end.meter.requests.snapshot() {
         let code = status.map_or_else(|| "none".to_string(), |s| s.to_string());
         requests.get_or_create(&CodeLabels { code }).set(n as i64);
     }

@@ -243,7 +243,7 @@ mod tests {
             .stage_file::<std::convert::Infallible>(run, file, rows.into_iter().map(Ok))
             .unwrap()
             .unwrap();
-        let claimed = ledger.claim(run, 10).unwrap();
+        let claimed = ledger.claim(run, 10, crate::ledger::Kind::Payment).unwrap();
         let outcome = |i: usize, status, http: Option<u16>, message: Option<&str>| Outcome {
             id: claimed[i].id,
             status,

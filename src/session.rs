@@ -5,12 +5,13 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::dispatch::{DispatchConfig, Phase, SendReport, Sending, send_all};
+use crate::dispatch::{DispatchConfig, SendReport, Sending, send_all};
 use crate::interrupt::Interrupt;
-use crate::ledger::{Ledger, RunId, RunOutcome, Status};
+use crate::ledger::{Kind, Ledger, RunId, RunOutcome, Status};
 use crate::loanpro::{Client, ClientConfig, ReadError};
+use crate::metrics::Meter;
 use crate::output;
-use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
+use crate::readback::{ReadBackConfig, ReadBackReport, read_back};
 use crate::returns::{CommentValues, Returns};
 use crate::settings::{Settings, Token, Verify};
 
@@ -23,9 +24,9 @@ pub struct Session {
     ledger: Arc<Mutex<Ledger>>,
     client: Arc<Client>,
     dispatch: DispatchConfig,
-    reconcile: ReconcileConfig,
+    read_back: ReadBackConfig,
     /// What reconciliation did, at the start and during the run.
-    pub reconciled: ReconcileReport,
+    pub reconciled: ReadBackReport,
     /// SIGTERM, SIGINT or SIGHUP: the run stops gracefully (`interrupt`).
     interrupt: Interrupt,
     /// `[returns]`: how returns are matched and what their reversals say.
@@ -48,6 +49,7 @@ impl Session {
         token: Option<Token>,
         command: &str,
         source: Option<&str>,
+        meter: &Meter,
     ) -> anyhow::Result<Session> {
         // First, so that from here on a signal stops the run gracefully instead of killing it.
         let interrupt = Interrupt::install()
@@ -57,13 +59,16 @@ impl Session {
             Some(t) => t,
             None => settings.loanpro.token().map_err(anyhow::Error::msg)?,
         };
-        let client = Client::new(ClientConfig {
-            base_url: settings.loanpro.base_url.clone(),
-            tenant_id: settings.loanpro.tenant_id.clone(),
-            token,
-            timeout: Duration::from_secs_f64(settings.loanpro.timeout_secs),
-            requests_per_second: settings.limits.requests_per_second,
-        })
+        let client = Client::counted(
+            ClientConfig {
+                base_url: settings.loanpro.base_url.clone(),
+                tenant_id: settings.loanpro.tenant_id.clone(),
+                token,
+                timeout: Duration::from_secs_f64(settings.loanpro.timeout_secs),
+                requests_per_second: settings.limits.requests_per_second,
+            },
+            meter.requests.clone(),
+        )
         .map_err(anyhow::Error::msg)?;
 
         let mut ledger = Ledger::open(ledger_path)?;
@@ -87,7 +92,7 @@ impl Session {
             );
         }
         let run = ledger.begin_run(command, source)?;
-        crate::metrics::run_started(run);
+        meter.run_started(run);
         tracing::info!(run, command, "run started");
         let limits = &settings.limits;
         let mut session = Session {
@@ -99,12 +104,12 @@ impl Session {
                 limits.max_attempts,
                 limits.requests_per_second,
             ),
-            reconcile: ReconcileConfig {
+            read_back: ReadBackConfig {
                 settle: Duration::from_secs_f64(limits.settle_secs),
                 max_attempts: limits.max_attempts,
                 concurrency: limits.concurrency,
             },
-            reconciled: ReconcileReport::default(),
+            reconciled: ReadBackReport::default(),
             interrupt,
             returns: settings.returns.clone(),
             matched: Vec::new(),
@@ -119,15 +124,15 @@ impl Session {
             );
             // Read-backs only read: a signal may cut them short, the rows stay `unknown` for
             // the next run, and the run goes on to end as interrupted.
-            let read_back = reconcile(
+            let reading = read_back(
                 &session.ledger,
                 &session.client,
                 earlier,
                 run,
-                &session.reconcile,
+                &session.read_back,
             );
             let report = tokio::select! {
-                report = read_back => Some(report?),
+                report = reading => Some(report?),
                 _ = session.interrupt.wait() => None,
             };
             if let Some(report) = report {
@@ -163,11 +168,11 @@ impl Session {
             run: self.run,
             client: &self.client,
             config: &self.dispatch,
-            reconcile: &self.reconcile,
+            read_back: &self.read_back,
             progress: &bar,
             interrupt: &self.interrupt,
         };
-        let mut report = send_all(&sending, Phase::Payments).await?;
+        let mut report = send_all(&sending, Kind::Payment).await?;
         // Returns go once every payment of the run has settled, so that a deposit and its
         // return in one run match (SPEC §8).
         if report.stopped.is_none() && report.interrupted.is_none() {
@@ -190,7 +195,7 @@ impl Session {
                 },
             )?;
             self.matched = matched;
-            let reversals = send_all(&sending, Phase::Returns).await?;
+            let reversals = send_all(&sending, Kind::Return).await?;
             report.stopped = reversals.stopped;
             report.interrupted = reversals.interrupted;
             report.reconciled.add(&reversals.reconciled);
@@ -251,11 +256,16 @@ impl Session {
             if self.interrupt.is_set() {
                 break;
             }
-            match self
+            // Only reads: a signal ends their waits (a 429's Retry-After) at once.
+            let payments = self
                 .client
-                .loan_payments(loan_id, self.reconcile.max_attempts)
-                .await
-            {
+                .loan_payments(loan_id, self.read_back.max_attempts);
+            let answer = tokio::select! {
+                biased;
+                _ = self.interrupt.wait() => break,
+                answer = payments => answer,
+            };
+            match answer {
                 Ok(payments) => {
                     read += 1;
                     let logged: Vec<String> = payments.into_iter().map(|p| p.info).collect();
@@ -283,26 +293,33 @@ impl Session {
                 break;
             }
             let cached = self.ledger().cached_loan_id(&display_id)?;
-            let result = match cached {
-                Some(id) => Ok(id),
-                None => match self
-                    .client
-                    .loan_by_display_id(&display_id, self.reconcile.max_attempts)
-                    .await
-                {
-                    Ok(Some(id)) => Ok(id),
-                    Ok(None) => Err((
-                        Status::Rejected,
-                        format!(
-                            "field `loan` value {display_id:?}: unidentified: no loan in LoanPro has this display id; `payimport amend KEY --loan DISPLAY_ID` sends it to the right loan"
-                        ),
-                    )),
-                    Err(ReadError::Failed(m)) => Err((
-                        Status::Unsent,
-                        format!("could not look up the display id {display_id:?}: {m}"),
-                    )),
-                    Err(e) => return Err(self.stop_after_read(e)),
-                },
+            let found = match cached {
+                Some(id) => Ok(Some(id)),
+                None => {
+                    // Only reads: a signal ends its waits (a 429's Retry-After) at once.
+                    let lookup = self
+                        .client
+                        .loan_by_display_id(&display_id, self.read_back.max_attempts);
+                    tokio::select! {
+                        biased;
+                        _ = self.interrupt.wait() => break,
+                        found = lookup => found,
+                    }
+                }
+            };
+            let result = match found {
+                Ok(Some(id)) => Ok(id),
+                Ok(None) => Err((
+                    Status::Rejected,
+                    format!(
+                        "field `loan` value {display_id:?}: unidentified: no loan in LoanPro has this display id; `payimport amend KEY --loan DISPLAY_ID` sends it to the right loan"
+                    ),
+                )),
+                Err(ReadError::Failed(m)) => Err((
+                    Status::Unsent,
+                    format!("could not look up the display id {display_id:?}: {m}"),
+                )),
+                Err(e) => return Err(self.stop_after_read(e)),
             };
             self.ledger()
                 .resolve_display_id(self.run, &display_id, result)?;

@@ -14,14 +14,18 @@ use crate::read::{Position, RawAmount, RawReturn, RawRow};
 use crate::returns::Returns;
 use crate::settings::{InfoValues, LoanRef, Payments, Source};
 
-/// Today's local date, against which payment dates are checked. `PAYIMPORT_TODAY=YYYY-MM-DD`
-/// pins it: a test hook (like `PAYIMPORT_CRASH_AT`), so that fixtures dated November 2026 stay
-/// within `max_age_days` for as long as the tests live.
+/// Today's local date, against which payment dates are checked. With the `test-hooks` feature
+/// (tests only, like `PAYIMPORT_CRASH_AT`), `PAYIMPORT_TODAY=YYYY-MM-DD` pins it, so that
+/// fixtures dated November 2026 stay within `max_age_days` for as long as the tests live.
 pub fn today() -> NaiveDate {
-    std::env::var("PAYIMPORT_TODAY")
+    #[cfg(feature = "test-hooks")]
+    if let Some(pinned) = std::env::var("PAYIMPORT_TODAY")
         .ok()
         .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
-        .unwrap_or_else(|| chrono::Local::now().date_naive())
+    {
+        return pinned;
+    }
+    chrono::Local::now().date_naive()
 }
 
 /// How far ahead of today a payment date may be.

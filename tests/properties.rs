@@ -783,7 +783,7 @@ proptest! {
 
         use payimport::dispatch::DispatchConfig;
         use payimport::loanpro::{Client, ClientConfig};
-        use payimport::reconcile::ReconcileConfig;
+        use payimport::readback::ReadBackConfig;
         use payimport::settings::Token;
 
         let Ok(s) = Settings::from_toml(&text, Path::new("/etc/payimport/p.toml")) else {
@@ -793,7 +793,7 @@ proptest! {
         let timeout = Duration::from_secs_f64(s.loanpro.timeout_secs);
         let l = &s.limits;
         let _ = DispatchConfig::new(l.concurrency, l.max_attempts, l.requests_per_second);
-        let _ = ReconcileConfig {
+        let _ = ReadBackConfig {
             settle: Duration::from_secs_f64(l.settle_secs),
             max_attempts: l.max_attempts,
             concurrency: l.concurrency,

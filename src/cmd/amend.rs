@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::cli::Exit;
 use crate::ledger::{NamedRow, NewRow, Status, Step, resolvable};
+use crate::metrics::Meter;
 use crate::payment::{Key, push_key_marker};
 use crate::read::{Position, RawAmount, RawFields, RawRow};
 use crate::session::Session;
@@ -67,9 +68,16 @@ pub async fn run(
                     "--original {original:?} is not a key: keys are 16 hex digits, as in the report's `key` column"
                 );
             }
-            let session =
-                Session::start(settings, ledger_path, token, "amend", row.source.as_deref())
-                    .await?;
+            let session = Session::start(
+                settings,
+                ledger_path,
+                token,
+                "amend",
+                row.source.as_deref(),
+                // Not metered: the metrics file is about the nightly import and retry.
+                &Meter::default(),
+            )
+            .await?;
             session
                 .ledger()
                 .amend_return(session.run, row.id, &original, &who)?;
@@ -81,9 +89,16 @@ pub async fn run(
         }
         None => {
             let copy = corrected_copy(settings, &row, args)?;
-            let session =
-                Session::start(settings, ledger_path, token, "amend", row.source.as_deref())
-                    .await?;
+            let session = Session::start(
+                settings,
+                ledger_path,
+                token,
+                "amend",
+                row.source.as_deref(),
+                // Not metered: the metrics file is about the nightly import and retry.
+                &Meter::default(),
+            )
+            .await?;
             session
                 .ledger()
                 .stage_amend(session.run, row.id, &copy, &who)?;

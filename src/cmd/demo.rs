@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use super::import::{self, ImportArgs};
 use crate::exit::Exit;
 use crate::ledger::{Ledger, Status};
+use crate::metrics::Meter;
 use crate::sandbox::{Fault, Sandbox, SandboxConfig};
 use crate::settings::{Settings, Token};
 
@@ -86,7 +87,15 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
                 min_file_age: Some(0),
                 files: vec![path],
             };
-            import::run_on(settings, ledger, &args, Some(token), today).await
+            import::run_on(
+                settings,
+                ledger,
+                &args,
+                Some(token),
+                today,
+                &Meter::default(),
+            )
+            .await
         }
     };
     let mut surprises = Vec::new();

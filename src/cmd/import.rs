@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use crate::exit::Exit;
 use crate::files::{fingerprint, open_rows, to_new_row};
 use crate::ledger::{Ledger, ToMatch};
+use crate::metrics::Meter;
 use crate::money::Cents;
 use crate::payment::Payment;
 use crate::read::control::Counted;
@@ -47,8 +48,10 @@ pub async fn run(
     ledger_path: &Path,
     args: &ImportArgs,
     token: Option<Token>,
+    meter: &Meter,
 ) -> anyhow::Result<Exit> {
-    run_on(settings, ledger_path, args, token, crate::validate::today()).await
+    let today = crate::validate::today();
+    run_on(settings, ledger_path, args, token, today, meter).await
 }
 
 /// [`run`] on a given date: the demo's samples are one night of November 2026, and checking
@@ -59,6 +62,7 @@ pub async fn run_on(
     args: &ImportArgs,
     token: Option<Token>,
     today: NaiveDate,
+    meter: &Meter,
 ) -> anyhow::Result<Exit> {
     let source = settings
         .source(args.source.as_deref())
@@ -66,8 +70,15 @@ pub async fn run_on(
     if args.dry_run {
         return dry_run(settings, ledger_path, source, &args.files, today);
     }
-    let mut session =
-        Session::start(settings, ledger_path, token, "import", Some(&source.name)).await?;
+    let mut session = Session::start(
+        settings,
+        ledger_path,
+        token,
+        "import",
+        Some(&source.name),
+        meter,
+    )
+    .await?;
     let run = session.run;
     session
         .ledger()

@@ -17,21 +17,24 @@ use std::path::Path;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Exit;
-use crate::metrics::{Clock, RunEnd};
+use crate::metrics::{Clock, Meter, RunEnd};
 use crate::settings::Settings;
 
 /// Runs a command. An `Err` is fatal (exit 2); its message is for the operator.
 pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
     match &cli.command {
         Command::Import(args) => {
-            metered(&cli, "import", args.source.as_deref(), async |s, ledger| {
-                import::run(s, ledger, args, None).await
-            })
+            metered(
+                &cli,
+                "import",
+                args.source.as_deref(),
+                async |s, ledger, meter| import::run(s, ledger, args, None, meter).await,
+            )
             .await
         }
         Command::Retry(args) => {
-            metered(&cli, "retry", None, async |s, ledger| {
-                retry::run(s, ledger, args, None).await
+            metered(&cli, "retry", None, async |s, ledger, meter| {
+                retry::run(s, ledger, args, None, meter).await
             })
             .await
         }
@@ -40,8 +43,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             amend::run(&settings, &cli.ledger_path(&settings), args, None).await
         }
         Command::Release(args) => {
-            metered(&cli, "release", None, async |s, ledger| {
-                release::run(s, ledger, args, None).await
+            metered(&cli, "release", None, async |s, ledger, meter| {
+                release::run(s, ledger, args, None, meter).await
             })
             .await
         }
@@ -71,9 +74,10 @@ async fn metered(
     cli: &Cli,
     command: &str,
     source: Option<&str>,
-    run: impl AsyncFnOnce(&Settings, &Path) -> anyhow::Result<Exit>,
+    run: impl AsyncFnOnce(&Settings, &Path, &Meter) -> anyhow::Result<Exit>,
 ) -> anyhow::Result<Exit> {
     let clock = Clock::start();
+    let meter = Meter::default();
     let (result, target, ledger) = match cli.load_settings() {
         Ok(settings) => {
             let ledger = cli.ledger_path(&settings);
@@ -81,7 +85,7 @@ async fn metered(
                 .metrics_file
                 .clone()
                 .or_else(|| settings.metrics_textfile.clone());
-            (run(&settings, &ledger).await, target, Some(ledger))
+            (run(&settings, &ledger, &meter).await, target, Some(ledger))
         }
         Err(e) => (Err(e), cli.metrics_file.clone(), None),
     };
@@ -91,6 +95,7 @@ async fn metered(
             source,
             exit: *result.as_ref().unwrap_or(&Exit::Fatal),
             ledger: ledger.as_deref(),
+            meter: &meter,
         };
         crate::metrics::write_after_run(&path, &clock, &end);
     }

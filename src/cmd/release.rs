@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::cli::Exit;
 use crate::ledger::{RetryCandidate, Status};
+use crate::metrics::Meter;
 use crate::session::Session;
 use crate::settings::{Settings, Token};
 
@@ -28,10 +29,11 @@ pub async fn run(
     ledger_path: &Path,
     args: &ReleaseArgs,
     token: Option<Token>,
+    meter: &Meter,
 ) -> anyhow::Result<Exit> {
     super::retry::check_keys_and_ledger(&args.keys, ledger_path)?;
     let who = args.audit.resolver(args.note.as_deref());
-    let mut session = Session::start(settings, ledger_path, token, "release", None).await?;
+    let mut session = Session::start(settings, ledger_path, token, "release", None, meter).await?;
     let run = session.run;
     let candidates = session.ledger().retry_candidates(None, &args.keys)?;
     let mut notes = Vec::new();

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::exit::Exit;
 use crate::ledger::{RetryCandidate, RunId, Status, Step};
+use crate::metrics::Meter;
 use crate::session::Session;
 use crate::settings::{Settings, Token};
 
@@ -27,9 +28,10 @@ pub async fn run(
     ledger_path: &Path,
     args: &RetryArgs,
     token: Option<Token>,
+    meter: &Meter,
 ) -> anyhow::Result<Exit> {
     check_keys_and_ledger(&args.keys, ledger_path)?;
-    let mut session = Session::start(settings, ledger_path, token, "retry", None).await?;
+    let mut session = Session::start(settings, ledger_path, token, "retry", None, meter).await?;
     let run = session.run;
 
     let candidates = session.ledger().retry_candidates(args.run, &args.keys)?;

@@ -250,9 +250,12 @@ mod tests {
         // The ledger goes on working: the pending row is claimed.
         drop(ledger);
         let mut ledger = Ledger::open(&path).unwrap();
-        let claimed = ledger.claim(1, 10).unwrap();
+        let claimed = ledger.claim(1, 10, crate::ledger::Kind::Payment).unwrap();
         assert_eq!(claimed.len(), 1);
-        assert_eq!(claimed[0].amount, Cents(150));
+        let crate::ledger::Claim::Payment(p) = &claimed[0].request else {
+            panic!("a payment claimed as a return: {:?}", claimed[0]);
+        };
+        assert_eq!(p.amount, Cents(150));
     }
 
     #[test]

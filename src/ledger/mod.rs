@@ -30,7 +30,9 @@ mod verify;
 
 pub use crate::money::Amount;
 pub use queries::{AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
-pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
+pub use queue::{
+    Claim, Claimed, ClaimedPayment, Kind, Outcome, Reconciled, RetryCandidate, Uncertain,
+};
 pub use resolve::{NamedRow, RejectedRow, Resolver, resolvable};
 pub use returns::{Matched, Reversal, ToMatch};
 pub use stage::{NewReturn, NewRow, RunOutcome, Staged};
@@ -218,7 +220,7 @@ impl Ledger {
         &self.path
     }
 
-    /// Test hook (`PAYIMPORT_LEDGER_FAIL_AFTER`, see `crashpoint`): from now on every write
+    /// For a test hook (`PAYIMPORT_LEDGER_FAIL_AFTER`, see `crashpoint`): from now on every write
     /// fails with an SQLite error, as on a disk that has just filled up.
     pub fn refuse_writes(&self) -> Result<(), LedgerError> {
         self.conn

@@ -11,20 +11,50 @@ use super::status::{Step, open_condition};
 use super::{Ledger, LedgerError, RunId, Status, now, sql};
 use crate::money::Cents;
 
-/// A row taken for sending: what the request needs.
+/// What a row asks of LoanPro: a payment logged, or (a return) a logged payment reversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Payment,
+    Return,
+}
+
+impl Kind {
+    /// The `kind` column's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Payment => "payment",
+            Kind::Return => "return",
+        }
+    }
+}
+
+/// A row taken for sending: its identity and what its request needs.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: i64,
     pub key: String,
     pub loan_id: i64,
+    pub request: Claim,
+}
+
+/// What a claimed row sends.
+#[derive(Debug, Clone)]
+pub enum Claim {
+    /// `PUT Loans(id)` with this payment.
+    Payment(ClaimedPayment),
+    /// `POST Loans(id)/VoidPayment(pid)` of the payment this return matched.
+    Reversal(super::returns::Reversal),
+}
+
+/// A payment row as its request needs it.
+#[derive(Debug, Clone)]
+pub struct ClaimedPayment {
     pub amount: Cents,
     pub date: String,
     pub info: String,
     pub payment_method_id: u32,
     pub payment_type_id: u32,
     pub extra: String,
-    /// Set for a return: the reversal to send in place of a payment.
-    pub reversal: Option<super::returns::Reversal>,
 }
 
 /// What became of a claimed row.
@@ -161,33 +191,50 @@ impl Ledger {
             .map_err(sql(&self.path))
     }
 
-    /// Takes up to `n` rows queued for a run for sending: one transaction marks them all
-    /// `sending`, durably, before any of their requests leave.
-    pub fn claim(&mut self, run: RunId, n: usize) -> Result<Vec<Claimed>, LedgerError> {
+    /// Takes up to `n` rows of `kind` queued for a run for sending: one transaction marks them
+    /// all `sending`, durably, before any of their requests leave. A return is taken only once
+    /// it is matched to the payment it reverses.
+    pub fn claim(&mut self, run: RunId, n: usize, kind: Kind) -> Result<Vec<Claimed>, LedgerError> {
         let err = sql(&self.path);
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
                 "UPDATE rows SET status = ?4, updated_at = ?3, sent_at = ?3
-                 WHERE id IN (SELECT id FROM rows WHERE sent_by_run = ?1 AND {} AND kind = 'payment'
+                 WHERE id IN (SELECT id FROM rows WHERE sent_by_run = ?1 AND {} AND kind = ?5
+                              AND (kind = 'payment' OR original_row IS NOT NULL)
                               ORDER BY id LIMIT ?2)
-                 RETURNING id, key, loan_id, amount_cents, date, info, payment_method_id, payment_type_id, extra",
+                 RETURNING id, key, loan_id, amount_cents, date, COALESCE(info, ''),
+                     payment_method_id, payment_type_id, extra,
+                     original_row, original_key, reverse_reason, return_code",
                 Step::Claim.guard_to(Status::Sending)
             ))
             .map_err(&err)?;
+        let params = params![run, n as i64, now(), Status::Sending, kind.as_str()];
         let mut rows = stmt
-            .query_map(params![run, n as i64, now(), Status::Sending], |r| {
+            .query_map(params, |r| {
+                let request = match kind {
+                    Kind::Payment => Claim::Payment(ClaimedPayment {
+                        amount: r.get(3)?,
+                        date: r.get(4)?,
+                        info: r.get(5)?,
+                        payment_method_id: r.get(6)?,
+                        payment_type_id: r.get(7)?,
+                        extra: r.get(8)?,
+                    }),
+                    Kind::Return => Claim::Reversal(super::returns::Reversal {
+                        original_row: r.get(9)?,
+                        original_key: r.get(10)?,
+                        reverse_reason: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                        // A return's info holds the comments its reversal carries.
+                        comments: r.get(5)?,
+                        return_code: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                    }),
+                };
                 Ok(Claimed {
                     id: r.get(0)?,
                     key: r.get(1)?,
                     loan_id: r.get(2)?,
-                    amount: r.get(3)?,
-                    date: r.get(4)?,
-                    info: r.get(5)?,
-                    payment_method_id: r.get(6)?,
-                    payment_type_id: r.get(7)?,
-                    extra: r.get(8)?,
-                    reversal: None,
+                    request,
                 })
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
@@ -560,7 +607,7 @@ mod tests {
     fn a_result_for_a_row_not_sending_is_refused_and_nothing_is_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, run) = ledger_with_rows(dir.path(), 2);
-        let claimed = ledger.claim(run, 1).unwrap();
+        let claimed = ledger.claim(run, 1, Kind::Payment).unwrap();
         let (sent, queued) = (claimed[0].id, claimed[0].id + 1);
         let e = ledger
             .record(&[
@@ -592,7 +639,7 @@ mod tests {
     fn a_result_no_answer_leads_to_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, run) = ledger_with_rows(dir.path(), 1);
-        let id = ledger.claim(run, 1).unwrap()[0].id;
+        let id = ledger.claim(run, 1, Kind::Payment).unwrap()[0].id;
         for to in [Status::Pending, Status::AlreadyPosted, Status::Rejected] {
             let e = ledger.record(&[outcome(id, to)]).unwrap_err();
             assert!(e.to_string().contains("only a row in no state"), "{e}");
@@ -608,7 +655,7 @@ mod tests {
     fn reconciled_and_retried_rows_must_be_where_their_step_starts() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, run) = ledger_with_rows(dir.path(), 2);
-        let claimed = ledger.claim(run, 2).unwrap();
+        let claimed = ledger.claim(run, 2, Kind::Payment).unwrap();
         let (a, b) = (claimed[0].id, claimed[1].id);
         ledger
             .record(&[outcome(a, Status::Unknown), outcome(b, Status::Failed)])
@@ -635,7 +682,7 @@ mod tests {
     fn bulk_steps_move_only_the_rows_in_their_states() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, run) = ledger_with_rows(dir.path(), 3);
-        let claimed = ledger.claim(run, 2).unwrap();
+        let claimed = ledger.claim(run, 2, Kind::Payment).unwrap();
         ledger
             .record(&[outcome(claimed[0].id, Status::Posted)])
             .unwrap();
@@ -652,7 +699,7 @@ mod tests {
     fn a_row_recovered_from_a_killed_run_settles_from_its_recovery() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, run) = ledger_with_rows(dir.path(), 1);
-        let claimed = ledger.claim(run, 1).unwrap();
+        let claimed = ledger.claim(run, 1, Kind::Payment).unwrap();
         // Claimed long ago; its request may have left any time until the process died.
         ledger
             .conn
@@ -699,7 +746,7 @@ mod tests {
     fn a_later_file_takes_over_a_failed_or_queued_row_and_leaves_a_posted_one() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, first) = ledger_with_rows(dir.path(), 3);
-        let claimed = ledger.claim(first, 2).unwrap();
+        let claimed = ledger.claim(first, 2, Kind::Payment).unwrap();
         ledger
             .record(&[
                 outcome(claimed[0].id, Status::Posted),

@@ -10,7 +10,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::status::Step;
-use super::{Claimed, Ledger, LedgerError, RunId, Status, now, sql};
+use super::{Ledger, LedgerError, RunId, Status, now, sql};
 use crate::money::Cents;
 use crate::returns::{Candidate, Match, Named, decide};
 
@@ -398,48 +398,6 @@ impl Ledger {
         find_match(&self.conn, r, window_days).map_err(sql(&self.path))
     }
 
-    /// Takes up to `n` matched returns queued for a run for reversal, marking them `sending`
-    /// durably before any request for them leaves, as [`Ledger::claim`] does for payments.
-    pub fn claim_returns(&mut self, run: RunId, n: usize) -> Result<Vec<Claimed>, LedgerError> {
-        let err = sql(&self.path);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "UPDATE rows SET status = ?4, updated_at = ?3, sent_at = ?3
-                 WHERE id IN (SELECT id FROM rows WHERE sent_by_run = ?1 AND {} AND kind = 'return'
-                              AND original_row IS NOT NULL ORDER BY id LIMIT ?2)
-                 RETURNING id, key, loan_id, amount_cents, date, original_row, original_key,
-                     COALESCE(reverse_reason, ''), COALESCE(info, ''), COALESCE(return_code, '')",
-                Step::Claim.guard_to(Status::Sending)
-            ))
-            .map_err(&err)?;
-        let mut rows = stmt
-            .query_map(params![run, n as i64, now(), Status::Sending], |r| {
-                Ok(Claimed {
-                    id: r.get(0)?,
-                    key: r.get(1)?,
-                    loan_id: r.get(2)?,
-                    amount: r.get(3)?,
-                    date: r.get(4)?,
-                    info: String::new(),
-                    payment_method_id: 0,
-                    payment_type_id: 0,
-                    extra: String::new(),
-                    reversal: Some(Reversal {
-                        original_row: r.get(5)?,
-                        original_key: r.get(6)?,
-                        reverse_reason: r.get(7)?,
-                        comments: r.get(8)?,
-                        return_code: r.get(9)?,
-                    }),
-                })
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(&err)?;
-        rows.sort_by_key(|c| c.id);
-        Ok(rows)
-    }
-
     /// Within a transaction that records a return `posted`: its original payment row becomes
     /// `reversed`. The original must be `posted` (matching saw to it); otherwise the whole
     /// transaction is refused.
@@ -476,7 +434,7 @@ impl Ledger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{NewReturn, NewRow, Outcome};
+    use crate::ledger::{Claim, Kind, NewReturn, NewRow, Outcome};
     use crate::payment::Key;
 
     fn payment(line: u64, loan: i64, cents: i64, date: &str, reference: &str) -> NewRow {
@@ -527,7 +485,7 @@ mod tests {
 
     /// Posts every payment of a run.
     fn post_all(ledger: &mut Ledger, run: RunId) {
-        let claimed = ledger.claim(run, 100).unwrap();
+        let claimed = ledger.claim(run, 100, Kind::Payment).unwrap();
         let outcomes: Vec<Outcome> = claimed
             .iter()
             .map(|c| Outcome {
@@ -568,7 +526,7 @@ mod tests {
             .unwrap();
         post_all(&mut ledger, run);
         assert!(
-            ledger.claim(run, 100).unwrap().is_empty(),
+            ledger.claim(run, 100, Kind::Payment).unwrap().is_empty(),
             "returns are not payments"
         );
         let matched = ledger
@@ -607,9 +565,11 @@ mod tests {
             assert_eq!(status_of(&ledger, id), s);
         }
 
-        let claimed = ledger.claim_returns(run, 10).unwrap();
+        let claimed = ledger.claim(run, 10, Kind::Return).unwrap();
         assert_eq!(claimed.len(), 2);
-        let r = claimed[0].reversal.clone().unwrap();
+        let Claim::Reversal(r) = claimed[0].request.clone() else {
+            panic!("a return claimed as a payment: {:?}", claimed[0]);
+        };
         assert_eq!(
             (r.original_row, r.comments.as_str()),
             (1, &*format!("R01 {}", key(1)))

@@ -27,7 +27,30 @@ pub struct Faults {
     pub get_failure: f64,
     /// The first PUT carrying a given payment `info` gets this fault (deterministic tests).
     pub first_attempt: Option<Fault>,
+    /// The `Retry-After` of every injected 429, in seconds (default 1; LoanPro's can be
+    /// minutes).
+    pub retry_after_secs: Option<u64>,
+    /// How `GET Loans(id)/Payments` pages: honestly, or as a broken server does.
+    pub paging: Paging,
 }
+
+/// How `GET Loans(id)/Payments` pages. The broken ways ignore `$skip` (every request gets the
+/// first page), with no `summary.total` or with one of 10^9: a client that pages "until the
+/// total" or "until an empty page" never ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Paging {
+    #[default]
+    Honest,
+    /// `$skip` ignored, `summary.total` true.
+    IgnoreSkip,
+    /// `$skip` ignored, no `summary.total`.
+    IgnoreSkipNoTotal,
+    /// `$skip` ignored, `summary.total` 10^9.
+    IgnoreSkipHugeTotal,
+}
+
+/// The `summary.total` of [`Paging::IgnoreSkipHugeTotal`].
+pub const HUGE_TOTAL: u64 = 1_000_000_000;
 
 /// One injected failure.
 ///
@@ -164,6 +187,14 @@ impl FaultState {
 
     pub(crate) fn slow_secs(&self) -> f64 {
         self.faults.slow_secs
+    }
+
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.faults.retry_after_secs.unwrap_or(1)
+    }
+
+    pub(crate) fn paging(&self) -> Paging {
+        self.faults.paging
     }
 
     pub(crate) fn push(&mut self, faults: impl IntoIterator<Item = Fault>) {

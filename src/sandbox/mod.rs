@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use cli::{SandboxArgs, run_cli};
-pub use faults::{Fault, Faults, HUGE_BODY};
+pub use faults::{Fault, Faults, HUGE_BODY, HUGE_TOTAL, Paging};
 
 use state::Shared;
 

@@ -13,7 +13,7 @@ use axum::routing::{any, get};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use super::faults::{Fault, HUGE_BODY};
+use super::faults::{Fault, HUGE_BODY, HUGE_TOTAL, Paging};
 use super::odata::{self, PageQuery, error_body, error_response, json_response};
 use super::payload;
 use super::server::drop_connection;
@@ -307,7 +307,7 @@ fn put_success(s: &Shared, p: &SandboxPayment) -> Response {
 /// The answer a fault gives in place of the route's own; `uri` is the request's, for redirects.
 fn fault_response(s: &Shared, fault: Fault, uri: &Uri) -> Response {
     match fault {
-        Fault::TooManyRequests => odata::too_many_requests(1),
+        Fault::TooManyRequests => odata::too_many_requests(s.retry_after_secs()),
         Fault::DropBeforeCommit | Fault::DropAfterCommit => drop_connection(),
         // What LoanPro answers when its own processing times out, after it may have committed.
         Fault::ErrorAfterCommit | Fault::SlowCommit => error_response(
@@ -447,11 +447,25 @@ fn list_payments(s: &Shared, loan_id: u64, uri: &Uri) -> Response {
             .is_none_or(|n| p.info.to_lowercase().contains(n))
     });
     let total = matching.len();
+    let paging = s.paging();
+    let query = match paging {
+        Paging::Honest => query,
+        // The broken server's: every request gets the first page.
+        Paging::IgnoreSkip | Paging::IgnoreSkipNoTotal | Paging::IgnoreSkipHugeTotal => {
+            PageQuery { skip: 0, ..query }
+        }
+    };
     let results = query.page(matching.iter().map(|p| odata::payment_json(&s.base_url, p)));
-    json_response(
-        StatusCode::OK,
-        odata::collection(results, query.skip, query.top, total),
-    )
+    let mut body = odata::collection(results, query.skip, query.top, total);
+    let summary = &mut body["d"]["summary"];
+    match paging {
+        Paging::Honest | Paging::IgnoreSkip => {}
+        Paging::IgnoreSkipNoTotal => {
+            summary.as_object_mut().map(|o| o.remove("total"));
+        }
+        Paging::IgnoreSkipHugeTotal => summary["total"] = json!(HUGE_TOTAL),
+    }
+    json_response(StatusCode::OK, body)
 }
 
 /// `GET Loans`, optionally `$filter=displayId eq 'LN000123'`.
