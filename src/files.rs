@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::ledger::{NewReturn, NewRow};
 use crate::read::bai2::Bai2Reader;
 use crate::read::csv::CsvReader;
+use crate::read::line_ends::LineEnds;
 use crate::read::lockbox::LockboxReader;
 use crate::read::nacha::NachaReader;
 use crate::read::{FileError, PaymentReader, RawRow};
@@ -73,7 +74,8 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
             ),
         ));
     }
-    let input = BufReader::with_capacity(1 << 16, file);
+    // Every reader sees LF alone, whatever the bank's line ends (SPEC §14).
+    let input = LineEnds::new(BufReader::with_capacity(1 << 16, file));
     Ok(match &source.format {
         SourceFormat::Csv {
             delimiter,

@@ -12,6 +12,7 @@ mod hardening;
 mod hostile;
 mod import_bank;
 mod import_csv;
+mod line_ends;
 mod metrics;
 mod operator;
 mod properties;
