@@ -3,6 +3,7 @@
 
 pub mod chart;
 pub mod html;
+pub mod visible;
 
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -10,6 +10,7 @@ mod demo;
 mod echo;
 mod hardening;
 mod hostile;
+mod html_hardening;
 mod import_bank;
 mod import_csv;
 mod line_ends;
