@@ -23,4 +23,5 @@ mod report_output;
 mod returns;
 mod signals;
 mod tenant;
+mod token;
 mod util;
