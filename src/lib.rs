@@ -26,6 +26,8 @@
 //!   `reconcile` — reading uncertain rows back; `loanpro` — the API client and how an answer is
 //!   classified.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
+//! - `fsutil` — the one writer of every file payimport writes (report, metrics, ...): regular
+//!   files only, through an exclusive temporary file, with the promised mode (SPEC §14).
 //! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
 //!   in a phase after the payments, `read/nacha/` reads ACH return files.
@@ -37,6 +39,7 @@ pub mod cmd;
 pub mod crashpoint;
 pub mod dispatch;
 pub mod files;
+pub mod fsutil;
 pub mod interrupt;
 pub mod ledger;
 pub mod loanpro;

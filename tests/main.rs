@@ -8,6 +8,7 @@ mod completions;
 mod crash_points;
 mod demo;
 mod echo;
+mod file_writer;
 mod hardening;
 mod hostile;
 mod html_hardening;

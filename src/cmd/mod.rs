@@ -56,6 +56,11 @@ async fn metered(
     run: impl AsyncFnOnce(&Settings, &Path) -> anyhow::Result<Exit>,
 ) -> anyhow::Result<Exit> {
     let clock = Clock::start();
+    let option = if cli.metrics_file.is_some() {
+        "--metrics-file"
+    } else {
+        "metrics.textfile"
+    };
     let (result, target, ledger) = match cli.load_settings() {
         Ok(settings) => {
             let ledger = cli.ledger_path(&settings);
@@ -63,6 +68,10 @@ async fn metered(
                 .metrics_file
                 .clone()
                 .or_else(|| settings.metrics_textfile.clone());
+            // A metrics file that can never be written stops the command before it starts.
+            if let Some(path) = &target {
+                crate::metrics::check_file(option, path, Some(&ledger))?;
+            }
             (run(&settings, &ledger).await, target, Some(ledger))
         }
         Err(e) => (Err(e), cli.metrics_file.clone(), None),
@@ -74,7 +83,7 @@ async fn metered(
             exit: *result.as_ref().unwrap_or(&Exit::Fatal),
             ledger: ledger.as_deref(),
         };
-        crate::metrics::write_after_run(&path, &clock, &end);
+        crate::metrics::write_after_run(option, &path, &clock, &end);
     }
     result
 }
