@@ -61,6 +61,20 @@ impl From<ControlTotals> for ControlModes {
 /// report show it, with the count as both stated and computed, so it never fails.
 pub const SKIPPED: &str = "skipped";
 
+/// What the check is called that stands for every matching check after the first [`KEPT`]
+/// of a file: its count as both stated and computed, so it matches.
+pub const FOLDED: &str = "folded";
+
+/// What the check is called that stands for every differing check after the first [`KEPT`]
+/// (under `warn`; each is logged as it is found): its count stated, 0 computed, so it differs.
+pub const FOLDED_DIFFERING: &str = "folded differing";
+
+/// Control checks kept one by one per file. A file of 100,000 lockbox batches states 200,000
+/// totals: beyond these, checks are counted, not kept, so memory, the ledger's record of the
+/// file and the report stay small whatever the file's size (SPEC §14). The file's own totals
+/// are always kept.
+pub const KEPT: usize = 1_000;
+
 /// One control total a file states, checked against what was read (integer cents or counts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControlCheck {
@@ -88,6 +102,12 @@ impl fmt::Display for ControlCheck {
                 "{}: {} payment detail(s) skipped, not sent",
                 self.scope, self.computed
             );
+        }
+        if self.what == FOLDED {
+            return write!(f, "{}: {} more control total(s), each matching", self.scope, self.computed);
+        }
+        if self.what == FOLDED_DIFFERING {
+            return write!(f, "{}: {} more control total(s) differ, each logged", self.scope, self.stated);
         }
         let show = |v: i64| {
             if self.what == "amount" {
@@ -153,9 +173,36 @@ impl Controls {
                     }
                 }
             }
-            self.checks.push(check);
+            self.keep(check);
         }
         failure.map_or(Ok(()), Err)
+    }
+
+    /// Keeps a check, or past [`KEPT`] counts it in its folded check.
+    fn keep(&mut self, check: ControlCheck) {
+        if self.checks.len() < KEPT || check.scope.starts_with("file") {
+            self.checks.push(check);
+            return;
+        }
+        let what = if check.matches() {
+            FOLDED
+        } else {
+            FOLDED_DIFFERING
+        };
+        match self.checks[KEPT..].iter_mut().find(|c| c.what == what) {
+            Some(folded) => {
+                folded.stated += 1;
+                folded.computed += i64::from(what == FOLDED);
+                folded.line = check.line;
+            }
+            None => self.checks.push(ControlCheck {
+                scope: format!("after the first {KEPT} checks, to this line"),
+                what,
+                line: check.line,
+                stated: 1,
+                computed: i64::from(what == FOLDED),
+            }),
+        }
     }
 
     /// Every check recorded so far.
@@ -209,6 +256,44 @@ mod tests {
             "f.lbx:8: batch 001 items: stated 2, computed 1 (a hint)"
         );
         assert_eq!(controls.checks().len(), 3);
+    }
+
+    #[test]
+    fn past_the_kept_checks_they_are_counted_not_kept() {
+        let file: Arc<str> = "f.lbx".into();
+        let mut controls = Controls::new(&file, ControlTotals::Warn);
+        for line in 0..(KEPT as u64 + 5_000) {
+            let (stated, computed) = if line % 1000 == 7 { (1, 2) } else { (1, 1) };
+            controls
+                .settle([(check("items", line, stated, computed), String::new())])
+                .unwrap();
+        }
+        controls
+            .settle([(
+                ControlCheck {
+                    scope: "file".into(),
+                    what: "records",
+                    line: 9_999,
+                    stated: 3,
+                    computed: 3,
+                },
+                String::new(),
+            )])
+            .unwrap();
+        let checks = controls.checks();
+        assert_eq!(checks.len(), KEPT + 3, "{:?}", &checks[KEPT..]);
+        let folded = &checks[KEPT];
+        assert_eq!((folded.what, folded.stated, folded.computed), (FOLDED, 4_995, 4_995));
+        assert!(folded.matches());
+        assert_eq!(folded.line, KEPT as u64 + 4_999);
+        assert_eq!(
+            folded.to_string(),
+            format!("after the first {KEPT} checks, to this line: 4995 more control total(s), each matching")
+        );
+        let differing = &checks[KEPT + 1];
+        assert_eq!((differing.what, differing.stated), (FOLDED_DIFFERING, 5));
+        assert!(!differing.matches());
+        assert_eq!(checks[KEPT + 2].scope, "file", "the file's own totals are kept");
     }
 
     #[test]
