@@ -30,8 +30,6 @@ pub struct Session {
     interrupt: Interrupt,
     /// `[returns]`: how returns are matched and what their reversals say.
     returns: Returns,
-    /// What matching did with this run's returns, for the summary.
-    pub matched: Vec<crate::ledger::Matched>,
 }
 
 impl Session {
@@ -102,7 +100,6 @@ impl Session {
             reconciled: ReconcileReport::default(),
             interrupt,
             returns: settings.returns.clone(),
-            matched: Vec::new(),
         };
         let earlier = session.ledger().uncertain(None)?;
         if !earlier.is_empty() {
@@ -164,7 +161,9 @@ impl Session {
         // return in one run match (SPEC §8).
         if report.stopped.is_none() && report.interrupted.is_none() {
             let returns = &self.returns;
-            let matched = self.ledger.lock().expect("ledger lock").match_returns(
+            // The summary and the report read what matching did from the ledger: nothing of
+            // a million returns is held here (SPEC §14).
+            self.ledger.lock().expect("ledger lock").match_returns(
                 self.run,
                 returns.match_window_days,
                 |r, original_key| {
@@ -180,8 +179,8 @@ impl Session {
                         original_key,
                     })
                 },
+                |m| tracing::debug!(file = %m.file, line = m.line, key = %m.key, "matched: {:?}", m.result),
             )?;
-            self.matched = matched;
             let reversals = send_all(&sending, Phase::Returns).await?;
             report.stopped = reversals.stopped;
             report.interrupted = reversals.interrupted;
