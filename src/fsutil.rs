@@ -25,7 +25,9 @@ pub enum WriteError {
         path: String,
         ledger: String,
     },
-    #[error("{option} {path} is {kind}, not a regular file; it was left as it is (give a file path)")]
+    #[error(
+        "{option} {path} is {kind}, not a regular file; it was left as it is (give a file path)"
+    )]
     NotAFile {
         option: String,
         path: String,
@@ -218,7 +220,9 @@ mod tests {
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "precious").unwrap();
         let path = dir.path().join("m.prom");
-        let tmp = dir.path().join(format!(".m.prom.{}.tmp", std::process::id()));
+        let tmp = dir
+            .path()
+            .join(format!(".m.prom.{}.tmp", std::process::id()));
         std::os::unix::fs::symlink(&victim, &tmp).unwrap();
         target(&path, None)
             .write(|w| Ok(w.write_all(b"new")?))

@@ -1007,10 +1007,7 @@ mod tests {
     #[test]
     fn an_echoed_token_is_redacted_even_where_a_message_is_cut() {
         let r = Redact::new("s3cr\"et/tok");
-        let body = format!(
-            "{}Authorization: Bearer s3cr\\\"et/tok",
-            "x".repeat(190)
-        );
+        let body = format!("{}Authorization: Bearer s3cr\\\"et/tok", "x".repeat(190));
         // The body is cut to 200 characters in its message: redacted first, no prefix is left.
         let body = r.bytes(body.into_bytes());
         let cut = error_message(None, &body, 502);

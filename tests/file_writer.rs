@@ -50,7 +50,8 @@ async fn a_device_or_fifo_as_metrics_file_is_refused_before_the_run_and_left_as_
             .await;
         assert_eq!(r.code, 2, "{target}: {}\n{}", r.stdout, r.stderr);
         assert!(
-            r.stderr.contains(&format!("--metrics-file {target} is {says}")),
+            r.stderr
+                .contains(&format!("--metrics-file {target} is {says}")),
             "{}",
             r.stderr
         );
@@ -83,15 +84,27 @@ async fn files_get_their_promised_mode_whatever_the_umask() {
     let file = env.write("bank.csv", &valid_csv(2));
     let r = run_under_umask_077(
         &env,
-        &["--metrics-file", "night.prom", "import", file.to_str().unwrap()],
+        &[
+            "--metrics-file",
+            "night.prom",
+            "import",
+            file.to_str().unwrap(),
+        ],
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(mode(&env.path("night.prom")), 0o644, "node_exporter reads it");
+    assert_eq!(
+        mode(&env.path("night.prom")),
+        0o644,
+        "node_exporter reads it"
+    );
     // A report over a world-readable file is for the operator's eyes only, all the same.
     std::fs::write(env.path("night.csv"), "old").unwrap();
-    std::fs::set_permissions(env.path("night.csv"), std::fs::Permissions::from_mode(0o666))
-        .unwrap();
+    std::fs::set_permissions(
+        env.path("night.csv"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
     let r = run_under_umask_077(&env, &["report", "--output", "night.csv"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(mode(&env.path("night.csv")), 0o600);
@@ -115,7 +128,12 @@ async fn a_metrics_file_node_exporter_would_ignore_is_warned_about() {
     let env = Env::new().await;
     let file = env.write("bank.csv", &valid_csv(1));
     let r = env
-        .run(&["--metrics-file", "night.txt", "import", file.to_str().unwrap()])
+        .run(&[
+            "--metrics-file",
+            "night.txt",
+            "import",
+            file.to_str().unwrap(),
+        ])
         .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -125,7 +143,12 @@ async fn a_metrics_file_node_exporter_would_ignore_is_warned_about() {
     );
     assert!(env.path("night.txt").is_file(), "written all the same");
     let r = env
-        .run(&["--metrics-file", "night.prom", "import", file.to_str().unwrap()])
+        .run(&[
+            "--metrics-file",
+            "night.prom",
+            "import",
+            file.to_str().unwrap(),
+        ])
         .await;
     assert!(!r.stderr.contains("`.prom`"), "{}", r.stderr);
 }

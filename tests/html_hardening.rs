@@ -16,14 +16,23 @@ async fn bidi_overrides_are_made_visible_and_the_page_carries_a_csp() {
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     let page = env.path("night.html");
     let r = env
-        .run(&["report", "--format", "html", "--output", page.to_str().unwrap()])
+        .run(&[
+            "report",
+            "--format",
+            "html",
+            "--output",
+            page.to_str().unwrap(),
+        ])
         .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let html = std::fs::read_to_string(&page).unwrap();
     for c in ['\u{202e}', '\u{2066}', '\u{200b}'] {
         assert!(!html.contains(c), "U+{:04X} is shown as is", c as u32);
     }
-    assert!(html.contains("bank\\u202evsc.exe"), "the file name, visibly");
+    assert!(
+        html.contains("bank\\u202evsc.exe"),
+        "the file name, visibly"
+    );
     assert!(html.contains("7\\u20660\\u200b"), "the loan, visibly");
     let csp = html
         .split("<meta http-equiv=\"Content-Security-Policy\" content=\"")
@@ -31,7 +40,10 @@ async fn bidi_overrides_are_made_visible_and_the_page_carries_a_csp() {
         .and_then(|rest| rest.split('"').next())
         .expect("a Content-Security-Policy meta tag");
     assert!(csp.contains("default-src 'none'"), "{csp}");
-    assert!(!csp.contains("script-src"), "no script source allowed: {csp}");
+    assert!(
+        !csp.contains("script-src"),
+        "no script source allowed: {csp}"
+    );
     // It applies before anything else in the page could load.
     assert!(
         html.find("Content-Security-Policy").unwrap() < html.find("<style").unwrap(),

@@ -45,8 +45,11 @@ async fn an_echoed_token_is_redacted_in_output_ledger_reports_and_check() {
     );
     runs.push(r);
     // A gateway echoes the request's headers on every try of `check`'s first GET.
-    env.sandbox
-        .push_faults([Fault::GetEchoToken, Fault::GetEchoToken, Fault::GetEchoToken]);
+    env.sandbox.push_faults([
+        Fault::GetEchoToken,
+        Fault::GetEchoToken,
+        Fault::GetEchoToken,
+    ]);
     let r = env.run(&["check"]).await;
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("[redacted]"), "{}", r.stdout);
@@ -59,15 +62,30 @@ async fn an_echoed_token_is_redacted_in_output_ledger_reports_and_check() {
         assert!(!r.stdout.contains(&token), "stdout: {}", r.stdout);
         assert!(!r.stderr.contains(&token), "stderr: {}", r.stderr);
     }
-    assert!(!contains(&ledger_bytes(&env), &token), "the ledger holds the token");
+    assert!(
+        !contains(&ledger_bytes(&env), &token),
+        "the ledger holds the token"
+    );
     for format in ["csv", "json", "html"] {
         let out = env.path(&format!("report.{format}"));
         let r = env
-            .run(&["report", "--format", format, "--output", out.to_str().unwrap()])
+            .run(&[
+                "report",
+                "--format",
+                format,
+                "--output",
+                out.to_str().unwrap(),
+            ])
             .await;
         assert_eq!(r.code, 0, "{}", r.stderr);
         let text = std::fs::read_to_string(&out).unwrap();
-        assert!(text.contains("[redacted]"), "{format}: the message is there");
-        assert!(!text.contains(&token), "the {format} report holds the token");
+        assert!(
+            text.contains("[redacted]"),
+            "{format}: the message is there"
+        );
+        assert!(
+            !text.contains(&token),
+            "the {format} report holds the token"
+        );
     }
 }

@@ -214,11 +214,8 @@ impl Ledger {
             let rows: Vec<ToMatch> = tx
                 .prepare_cached(TO_MATCH)
                 .and_then(|mut s| {
-                    s.query_map(
-                        params![run, Status::Pending, after, MATCH_PAGE],
-                        to_match,
-                    )?
-                    .collect()
+                    s.query_map(params![run, Status::Pending, after, MATCH_PAGE], to_match)?
+                        .collect()
                 })
                 .map_err(&err)?;
             let Some(last) = rows.last() else {
@@ -573,11 +570,7 @@ mod tests {
             ret(2 + n + i, loan, 100, "2026-11-20", "")
         });
         ledger
-            .stage_file::<std::convert::Infallible>(
-                run,
-                file,
-                payments.chain(returns).map(Ok),
-            )
+            .stage_file::<std::convert::Infallible>(run, file, payments.chain(returns).map(Ok))
             .unwrap()
             .unwrap();
         post_all(&mut ledger, run);
@@ -596,6 +589,9 @@ mod tests {
             .unwrap();
         assert_eq!(lines, (2 + n..2 + 2 * n).collect::<Vec<_>>());
         assert_eq!(matched, n - n.div_ceil(3));
-        assert_eq!(ledger.claim_returns(run, 10_000).unwrap().len() as u64, matched);
+        assert_eq!(
+            ledger.claim_returns(run, 10_000).unwrap().len() as u64,
+            matched
+        );
     }
 }

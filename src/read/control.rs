@@ -104,10 +104,18 @@ impl fmt::Display for ControlCheck {
             );
         }
         if self.what == FOLDED {
-            return write!(f, "{}: {} more control total(s), each matching", self.scope, self.computed);
+            return write!(
+                f,
+                "{}: {} more control total(s), each matching",
+                self.scope, self.computed
+            );
         }
         if self.what == FOLDED_DIFFERING {
-            return write!(f, "{}: {} more control total(s) differ, each logged", self.scope, self.stated);
+            return write!(
+                f,
+                "{}: {} more control total(s) differ, each logged",
+                self.scope, self.stated
+            );
         }
         let show = |v: i64| {
             if self.what == "amount" {
@@ -283,17 +291,26 @@ mod tests {
         let checks = controls.checks();
         assert_eq!(checks.len(), KEPT + 3, "{:?}", &checks[KEPT..]);
         let folded = &checks[KEPT];
-        assert_eq!((folded.what, folded.stated, folded.computed), (FOLDED, 4_995, 4_995));
+        assert_eq!(
+            (folded.what, folded.stated, folded.computed),
+            (FOLDED, 4_995, 4_995)
+        );
         assert!(folded.matches());
         assert_eq!(folded.line, KEPT as u64 + 4_999);
         assert_eq!(
             folded.to_string(),
-            format!("after the first {KEPT} checks, to this line: 4995 more control total(s), each matching")
+            format!(
+                "after the first {KEPT} checks, to this line: 4995 more control total(s), each matching"
+            )
         );
         let differing = &checks[KEPT + 1];
         assert_eq!((differing.what, differing.stated), (FOLDED_DIFFERING, 5));
         assert!(!differing.matches());
-        assert_eq!(checks[KEPT + 2].scope, "file", "the file's own totals are kept");
+        assert_eq!(
+            checks[KEPT + 2].scope,
+            "file",
+            "the file's own totals are kept"
+        );
     }
 
     #[test]

@@ -772,7 +772,8 @@ mod tests {
 
     #[test]
     fn lines_ended_by_a_carriage_return_alone_are_read() {
-        let input = crate::read::line_ends::LineEnds::new(&b"loan,amount,date\r1,2,x\r\r3,4,y\r"[..]);
+        let input =
+            crate::read::line_ends::LineEnds::new(&b"loan,amount,date\r1,2,x\r\r3,4,y\r"[..]);
         let rows: Vec<RawRow> = CsvReader::new("f.csv".into(), input, &Columns::default(), b',')
             .unwrap()
             .collect::<Result<_, _>>()

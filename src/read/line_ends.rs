@@ -81,7 +81,11 @@ mod tests {
     fn lf_crlf_and_cr_alone_are_each_one_line_end() {
         let input = b"a\nb\r\nc\rd\r\r\ne\r";
         for size in 1..=input.len() {
-            assert_eq!(through(input, size), b"a\nb\nc\nd\n\ne\n", "reads of {size}");
+            assert_eq!(
+                through(input, size),
+                b"a\nb\nc\nd\n\ne\n",
+                "reads of {size}"
+            );
         }
         assert_eq!(through(b"", 4), b"");
         assert_eq!(through(b"\r\n", 1), b"\n");

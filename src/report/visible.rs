@@ -48,7 +48,9 @@ mod tests {
     #[test]
     fn bidi_overrides_and_other_invisible_characters_are_shown() {
         assert_eq!(visible("bank\u{202e}gpj.csv"), "bank\\u202egpj.csv");
-        for c in ['\u{202a}', '\u{202d}', '\u{2066}', '\u{2069}', '\u{200b}', '\u{feff}'] {
+        for c in [
+            '\u{202a}', '\u{202d}', '\u{2066}', '\u{2069}', '\u{200b}', '\u{feff}',
+        ] {
             assert!(!visible(&format!("a{c}b")).contains(c), "{:x}", c as u32);
         }
         assert_eq!(visible("\u{7}x\u{e0041}"), "\\u0007x\\ue0041");
