@@ -72,7 +72,7 @@ pub const FOLDED_DIFFERING: &str = "folded differing";
 /// Control checks kept one by one per file. A file of 100,000 lockbox batches states 200,000
 /// totals: beyond these, checks are counted, not kept, so memory, the ledger's record of the
 /// file and the report stay small whatever the file's size (SPEC §14). The file's own totals
-/// are always kept.
+/// (scope `file`) are kept after them.
 pub const KEPT: usize = 1_000;
 
 /// One control total a file states, checked against what was read (integer cents or counts).
@@ -188,7 +188,10 @@ impl Controls {
 
     /// Keeps a check, or past [`KEPT`] counts it in its folded check.
     fn keep(&mut self, check: ControlCheck) {
-        if self.checks.len() < KEPT || check.scope.starts_with("file") {
+        // The file's own totals are kept past KEPT too, within a bound: a hostile stream of
+        // concatenated files must not grow this list either.
+        let file_level = check.scope == "file" && self.checks.len() < KEPT + 64;
+        if self.checks.len() < KEPT || file_level {
             self.checks.push(check);
             return;
         }
