@@ -128,7 +128,7 @@ echo "rate fidelity: 1500 rows in $(echo "$end - $start" | bc) s -> $(echo "scal
 # 7. memory under hostile sizes (issue 20, SPEC §14: each under 150 MB): an import of 1,000,000
 #    NACHA returns (none has a payment in the ledger, so every one goes through matching and
 #    ends `unmatched`), and an import of a lockbox of 100,000 batches of one item each.
-"$GEN" --format nacha --rows 1000000 --per-batch 5000 --out "$W/1m-returns.ach"
+"$GEN" --format nacha --rows 1000000 --per-batch 999 --out "$W/1m-returns.ach"
 "$GEN" --format lockbox --rows 100000 --per-batch 1 --out "$W/100k-batches.lbx"
 settings 1000000 16
 cat >> "$W/payimport.toml" <<EOT
