@@ -16,7 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::cli::Exit;
+use crate::exit::Exit;
 use crate::fsutil::Target;
 use crate::ledger::{Ledger, RunId, Status};
 

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 
 use super::import::{self, ImportArgs};
 use super::report::REPORT_MODE;
-use crate::cli::Exit;
+use crate::exit::Exit;
 use crate::fsutil::Target;
 use crate::ledger::{Ledger, Status};
 use crate::sandbox::{Fault, Sandbox, SandboxConfig};

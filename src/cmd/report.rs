@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::Exit;
+use crate::exit::Exit;
 use crate::fsutil::Target;
 use crate::ledger::{Ledger, RunId};
 use crate::report::{write_csv, write_json};
