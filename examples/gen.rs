@@ -270,7 +270,7 @@ fn nacha(out: &mut impl Write, a: &Args, rng: &mut Rng) -> std::io::Result<()> {
             ""
         ),
     )?;
-    while records % 10 != 0 {
+    while !records.is_multiple_of(10) {
         line(out, &mut records, "9".repeat(94))?;
     }
     Ok(())
