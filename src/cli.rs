@@ -49,6 +49,11 @@ pub enum Command {
     Import(cmd::import::ImportArgs),
     /// Re-send rows that are failed, unsent or unknown (all runs, one run, or the named keys)
     Retry(cmd::retry::RetryArgs),
+    /// Send a corrected copy of a rejected or failed payment (loan, type, extra), or name an
+    /// unmatched return's original
+    Amend(cmd::amend::AmendArgs),
+    /// Close rows settled elsewhere (entered or reversed by hand in LoanPro): `dismissed`
+    Dismiss(cmd::dismiss::DismissArgs),
     /// List runs: id, start, end, source, files, counts per status
     Runs,
     /// Reconciliation export: one line per row

@@ -3,7 +3,7 @@
 //!
 //! Points: `staged` (files staged, nothing claimed), `claimed` (a batch marked `sending`, nothing
 //! sent), `answered` (an answer received, not yet recorded), `recorded` (a group of results
-//! committed). Without the variable this is one relaxed atomic load per call.
+//! committed), `archive` (the run's outcome committed, its files not moved yet). Without the variable this is one relaxed atomic load per call.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -17,11 +17,13 @@
 //! - `ledger/` — the SQLite ledger, split by concern: `file.rs` (header checks, lock),
 //!   `migrate.rs` (the numbered `migrations/`), `stage.rs` (runs, files, rows staged),
 //!   `queue.rs` (claim, record, retry, read-back results), `queries.rs` (totals, runs, report
-//!   rows); `status.rs` is the row state machine.
+//!   rows), `resolve.rs` (amend, dismiss and their audit trail, SPEC §13); `status.rs` is the
+//!   row state machine.
 //! - `session` — one run that talks to LoanPro; `interrupt` — SIGTERM, SIGINT and SIGHUP stop
 //!   it gracefully (a second signal at once); `dispatch` — the worker pool; `reconcile` —
 //!   reading uncertain rows back; `loanpro` — the API client, the rate limiter and how an
 //!   answer is classified.
+//! - `archive` — `import --archive DIR`: done and failed folders, moves that never overwrite.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
 //! - `fsutil` — the one writer of every file payimport writes (report, metrics, ...): regular
 //!   files only, through an exclusive temporary file, with the promised mode (SPEC §14).
@@ -29,7 +31,8 @@
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
 //!   in a phase after the payments, `read/nacha/` reads ACH return files.
 //! - `report` — the reconciliation export; `output` — progress bar and summary text;
-//!   `sandbox/` — the LoanPro stand-in every test runs against.
+//!   `sandbox/` — the LoanPro stand-in every test runs against; `testkit` — test support
+//!   shared by tests, benches and fuzz targets (settings with a source per format, `drain`).
 //!
 //! The files each change touches (the compiler or a test points to every one but the first):
 //!
@@ -47,6 +50,7 @@
 //! - **Add a command:** a variant in `cli::Command`, a file in `cmd/`, and its `mod` line and arm
 //!   in `cmd::run` (`cmd/mod.rs`).
 
+pub mod archive;
 pub mod cli;
 pub mod cmd;
 pub mod crashpoint;

@@ -58,6 +58,15 @@ impl Key {
         Key::from_digest(h)
     }
 
+    /// The key of a corrected copy (`payimport amend`, SPEC §13): the original's key and the
+    /// correction (loan, payment type, extra). The same correction of the same row has the
+    /// same key, so it is never staged twice; it never meets a file's key.
+    pub fn of_amend(original: Key, loan: &str, payment_type_id: u32, extra: &str) -> Key {
+        let original = original.to_string();
+        let payment_type = payment_type_id.to_string();
+        Key::hash(&["payimport-amend-v1", &original, loan, &payment_type, extra])
+    }
+
     /// The key of a row that could not be validated: a hash of its raw cells, so that the report
     /// can still name it; it never meets a valid payment's key.
     pub fn of_rejected(cells: &[&str], occurrence: u32) -> Key {

@@ -2,6 +2,7 @@
 //! page is `report/html.rs`, its charts `report/chart.rs`.
 
 pub mod chart;
+pub mod corrections;
 pub mod html;
 pub mod visible;
 

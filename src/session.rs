@@ -233,7 +233,7 @@ impl Session {
                     Ok(None) => Err((
                         Status::Rejected,
                         format!(
-                            "field `loan` value {display_id:?}: unidentified: no loan in LoanPro has this display id; route the payment to suspense"
+                            "field `loan` value {display_id:?}: unidentified: no loan in LoanPro has this display id; `payimport amend KEY --loan DISPLAY_ID` sends it to the right loan"
                         ),
                     )),
                     Err(ReadError::Failed(m)) => Err((

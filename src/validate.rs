@@ -91,6 +91,17 @@ impl<'a> Validator<'a> {
         self
     }
 
+    /// Validates rows the ledger kept (`payimport amend`): a date is as the file gave it, or
+    /// `YYYY-MM-DD` once it was valid.
+    pub fn for_ledger_rows(mut self) -> Self {
+        let mut formats: Vec<String> = self.dates.compiled.iter().map(|(f, _)| f.clone()).collect();
+        if !formats.iter().any(|f| f == "%Y-%m-%d") {
+            formats.push("%Y-%m-%d".into());
+        }
+        self.dates = DateFormats::new(&formats);
+        self
+    }
+
     /// Validates one row; a rejected row still gets a key, from its raw cells.
     pub fn validate(&mut self, row: &RawRow) -> Result<Payment, (Key, RowError)> {
         match self.check(row) {

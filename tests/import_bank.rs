@@ -107,7 +107,13 @@ async fn an_unknown_display_id_is_rejected_as_unidentified() {
         "{:?}",
         unknown
     );
-    assert!(unknown.get("message").contains("suspense"), "{:?}", unknown);
+    assert!(
+        unknown
+            .get("message")
+            .contains("payimport amend KEY --loan"),
+        "{:?}",
+        unknown
+    );
     assert_eq!(unknown.get("amount"), "75.00");
     assert_eq!(env.sandbox.payments().len(), 1);
 }

@@ -21,6 +21,7 @@ mod properties;
 mod reconcile;
 mod report_html;
 mod report_output;
+mod resolve;
 mod returns;
 mod signals;
 mod tenant;

@@ -1,5 +1,6 @@
 //! `payimport demo`: one night of bank files told as a story against the sandbox, in-process:
-//! payments posted (one bad row rejected, one LoanPro timeout settled by reading back), the same
+//! payments posted (one bad row rejected, one LoanPro timeout settled by reading back, one
+//! unidentified lockbox coupon amended to its loan), the same
 //! files again with nothing sent, two returned payments reversed, and the reconciliation report
 //! written to `payimport-demo/` in the working folder.
 
@@ -94,6 +95,7 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
             let args = ImportArgs {
                 source: Some(source.to_string()),
                 dry_run: false,
+                archive: None,
                 files: vec![path],
             };
             import::run_on(settings, ledger, &args, Some(token), today).await
@@ -119,8 +121,8 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
     }
     let night = count(ledger)?;
     let payments_logged = sandbox.payments().len();
-    if night.rejected != 1 {
-        surprises.push(format!("{} rejected rows, not 1", night.rejected));
+    if night.rejected != 2 {
+        surprises.push(format!("{} rejected rows, not 2", night.rejected));
     }
     if night.read_back != 1 {
         surprises.push(format!("{} rows read back, not 1", night.read_back));
@@ -133,10 +135,39 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
     }
     println!(
         "-> {} payments posted, each exactly once (the one that timed out was read back and found\n\
-         \x20  logged, not sent again); 1 row rejected with its message. Exit status 1: a person\n\
-         \x20  must look at the rejected row.\n",
+         \x20  logged, not sent again); 2 rows rejected with their messages (a bad amount, and a\n\
+         \x20  lockbox coupon whose loan number LN009990 is no loan). Exit status 1: a person must\n\
+         \x20  look at the rejected rows.\n",
         night.posted
     );
+
+    println!(
+        "== 1b. The coupon's loan number was misread: the lockbox image shows LN000999. A person\n\
+         ==     amends it; payimport sends a corrected copy, once, and keeps who did it and why:\n\
+         ==     payimport amend KEY --loan LN000999 --note \"coupon image shows LN000999\"\n"
+    );
+    let puts_before = sandbox.stats().puts;
+    let coupon = unidentified_coupon(ledger)?;
+    let amend = super::amend::AmendArgs {
+        key: coupon,
+        loan: Some("LN000999".into()),
+        payment_type: None,
+        extra: None,
+        original: None,
+        move_posted: false,
+        note: Some("coupon image shows LN000999".into()),
+        audit: super::dismiss::AuditArgs {
+            by: Some("demo".into()),
+        },
+    };
+    super::amend::run(&settings, ledger, &amend, Some(token.clone())).await?;
+    let amended = sandbox.stats().puts - puts_before;
+    if amended != 1 || !sandbox.payments().iter().any(|p| p.loan_id == 999) {
+        surprises.push(format!(
+            "the amend sent {amended} payment(s), not 1 on loan 999"
+        ));
+    }
+    println!("-> the coupon is posted on loan LN000999; its original row is `amended`.\n");
 
     println!("== 2. The same three files again, as a rerun of the cron job would bring them.\n");
     let puts_before = sandbox.stats().puts;
@@ -208,6 +239,19 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
         );
         Ok(Exit::Fatal)
     }
+}
+
+/// The key of the lockbox coupon no loan matched (the demo's sample has one).
+fn unidentified_coupon(ledger: &Path) -> anyhow::Result<String> {
+    let ledger = Ledger::open_read_only(ledger)?;
+    let mut key = None;
+    ledger.for_each_report_row(None, |r| -> anyhow::Result<()> {
+        if r.status == Status::Rejected && r.loan == "LN009990" {
+            key = Some(r.key);
+        }
+        Ok(())
+    })?;
+    key.context("the sample lockbox's unidentified coupon is not in the ledger")
 }
 
 /// What the ledger says of the rows of every run so far.

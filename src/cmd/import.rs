@@ -11,7 +11,7 @@ use crate::files::{fingerprint, open_rows, to_new_row};
 use crate::ledger::{Ledger, ToMatch};
 use crate::money::Cents;
 use crate::payment::Payment;
-use crate::read::control::SKIPPED;
+use crate::read::control::Counted;
 use crate::read::{ControlCheck, FileError, background};
 use crate::returns::Match;
 use crate::session::Session;
@@ -27,6 +27,11 @@ pub struct ImportArgs {
     /// Parse and validate, print what would be sent and every rejection; write and send nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// After the run's outcome is committed, move each file it finished with into
+    /// DIR/done/YYYY-MM-DD/ and each refused one into DIR/failed/YYYY-MM-DD/ (same filesystem;
+    /// never overwriting: a numbered suffix)
+    #[arg(long, value_name = "DIR")]
+    pub archive: Option<PathBuf>,
     /// The bank files
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -68,6 +73,8 @@ pub async fn run_on(
     // sent, but the summary says so, as the report does (they are among the control checks).
     let mut skipped = Vec::new();
     let mut notices = 0u64;
+    // What to do with each file once the run's outcome is committed (`--archive`).
+    let mut finished: Vec<(&Path, crate::archive::Outcome)> = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
         if let Some(signal) = session.interrupted() {
@@ -84,6 +91,7 @@ pub async fn run_on(
             None => None,
         } {
             let s = ledger.stage_echo(file_id, original)?;
+            finished.push((path, crate::archive::Outcome::Done));
             tracing::info!(
                 file = %name,
                 already_posted = s.already_posted,
@@ -114,6 +122,7 @@ pub async fn run_on(
         };
         match staged {
             Ok(s) => {
+                finished.push((path, crate::archive::Outcome::Done));
                 // Only if the file did not change while it was read: the fingerprint must be
                 // that of the bytes staged, or a later file could echo rows never staged.
                 if let Some(f) = fingerprint.as_ref().filter(|f| f.still_matches(path)) {
@@ -131,6 +140,7 @@ pub async fn run_on(
                 tracing::error!("{e}; nothing of this file is sent");
                 ledger.refuse_file(file_id, &e.to_string())?;
                 refused.push(e);
+                finished.push((path, crate::archive::Outcome::Failed));
             }
             Err(Halt::Interrupted(signal)) => {
                 let why = format!(
@@ -150,6 +160,12 @@ pub async fn run_on(
         .chain(skipped)
         .collect();
     notes.extend(not_staged);
+    if let Some(dir) = &args.archive {
+        // `send` ended the run: its outcome is committed, so a crash from here on leaves
+        // only files the next run recognises as echoes.
+        crate::crashpoint::reached("archive");
+        notes.extend(archive(dir, &finished, today));
+    }
     if let Some(signal) = sent.interrupted {
         notes.push(interrupted_note(signal));
     }
@@ -173,6 +189,29 @@ pub async fn run_on(
     })
 }
 
+/// Moves the run's files into the done and failed folders; a file that cannot be moved stays
+/// where it is (its outcome is in the ledger whatever happens to it) and gets a note.
+fn archive(
+    dir: &Path,
+    files: &[(&Path, crate::archive::Outcome)],
+    today: NaiveDate,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (file, outcome) in files {
+        match crate::archive::move_into(file, dir, *outcome, today) {
+            Ok(to) => tracing::info!(file = %file.display(), to = %to.display(), "archived"),
+            Err(e) => {
+                tracing::warn!(file = %file.display(), "not archived: {e}");
+                notes.push(format!(
+                    "not archived: {}: {e} (the archive folder must be on the same filesystem); it stays where it is",
+                    file.display()
+                ));
+            }
+        }
+    }
+    notes
+}
+
 /// Why staging a file stopped early.
 enum Halt {
     /// The file failed file-level validation: refused.
@@ -192,7 +231,7 @@ pub(crate) fn interrupted_note(signal: &str) -> String {
 fn skipped_notes(file: &str, checks: &[ControlCheck]) -> Vec<String> {
     checks
         .iter()
-        .filter(|c| c.what == SKIPPED)
+        .filter(|c| c.what == Counted::Skipped)
         .map(|c| format!("skipped   {file}:{}: {c}", c.line))
         .collect()
 }

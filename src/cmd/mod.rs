@@ -1,9 +1,11 @@
 //! One file per command. A command reads its settings and arguments, calls the domain modules,
 //! prints what a person reads, and decides the [`Exit`] status; domain modules never do.
 
+pub mod amend;
 pub mod check;
 pub mod completions;
 pub mod demo;
+pub mod dismiss;
 pub mod import;
 pub mod report;
 pub mod retry;
@@ -32,13 +34,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             })
             .await
         }
+        Command::Amend(args) => {
+            let settings = cli.load_settings()?;
+            amend::run(&settings, &cli.ledger_path(&settings), args, None).await
+        }
         Command::Runs => {
             let settings = cli.load_settings()?;
             runs::run(&cli.ledger_path(&settings))
         }
         Command::Report(args) => {
             let settings = cli.load_settings()?;
-            report::run(&cli.ledger_path(&settings), args)
+            report::run(&settings, &cli.ledger_path(&settings), args)
+        }
+        Command::Dismiss(args) => {
+            let settings = cli.load_settings()?;
+            dismiss::run(&cli.ledger_path(&settings), args)
         }
         Command::Sandbox(args) => sandbox::run(&cli, args).await,
         Command::Demo => demo::run().await,

@@ -19,6 +19,10 @@ pub struct ReportArgs {
     /// self-contained page (charts, control totals, rows needing attention) to open or mail
     #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
     pub format: ReportFormat,
+    /// The corrections file (with --format csv): rejected rows still waiting, a CSV source's in
+    /// its own columns plus `error`, ready to correct and import again
+    #[arg(long)]
+    pub rejected: bool,
     /// Write here instead of stdout: a new or regular file, replaced atomically (mode 0600)
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
@@ -35,11 +39,21 @@ pub enum ReportFormat {
 pub const REPORT_MODE: u32 = 0o600;
 
 /// `payimport report`.
-pub fn run(ledger_path: &Path, args: &ReportArgs) -> anyhow::Result<Exit> {
+pub fn run(
+    settings: &crate::settings::Settings,
+    ledger_path: &Path,
+    args: &ReportArgs,
+) -> anyhow::Result<Exit> {
+    if args.rejected && args.format != ReportFormat::Csv {
+        anyhow::bail!("--rejected writes a corrections file: use it with --format csv");
+    }
     let ledger = Ledger::open_read_only(ledger_path)?;
     let write = |out: &mut dyn Write| -> anyhow::Result<()> {
         let mut out = std::io::BufWriter::new(out);
         match args.format {
+            ReportFormat::Csv if args.rejected => {
+                crate::report::corrections::write_rejected(&ledger, settings, args.run, &mut out)?
+            }
             ReportFormat::Csv => write_csv(&ledger, args.run, &mut out)?,
             ReportFormat::Json => write_json(&ledger, args.run, &mut out)?,
             ReportFormat::Html => crate::report::html::write_html(&ledger, args.run, &mut out)?,

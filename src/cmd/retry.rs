@@ -72,8 +72,12 @@ pub async fn run(
                 "{key}: outcome still unknown (reading it back from LoanPro failed); not sent again"
             )),
             Status::Rejected => notes.push(format!(
-                "{key}: rejected rows are not retryable: correct the file and import it again"
+                "{key}: rejected rows are not retryable: `payimport amend KEY --loan ...` sends a corrected copy, or correct the file and import it again"
             )),
+            Status::Amended => done.push(format!(
+                "{key}: amended: its corrected copy is sent in its place; nothing to do"
+            )),
+            Status::Dismissed => done.push(format!("{key}: dismissed; nothing to do")),
             s if s.is_settled() => done.push(format!("{key}: already posted; nothing to do")),
             // Listed, not `_`: a new state must be placed here (the settled ones are above).
             Status::Posted

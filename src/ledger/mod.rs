@@ -9,6 +9,7 @@
 //! `file` (the file itself: header checks, lock, permissions), `migrate` (schema), `stage`
 //! (runs, files and their rows going in), `queue` (claiming, recording, retrying, reconciling),
 //! `queries` (totals, runs, report rows), `returns` (matching returns, their reversals),
+//! `resolve` (what a person resolves: dismiss, amend, the `resolutions` trail, rejected rows),
 //! `status` (the row state machine) and `tenant` (the one LoanPro tenant a ledger belongs to).
 
 use std::fs::File;
@@ -20,6 +21,7 @@ mod file;
 mod migrate;
 mod queries;
 mod queue;
+mod resolve;
 mod returns;
 mod stage;
 mod status;
@@ -28,6 +30,7 @@ mod tenant;
 pub use crate::money::Amount;
 pub use queries::{AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
+pub use resolve::{NamedRow, RejectedRow, Resolver, resolvable};
 pub use returns::{Matched, Reversal, ToMatch};
 pub use stage::{NewReturn, NewRow, RunOutcome, Staged};
 pub use status::{Status, Step};

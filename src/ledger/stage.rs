@@ -417,8 +417,16 @@ impl Ledger {
                             staged.pending += 1;
                             (true, Status::Pending, None, None)
                         }
-                        // A payment reversed since was posted all the same: not sent again.
-                        Some((_, r, Status::Posted | Status::Reversed, f, l, pid)) => {
+                        // A payment reversed since was posted all the same: not sent again; nor
+                        // one a person settled by hand or had corrected (SPEC §13).
+                        Some((
+                            _,
+                            r,
+                            Status::Posted | Status::Reversed | Status::Amended | Status::Dismissed,
+                            f,
+                            l,
+                            pid,
+                        )) => {
                             staged.already_posted += 1;
                             (
                                 false,

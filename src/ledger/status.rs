@@ -40,6 +40,11 @@ states! {
     AlreadyPosted = "already_posted",
     /// A payment that was posted, and whose return has been reversed in LoanPro (SPEC §8).
     Reversed = "reversed",
+    /// A payment a person corrected with `payimport amend`: a corrected copy (its `amends`
+    /// names this row's key) is sent in its place (SPEC §13).
+    Amended = "amended",
+    /// A row a person settled elsewhere and closed with `payimport dismiss` (SPEC §13).
+    Dismissed = "dismissed",
     /// Invalid: never sent.
     Rejected = "rejected",
     /// A return whose original payment was not found, or not found alone: nothing was sent
@@ -84,6 +89,11 @@ pub enum Step {
     Match,
     /// A return's reversal was logged: its original payment row is `reversed`.
     Reverse,
+    /// `payimport amend`: a payment gets a corrected copy (it is `amended`), or an unmatched
+    /// return is given its original and queued to be matched again (SPEC §13).
+    Amend,
+    /// `payimport dismiss`: a person settled the row elsewhere (SPEC §13).
+    Dismiss,
 }
 
 use Step::*;
@@ -113,6 +123,15 @@ const TRANSITIONS: &[(Step, Status, Status)] = &[
     (Match, Pending, Unmatched),
     (TakeOver, Unmatched, Unmatched),
     (Reverse, Posted, Reversed),
+    // `held` (branch nevertwice) is one more from-state of Amend once merged.
+    (Amend, Rejected, Amended),
+    (Amend, Failed, Amended),
+    (Amend, Unmatched, Pending),
+    (Dismiss, Rejected, Dismissed),
+    (Dismiss, Unmatched, Dismissed),
+    (Dismiss, Failed, Dismissed),
+    (Dismiss, Unsent, Dismissed),
+    (Dismiss, Unknown, Dismissed),
 ];
 
 /// The states a row is staged in; the others are reached only through [`TRANSITIONS`].
@@ -135,7 +154,10 @@ impl Status {
 
     /// Its payment (or reversal) is in LoanPro: nothing is left to do for it.
     pub fn is_settled(self) -> bool {
-        matches!(self, Posted | AlreadyPosted | Reversed)
+        matches!(
+            self,
+            Posted | AlreadyPosted | Reversed | Amended | Dismissed
+        )
     }
 
     /// Whether a row in this state needs a person (exit status 1).
@@ -270,6 +292,8 @@ mod tests {
                 "posted",
                 "already_posted",
                 "reversed",
+                "amended",
+                "dismissed",
                 "rejected",
                 "unmatched",
                 "failed",
@@ -336,6 +360,19 @@ mod tests {
             // An unmatched return is matched again only through `pending`.
             (Unmatched, Sending),
             (Unmatched, Posted),
+            // What is in LoanPro is never closed or replaced by hand (SPEC §13) ...
+            (Posted, Dismissed),
+            (Posted, Amended),
+            (AlreadyPosted, Dismissed),
+            (Reversed, Dismissed),
+            // ... nor what a run has queued or in flight; and a resolution is final.
+            (Pending, Dismissed),
+            (Sending, Dismissed),
+            (Sending, Amended),
+            (Amended, Pending),
+            (Dismissed, Pending),
+            (Amended, Dismissed),
+            (Dismissed, Amended),
         ] {
             assert!(!Status::allows(from, to), "{from} -> {to}");
         }
@@ -349,7 +386,9 @@ mod tests {
         {
             for to in Status::ALL {
                 let reversal = (s, to) == (Posted, Reversed);
-                assert_eq!(Status::allows(s, to), reversal, "{s} -> {to}");
+                // A person may correct or close a rejected row (SPEC §13); it is never sent.
+                let resolved = s == Rejected && matches!(to, Amended | Dismissed);
+                assert_eq!(Status::allows(s, to), reversal || resolved, "{s} -> {to}");
             }
         }
         assert_eq!(Reverse.sources(Reversed), [Posted]);
@@ -367,11 +406,12 @@ mod tests {
 
     #[test]
     fn open_states_are_those_a_later_run_moves_other_than_pending() {
-        // A posted payment is reversed through its return's row, never found as open itself.
+        // A posted payment is reversed through its return's row, never found as open itself;
+        // what a person resolves (amend, dismiss) is found by its key, not by a run.
         for s in Status::ALL {
             let moves_on = TRANSITIONS
                 .iter()
-                .any(|&(st, f, t)| f == s && t != s && st != Reverse);
+                .any(|&(st, f, t)| f == s && t != s && ![Reverse, Amend, Dismiss].contains(&st));
             assert_eq!(s.is_open(), moves_on && s != Pending, "{s}");
         }
     }

@@ -14,7 +14,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use super::bai2::{Bai2Options, Bai2Reader, CodeSpec, TypeCodes};
-use super::control::{ControlModes, ControlTotals, SKIPPED};
+use super::control::{ControlModes, ControlTotals, Counted};
 use super::lockbox::{LockboxLayout, LockboxReader};
 use super::{PaymentReader, RawAmount};
 
@@ -104,7 +104,7 @@ fn read(path: &Path, options: &[String]) -> Outcome {
         }
     }
     for check in reader.control_checks() {
-        if check.what == SKIPPED {
+        if check.what == Counted::Skipped {
             out.skipped.push(check.to_string());
         } else if counts == ControlTotals::Enforce && out.refused.is_none() {
             assert!(check.matches(), "{name}: {check}");

@@ -4,8 +4,9 @@
 //! trusted (nothing of it may be staged); anything wrong with one row is left to validation.
 //!
 //! Readers take their own option types ([`csv::Columns`], [`lockbox::LockboxLayout`],
-//! [`bai2::Bai2Options`], [`ControlTotals`]), which the settings file is parsed into; they never
-//! import the settings, so a reader can be used, tested and fuzzed on its own.
+//! [`bai2::Bai2Options`], [`ControlTotals`]), which the settings file is parsed into; they import
+//! nothing above `money` and `payment` (not the settings, not validation), so a reader can be
+//! used, tested and fuzzed on its own. Every reader's `next()` is `until_file_error`.
 
 pub mod background;
 pub mod bai2;

@@ -76,10 +76,10 @@ impl Check {
 pub fn what_to_do(status: Status) -> &'static str {
     match status {
         Status::Rejected => {
-            "Correct the row in the bank file (or route the payment to suspense) and import the file again; rows already posted are skipped."
+            "`payimport amend KEY --loan ID` sends a corrected copy (wrong loan, type or extra); or correct a CSV file (`payimport report --rejected --format csv`) and import it again; `payimport dismiss KEY --note TEXT` if it was settled elsewhere."
         }
         Status::Failed => {
-            "LoanPro refused it: fix what its message says (a missing loan, a wrong extra), then `payimport retry KEY`."
+            "LoanPro refused it: fix what its message says, then `payimport retry KEY`, or `payimport amend KEY --loan ID` for a wrong loan, type or extra; `payimport dismiss KEY --note TEXT` if it was settled elsewhere."
         }
         Status::Unsent => {
             "It never reached LoanPro: `payimport retry` once LoanPro is reachable and the credentials work."
@@ -91,9 +91,13 @@ pub fn what_to_do(status: Status) -> &'static str {
             "A run was interrupted: the next import or retry recovers it (reading it back first if it may have been sent)."
         }
         Status::Unmatched => {
-            "No single posted payment matches this return: check the loan and amount it names; `payimport retry` matches it again once the original is posted, or name the payment's key in `original_key` of a corrected returns file."
+            "No single posted payment matches this return: check the loan and amount it names; `payimport retry` matches it again once the original is posted, or name its original with `payimport amend KEY --original PAYMENT_KEY`; `payimport dismiss KEY --note TEXT` if it was reversed by hand."
         }
-        Status::Posted | Status::AlreadyPosted | Status::Reversed => "Nothing.",
+        Status::Posted
+        | Status::AlreadyPosted
+        | Status::Reversed
+        | Status::Amended
+        | Status::Dismissed => "Nothing.",
     }
 }
 
@@ -174,6 +178,8 @@ fn gather(ledger: &Ledger, run: Option<RunId>) -> anyhow::Result<Page> {
 fn status_class(status: Status) -> &'static str {
     match status {
         Status::Posted | Status::AlreadyPosted => "ok",
+        // Settled by a person (SPEC §13).
+        Status::Amended | Status::Dismissed => "ok",
         Status::Rejected | Status::Failed => "bad",
         // Listed, not `_`: a new state must be given its colour here.
         Status::Reversed

@@ -21,7 +21,7 @@ use crate::read::{FileError, PaymentReader};
 pub struct FormatSpec {
     pub name: &'static str,
     /// Its own keys; a key of another format is refused by name (see
-    /// [`RawSource::format_keys_set`]).
+    /// `RawSource::format_keys_set`).
     pub keys: &'static [&'static str],
     /// Its options from a source's keys (taken out of it); an error names the key (without
     /// `sources.NAME.`) and what is wrong.

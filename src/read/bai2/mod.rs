@@ -31,7 +31,7 @@
 //!   (a wrapped line is not one).
 //! - Groups: status 2 (deletion) and 4 (test only) hold no payments; with `final_only`, neither
 //!   do groups whose as-of-date modifier is 1 or 3 (interim). Their details are counted, never
-//!   handed over, and recorded as a [`super::control::SKIPPED`] check so that the report shows them.
+//!   handed over, and recorded as a [`super::control::Counted::Skipped`] check so that the report shows them.
 //! - Payment date = the 02 as-of date, YYMMDD, read as 20YY.
 
 mod codes;
