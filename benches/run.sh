@@ -125,3 +125,29 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 stats=$(curl -s "http://127.0.0.1:$PORT/__sandbox/stats")
 echo "rate fidelity: 1500 rows in $(echo "$end - $start" | bc) s -> $(echo "scale=2; 1500 / ($end - $start)" | bc) req/s; sandbox: $stats"
+
+# 7. memory under hostile sizes (issue 20, SPEC §14: each under 150 MB): an import of 1,000,000
+#    NACHA returns (none has a payment in the ledger, so every one goes through matching and
+#    ends `unmatched`), and an import of a lockbox of 100,000 batches of one item each.
+"$GEN" --format nacha --rows 1000000 --per-batch 999 --out "$W/1m-returns.ach"
+"$GEN" --format lockbox --rows 100000 --per-batch 1 --out "$W/100k-batches.lbx"
+settings 1000000 16
+cat >> "$W/payimport.toml" <<EOT
+[sources.ach_returns]
+format = "nacha"
+loan = "id"
+[sources.lockbox]
+format = "lockbox"
+loan = "display_id"
+EOT
+mem_case() { # mem_case LABEL SOURCE FILE: three fresh imports, the median
+  for _ in $(seq 3); do
+    rm -f "$W"/ledger.sqlite*
+    measure "$1" "$BIN" --settings "$W/payimport.toml" -q import --source "$2" "$W/$3"
+  done
+}
+mem_case nacha1m ach_returns 1m-returns.ach
+echo "import of 1,000,000 NACHA returns (matching included): $(median nacha1m)"
+sandbox
+mem_case lockbox100k lockbox 100k-batches.lbx
+echo "import of a lockbox of 100,000 batches: $(median lockbox100k)"

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::ledger::{NewReturn, NewRow};
+use crate::read::line_ends::LineEnds;
 use crate::read::{FileError, PaymentReader, RawRow};
 use crate::settings::{Payments, Source, SourceFormat};
 use crate::validate::Validator;
@@ -69,7 +70,8 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
             ),
         ));
     }
-    let input = BufReader::with_capacity(1 << 16, file);
+    // Every reader sees LF alone, whatever the bank's line ends (SPEC §14).
+    let input = LineEnds::new(BufReader::with_capacity(1 << 16, file));
     // A CSV header error may mean the wrong `--source` (SPEC §12): it names the source.
     let csv = matches!(source.format, SourceFormat::Csv { .. });
     source

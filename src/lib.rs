@@ -26,6 +26,8 @@
 //!   `crashpoint` — test hooks, compiled only with the `test-hooks` feature (`cargo test`).
 //! - `archive` — `import --archive DIR`: done and failed folders, moves that never overwrite.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
+//! - `fsutil` — the one writer of every file payimport writes (report, metrics, ...): regular
+//!   files only, through an exclusive temporary file, with the promised mode (SPEC §14).
 //! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
 //!   in a phase after the payments, `read/nacha/` reads ACH return files.
@@ -56,6 +58,7 @@ pub mod crashpoint;
 pub mod dispatch;
 pub mod exit;
 pub mod files;
+pub mod fsutil;
 pub mod interrupt;
 pub mod ledger;
 pub mod loanpro;

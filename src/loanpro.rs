@@ -289,6 +289,8 @@ pub struct ClientConfig {
 pub struct Client {
     http: reqwest::Client,
     odata: String,
+    /// What of the token an answer may echo, replaced before any message leaves the client.
+    redact: Redact,
     limiter: DefaultDirectRateLimiter,
     paused_until: Mutex<Option<Instant>>,
     /// Every request's status, for the metrics file.
@@ -335,6 +337,7 @@ impl Client {
         Ok(Arc::new(Client {
             http,
             odata: format!("{}/odata.svc", config.base_url.trim_end_matches('/')),
+            redact: Redact::new(config.token.expose()),
             limiter: RateLimiter::direct(quota),
             paused_until: Mutex::new(None),
             requests,
@@ -392,9 +395,19 @@ impl Client {
         Some(self.send_json(builder, request.body().to_vec(), void).await)
     }
 
-    /// Sends a JSON body and classifies the answer.
+    /// Sends a JSON body and classifies the answer; no message it carries holds the token.
     /// A reversal's answer is classified as a PUT's is, and a 200 whose `d` is `true` is a yes too.
     async fn send_json(
+        &self,
+        request: reqwest::RequestBuilder,
+        body: Vec<u8>,
+        void: bool,
+    ) -> Answer {
+        let answer = self.send_unredacted(request, body, void).await;
+        self.redact.answer(answer)
+    }
+
+    async fn send_unredacted(
         &self,
         request: reqwest::RequestBuilder,
         body: Vec<u8>,
@@ -427,6 +440,8 @@ impl Client {
                         }
                     }
                     Ok(Some(body)) => {
+                        // Before a message is cut from it, so no part of the token survives.
+                        let body = self.redact.bytes(body);
                         classify(status, retry_after, location, Body::Complete(&body))
                     }
                     Ok(None) => classify(status, retry_after, location, Body::TooLarge),
@@ -639,8 +654,18 @@ impl Client {
     }
 
     /// GETs `url` and returns its `d`. GETs are safe to repeat, so transient failures (429,
-    /// 5xx, timeouts, resets) are retried up to `max_attempts`.
+    /// 5xx, timeouts, resets) are retried up to `max_attempts`. No error it gives holds the token.
     async fn get_d(&self, url: &str, max_attempts: u32) -> Result<serde_json::Value, ReadError> {
+        self.get_d_unredacted(url, max_attempts)
+            .await
+            .map_err(|e| self.redact.read_error(e))
+    }
+
+    async fn get_d_unredacted(
+        &self,
+        url: &str,
+        max_attempts: u32,
+    ) -> Result<serde_json::Value, ReadError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -662,7 +687,7 @@ impl Client {
                         )));
                     }
                     let body = match read_body(&mut resp).await {
-                        Ok(Some(body)) => body,
+                        Ok(Some(body)) => self.redact.bytes(body),
                         // Not LoanPro's answer, and likely the same next time: give up on it
                         // rather than fetch several MiB again.
                         Ok(None) => {
@@ -706,6 +731,83 @@ impl Client {
             }
             tracing::debug!(attempt, "GET failed ({failure}); trying again");
             tokio::time::sleep(Duration::from_millis(100u64 << attempt.min(6))).await;
+        }
+    }
+}
+
+/// What replaces the token wherever an answer echoes it (SPEC §14).
+pub const REDACTED: &str = "[redacted]";
+
+/// Replaces the token in what LoanPro (or a gateway in front of it) answers, before any of it
+/// becomes a message that is logged, stored in the ledger, written to a report or printed:
+/// the token as sent, and as a JSON string would escape it.
+#[derive(Clone)]
+struct Redact {
+    forms: Vec<String>,
+}
+
+impl Redact {
+    fn new(token: &str) -> Self {
+        let mut forms = Vec::new();
+        if !token.is_empty() {
+            forms.push(token.to_string());
+            let escaped = serde_json::to_string(token).unwrap_or_default();
+            let escaped = escaped.trim_matches('"');
+            if escaped != token {
+                forms.push(escaped.to_string());
+            }
+        }
+        Redact { forms }
+    }
+
+    fn text(&self, text: String) -> String {
+        self.forms.iter().fold(text, |text, form| {
+            if text.contains(form.as_str()) {
+                text.replace(form.as_str(), REDACTED)
+            } else {
+                text
+            }
+        })
+    }
+
+    /// A body, before a message is cut from it. Bytes that are not UTF-8 are compared as they
+    /// are, so an echo inside a binary body goes too.
+    fn bytes(&self, body: Vec<u8>) -> Vec<u8> {
+        let mut body = body;
+        for form in &self.forms {
+            let form = form.as_bytes();
+            if body.windows(form.len()).any(|w| w == form) {
+                let mut out = Vec::with_capacity(body.len());
+                let mut rest = body.as_slice();
+                while let Some(at) = rest.windows(form.len()).position(|w| w == form) {
+                    out.extend_from_slice(&rest[..at]);
+                    out.extend_from_slice(REDACTED.as_bytes());
+                    rest = &rest[at + form.len()..];
+                }
+                out.extend_from_slice(rest);
+                body = out;
+            }
+        }
+        body
+    }
+
+    fn answer(&self, mut answer: Answer) -> Answer {
+        if let Answer::Refused { message, .. }
+        | Answer::AuthRefused { message, .. }
+        | Answer::Redirected { message, .. }
+        | Answer::RetryLater { message, .. }
+        | Answer::Unknown { message, .. } = &mut answer
+        {
+            *message = self.text(std::mem::take(message));
+        }
+        answer
+    }
+
+    fn read_error(&self, e: ReadError) -> ReadError {
+        match e {
+            ReadError::AuthRefused(m) => ReadError::AuthRefused(self.text(m)),
+            ReadError::Redirected(m) => ReadError::Redirected(self.text(m)),
+            ReadError::Failed(m) => ReadError::Failed(self.text(m)),
         }
     }
 }
@@ -1037,6 +1139,25 @@ mod tests {
             g.check(page(i), i as usize, None, "u").unwrap();
         }
         failed(g.check(page(0), 0, None, "u"), "more than 10000 pages");
+    }
+
+    #[test]
+    fn an_echoed_token_is_redacted_even_where_a_message_is_cut() {
+        let r = Redact::new("s3cr\"et/tok");
+        let body = format!("{}Authorization: Bearer s3cr\\\"et/tok", "x".repeat(190));
+        // The body is cut to 200 characters in its message: redacted first, no prefix is left.
+        let body = r.bytes(body.into_bytes());
+        let cut = error_message(None, &body, 502);
+        assert!(!cut.contains("s3cr"), "{cut}");
+        let a = r.answer(Answer::Refused {
+            http_status: 400,
+            message: "bad header: Bearer s3cr\"et/tok, again s3cr\"et/tok".into(),
+        });
+        assert_eq!(
+            message(&a),
+            "bad header: Bearer [redacted], again [redacted]"
+        );
+        assert_eq!(Redact::new("").text("anything".into()), "anything");
     }
 
     #[test]

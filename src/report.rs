@@ -4,6 +4,7 @@
 pub mod chart;
 pub mod corrections;
 pub mod html;
+pub mod visible;
 
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -31,8 +31,6 @@ pub struct Session {
     interrupt: Interrupt,
     /// `[returns]`: how returns are matched and what their reversals say.
     returns: Returns,
-    /// What matching did with this run's returns, for the summary.
-    pub matched: Vec<crate::ledger::Matched>,
     /// `[ledger] verify` and the run's date, when this run may have to read LoanPro before
     /// sending (SPEC §12): set by `import`.
     verify: Option<(Verify, String)>,
@@ -112,7 +110,6 @@ impl Session {
             reconciled: ReadBackReport::default(),
             interrupt,
             returns: settings.returns.clone(),
-            matched: Vec::new(),
             verify: None,
             verified: None,
         };
@@ -177,7 +174,9 @@ impl Session {
         // return in one run match (SPEC §8).
         if report.stopped.is_none() && report.interrupted.is_none() {
             let returns = &self.returns;
-            let matched = self.ledger.lock().expect("ledger lock").match_returns(
+            // The summary and the report read what matching did from the ledger: nothing of
+            // a million returns is held here (SPEC §14).
+            self.ledger.lock().expect("ledger lock").match_returns(
                 self.run,
                 returns.match_window_days,
                 |r, original_key| {
@@ -193,8 +192,8 @@ impl Session {
                         original_key,
                     })
                 },
+                |m| tracing::debug!(file = %m.file, line = m.line, key = %m.key, "matched: {:?}", m.result),
             )?;
-            self.matched = matched;
             let reversals = send_all(&sending, Kind::Return).await?;
             report.stopped = reversals.stopped;
             report.interrupted = reversals.interrupted;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::util::{Env, key_of, summary_count};
 
-const BANK_SOURCES: &str = r#"
+pub(crate) const BANK_SOURCES: &str = r#"
 [sources.lockbox]
 format = "lockbox"
 loan = "display_id"

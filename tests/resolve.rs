@@ -53,7 +53,14 @@ async fn check_passes_once_the_only_problem_is_dismissed() {
         ])
         .await;
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    assert_eq!(env.run(&["check"]).await.code, 2);
+    // Waiting for a person is a warning (`!`, exit 0), not a failure (issue 20 item 8).
+    let r = env.run(&["check"]).await;
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    assert!(
+        r.stdout.contains("! 1 row(s) wait in `unmatched`"),
+        "{}",
+        r.stdout
+    );
     let report = env.report(&[]).await;
     let key = report[0].get("key").to_string();
     assert_eq!(report[0].get("status"), "unmatched");
@@ -94,6 +101,11 @@ async fn check_passes_once_the_only_problem_is_dismissed() {
     );
     let r = env.run(&["check"]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("✓ 0 row(s) wait in `unmatched`"),
+        "{}",
+        r.stdout
+    );
     // Dismissed once: a second dismiss is refused, as for anything settled.
     let r = env.run(&["dismiss", &key, "--note", "again"]).await;
     assert_eq!(r.code, 2, "{}", r.stderr);

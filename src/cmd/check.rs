@@ -1,8 +1,11 @@
 //! `payimport check`: before the first night, and from cron as a canary, everything a run
 //! needs, verified without logging anything in LoanPro and without writing to the ledger.
 //!
-//! One line per check, `✓` or `✗` with what to do; exit 0 when all pass, 2 otherwise. A check
-//! that depends on one that failed says it was not made, rather than failing for the same cause.
+//! One line per check, `✓`, `!` or `✗` with what to do; exit 0 when none fails, 2 otherwise. A
+//! `!` warns of rows that need a person but would not stop tonight's run (a cron canary that
+//! fails every night for a return a person reversed by hand is soon ignored); `✗` is only for
+//! what would. A check that depends on one that failed says it was not made, rather than
+//! failing for the same cause.
 
 use std::io::Write;
 use std::path::Path;
@@ -40,8 +43,9 @@ impl<W: Write> Report<W> {
         self.failed = true;
         writeln!(self.out, "✗ {what}")
     }
-    fn line(&mut self, ok: bool, what: &str) -> std::io::Result<()> {
-        if ok { self.pass(what) } else { self.fail(what) }
+    /// Rows that need a person but do not stop a run: said, without failing the check.
+    fn warn(&mut self, what: &str) -> std::io::Result<()> {
+        writeln!(self.out, "! {what}")
     }
 }
 
@@ -311,18 +315,14 @@ fn check_ledger<W: Write>(r: &mut Report<W>, path: &Path) -> anyhow::Result<()> 
             "returns whose payment was not found alone: see their messages in `payimport report`; `payimport retry` matches them again",
         ),
     ] {
+        // None of these stops tonight's run: the import reads `unknown` rows back first,
+        // `unsent` ones wait for `retry`, and an `unmatched` return waits for a person.
         let n = ledger.live_count(status)?;
-        r.line(
-            n == 0,
-            &format!(
-                "{n} row(s) wait in `{status}`{}",
-                if n == 0 {
-                    String::new()
-                } else {
-                    format!(": {what}")
-                }
-            ),
-        )?;
+        if n == 0 {
+            r.pass(&format!("{n} row(s) wait in `{status}`"))?;
+        } else {
+            r.warn(&format!("{n} row(s) wait in `{status}`: {what}"))?;
+        }
     }
     Ok(())
 }

@@ -10,7 +10,9 @@ use anyhow::Context;
 use chrono::NaiveDate;
 
 use super::import::{self, ImportArgs};
+use super::report::REPORT_MODE;
 use crate::exit::Exit;
+use crate::fsutil::Target;
 use crate::ledger::{Ledger, Status};
 use crate::metrics::Meter;
 use crate::sandbox::{Fault, Sandbox, SandboxConfig};
@@ -43,6 +45,18 @@ const SAMPLE_BASE_URL: &str = "http://127.0.0.1:8080/api/public/api/1";
 /// The folder the demo writes, relative to the working folder.
 const DEMO_DIR: &str = "payimport-demo";
 
+/// Writes one of the demo's files through the one file writer ([`crate::fsutil`]): the demo's
+/// folder is the person's, and a symlink or FIFO found there is not followed.
+fn write_file(path: &Path, mode: u32, bytes: &[u8]) -> anyhow::Result<()> {
+    Target {
+        option: "the demo's file",
+        path,
+        mode,
+        ledger: None,
+    }
+    .write(|w| Ok(w.write_all(bytes)?))
+}
+
 /// `payimport demo`. Exits 0 when the story went as told (the sample night itself has a row
 /// that needs attention, by design), 2 when it did not.
 pub async fn run() -> anyhow::Result<Exit> {
@@ -68,7 +82,7 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
     let text = SAMPLE_SETTINGS
         .replace(SAMPLE_BASE_URL, &sandbox.base_url())
         .replace("settle_secs = 60", "settle_secs = 1");
-    std::fs::write(&settings_path, &text)?;
+    write_file(&settings_path, 0o644, text.as_bytes())?;
     let settings = Settings::from_toml(&text, &settings_path)?;
     let ledger = &settings.ledger_path;
     // The samples are the night of 20 November 2026; the demo is told as of a few days later.
@@ -78,7 +92,7 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
         let settings = &settings;
         let token = token.clone();
         async move {
-            std::fs::write(&path, content)?;
+            write_file(&path, 0o644, content.as_bytes())?;
             let args = ImportArgs {
                 source: Some(source.to_string()),
                 dry_run: false,
@@ -211,10 +225,10 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
         let ledger = Ledger::open_read_only(ledger)?;
         let mut page = Vec::new();
         crate::report::html::write_html(&ledger, None, &mut page)?;
-        std::fs::write(&html, page)?;
+        write_file(&html, REPORT_MODE, &page)?;
         let mut rows = Vec::new();
         crate::report::write_csv(&ledger, None, &mut rows)?;
-        std::fs::write(&csv, rows)?;
+        write_file(&csv, REPORT_MODE, &rows)?;
     }
     println!(
         "== 4. The reconciliation report for accounting: {} (open it in a browser)\n\

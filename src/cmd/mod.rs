@@ -78,6 +78,11 @@ async fn metered(
 ) -> anyhow::Result<Exit> {
     let clock = Clock::start();
     let meter = Meter::default();
+    let option = if cli.metrics_file.is_some() {
+        "--metrics-file"
+    } else {
+        "metrics.textfile"
+    };
     let (result, target, ledger) = match cli.load_settings() {
         Ok(settings) => {
             let ledger = cli.ledger_path(&settings);
@@ -85,6 +90,10 @@ async fn metered(
                 .metrics_file
                 .clone()
                 .or_else(|| settings.metrics_textfile.clone());
+            // A metrics file that can never be written stops the command before it starts.
+            if let Some(path) = &target {
+                crate::metrics::check_file(option, path, Some(&ledger))?;
+            }
             (run(&settings, &ledger, &meter).await, target, Some(ledger))
         }
         Err(e) => (Err(e), cli.metrics_file.clone(), None),
@@ -97,7 +106,7 @@ async fn metered(
             ledger: ledger.as_deref(),
             meter: &meter,
         };
-        crate::metrics::write_after_run(&path, &clock, &end);
+        crate::metrics::write_after_run(option, &path, &clock, &end);
     }
     result
 }

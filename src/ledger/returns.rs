@@ -279,7 +279,11 @@ const TO_MATCH: &str = "SELECT id, key, file, line, loan, loan_id, amount_cents,
         COALESCE(original_reference, ''), original_key, COALESCE(return_code, ''), info,
         trace_reference
     FROM rows WHERE sent_by_run = ?1 AND status = ?2 AND kind = 'return'
-      AND original_row IS NULL AND loan_id IS NOT NULL ORDER BY id";
+      AND original_row IS NULL AND loan_id IS NOT NULL AND id > ?3 ORDER BY id LIMIT ?4";
+
+/// Returns read for matching at a time: a run of a million returns is matched a page after
+/// another, so memory stays flat (SPEC §14).
+const MATCH_PAGE: i64 = 1_000;
 
 fn to_match(r: &rusqlite::Row) -> rusqlite::Result<ToMatch> {
     Ok(ToMatch {
@@ -304,93 +308,42 @@ impl Ledger {
     /// Matches every return queued for `run` and not matched yet (SPEC §8), in one transaction:
     /// a matched one stays `pending` with its original and the comment its reversal sends
     /// (`comments(row, original key)`); one without a single original becomes `unmatched`.
+    /// `each` hears what became of every return, in order; nothing of them is kept here.
     pub fn match_returns(
         &mut self,
         run: RunId,
         window_days: u32,
         comments: impl Fn(&ToMatch, &str) -> String,
-    ) -> Result<Vec<Matched>, LedgerError> {
+        mut each: impl FnMut(Matched),
+    ) -> Result<(), LedgerError> {
         let err = sql(&self.path);
         let tx = self.conn.transaction().map_err(&err)?;
-        let rows: Vec<ToMatch> = tx
-            .prepare(TO_MATCH)
-            .and_then(|mut s| {
-                s.query_map(params![run, Status::Pending], to_match)?
-                    .collect()
-            })
-            .map_err(&err)?;
         let t = now();
-        let mut done = Vec::with_capacity(rows.len());
-        for r in rows {
-            let result = match find_match(&tx, &r, window_days).map_err(&err)? {
-                Match::Original(c) => {
-                    let text = r.comments.clone().unwrap_or_else(|| comments(&r, &c.key));
-                    let changed = tx
-                        .execute(
-                            "UPDATE rows SET original_row = ?2, original_key = ?3, info = ?4,
-                             message = ?5, updated_at = ?6
-                             WHERE id = ?1 AND status = 'pending' AND original_row IS NULL",
-                            params![
-                                r.id,
-                                c.id,
-                                c.key,
-                                text,
-                                format!("matched to the payment with key {}", c.key),
-                                t
-                            ],
-                        )
-                        .map_err(&err)?;
-                    if changed != 1 {
-                        return Err(Ledger::unexpected_row(
-                            &tx,
-                            &self.path,
-                            r.id,
-                            &[Status::Pending],
-                            Status::Pending,
-                        ));
-                    }
-                    if r.original_key.is_some() {
-                        settle_repeated_unmatched(&tx, &r, &c.key, &t).map_err(&err)?;
-                    }
-                    Ok(c.key)
-                }
-                Match::Unmatched {
-                    why: message,
-                    candidates,
-                } => {
-                    let changed = tx
-                        .execute(
-                            &format!(
-                                "UPDATE rows SET status = ?2, message = ?3, updated_at = ?4,
-                                 match_candidates = ?5
-                                 WHERE id = ?1 AND {}",
-                                Step::Match.guard_to(Status::Unmatched)
-                            ),
-                            params![r.id, Status::Unmatched, message, t, candidates as i64],
-                        )
-                        .map_err(&err)?;
-                    if changed != 1 {
-                        let from = Step::Match.sources(Status::Unmatched);
-                        return Err(Ledger::unexpected_row(
-                            &tx,
-                            &self.path,
-                            r.id,
-                            &from,
-                            Status::Unmatched,
-                        ));
-                    }
-                    Err(message)
-                }
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<ToMatch> = tx
+                .prepare_cached(TO_MATCH)
+                .and_then(|mut s| {
+                    s.query_map(params![run, Status::Pending, after, MATCH_PAGE], to_match)?
+                        .collect()
+                })
+                .map_err(&err)?;
+            let Some(last) = rows.last() else {
+                break;
             };
-            done.push(Matched {
-                file: r.file,
-                line: r.line,
-                key: r.key,
-                result,
-            });
+            after = last.id;
+            for r in rows {
+                let result = match_one(&tx, &self.path, &r, window_days, &comments, &t)?;
+                each(Matched {
+                    file: r.file,
+                    line: r.line,
+                    key: r.key,
+                    result,
+                });
+            }
         }
         tx.commit().map_err(&err)?;
-        Ok(done)
+        Ok(())
     }
 
     /// What matching would find for a return now, without writing anything (`--dry-run`).
@@ -429,6 +382,78 @@ impl Ledger {
         }
         Ok(())
     }
+}
+
+/// Matches one return, in `tx`: `Ok(original key)`, or why it is `unmatched` (and made so).
+fn match_one(
+    tx: &Transaction,
+    path: &Path,
+    r: &ToMatch,
+    window_days: u32,
+    comments: &impl Fn(&ToMatch, &str) -> String,
+    t: &str,
+) -> Result<Result<String, String>, LedgerError> {
+    let err = sql(path);
+    Ok(match find_match(tx, r, window_days).map_err(&err)? {
+        Match::Original(c) => {
+            let text = r.comments.clone().unwrap_or_else(|| comments(r, &c.key));
+            let changed = tx
+                .execute(
+                    "UPDATE rows SET original_row = ?2, original_key = ?3, info = ?4,
+                     message = ?5, updated_at = ?6
+                     WHERE id = ?1 AND status = 'pending' AND original_row IS NULL",
+                    params![
+                        r.id,
+                        c.id,
+                        c.key,
+                        text,
+                        format!("matched to the payment with key {}", c.key),
+                        t
+                    ],
+                )
+                .map_err(&err)?;
+            if changed != 1 {
+                return Err(Ledger::unexpected_row(
+                    tx,
+                    path,
+                    r.id,
+                    &[Status::Pending],
+                    Status::Pending,
+                ));
+            }
+            if r.original_key.is_some() {
+                settle_repeated_unmatched(tx, r, &c.key, t).map_err(&err)?;
+            }
+            Ok(c.key)
+        }
+        Match::Unmatched {
+            why: message,
+            candidates,
+        } => {
+            let changed = tx
+                .execute(
+                    &format!(
+                        "UPDATE rows SET status = ?2, message = ?3, updated_at = ?4,
+                         match_candidates = ?5
+                         WHERE id = ?1 AND {}",
+                        Step::Match.guard_to(Status::Unmatched)
+                    ),
+                    params![r.id, Status::Unmatched, message, t, candidates as i64],
+                )
+                .map_err(&err)?;
+            if changed != 1 {
+                let from = Step::Match.sources(Status::Unmatched);
+                return Err(Ledger::unexpected_row(
+                    tx,
+                    path,
+                    r.id,
+                    &from,
+                    Status::Unmatched,
+                ));
+            }
+            Err(message)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -485,7 +510,7 @@ mod tests {
 
     /// Posts every payment of a run.
     fn post_all(ledger: &mut Ledger, run: RunId) {
-        let claimed = ledger.claim(run, 100, Kind::Payment).unwrap();
+        let claimed = ledger.claim(run, 10_000, Kind::Payment).unwrap();
         let outcomes: Vec<Outcome> = claimed
             .iter()
             .map(|c| Outcome {
@@ -529,8 +554,14 @@ mod tests {
             ledger.claim(run, 100, Kind::Payment).unwrap().is_empty(),
             "returns are not payments"
         );
-        let matched = ledger
-            .match_returns(run, 120, |r, k| format!("{} {k}", r.return_code))
+        let mut matched = Vec::new();
+        ledger
+            .match_returns(
+                run,
+                120,
+                |r, k| format!("{} {k}", r.return_code),
+                |m| matched.push(m),
+            )
             .unwrap();
         let results: Vec<_> = matched.iter().map(|m| m.result.clone()).collect();
         let keys: Vec<String> = (0..=10)
@@ -601,5 +632,45 @@ mod tests {
         }]);
         assert!(twice.is_err());
         assert_eq!(status_of(&ledger, 8), Status::Sending);
+    }
+
+    #[test]
+    fn returns_are_matched_page_after_page_each_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let run = ledger.begin_run("import", None).unwrap();
+        let file = ledger.add_file(run, "bank.csv").unwrap();
+        let n = 2 * MATCH_PAGE as u64 + 500;
+        // A payment of each loan, and a return of each; every third return is of a loan
+        // without a payment.
+        let payments = (0..n).map(|i| payment(2 + i, 1 + i as i64, 100, "2026-11-01", ""));
+        let returns = (0..n).map(|i| {
+            let loan = if i % 3 == 0 { 1_000_000 } else { 1 } + i as i64;
+            ret(2 + n + i, loan, 100, "2026-11-20", "")
+        });
+        ledger
+            .stage_file::<std::convert::Infallible>(run, file, payments.chain(returns).map(Ok))
+            .unwrap()
+            .unwrap();
+        post_all(&mut ledger, run);
+        let mut lines = Vec::new();
+        let mut matched = 0;
+        ledger
+            .match_returns(
+                run,
+                120,
+                |_, k| k.to_string(),
+                |m| {
+                    matched += u64::from(m.result.is_ok());
+                    lines.push(m.line);
+                },
+            )
+            .unwrap();
+        assert_eq!(lines, (2 + n..2 + 2 * n).collect::<Vec<_>>());
+        assert_eq!(matched, n - n.div_ceil(3));
+        assert_eq!(
+            ledger.claim(run, 10_000, Kind::Return).unwrap().len() as u64,
+            matched
+        );
     }
 }

@@ -47,7 +47,9 @@ impl ControlModes {
             | Counted::Groups
             | Counted::Batches
             | Counted::EntryHash
-            | Counted::Skipped => self.counts,
+            | Counted::Skipped
+            | Counted::Folded
+            | Counted::FoldedDiffering => self.counts,
         }
     }
 }
@@ -77,6 +79,12 @@ pub enum Counted {
     /// recorded among the control checks so that the ledger and the report show them, with
     /// the count as both stated and computed, so it never fails.
     Skipped,
+    /// Every matching check after the first [`KEPT`] of a file, counted in one: its count as
+    /// both stated and computed, so it matches.
+    Folded,
+    /// Every differing check after the first [`KEPT`] (under `warn`; each is logged as it is
+    /// found), counted in one: its count stated, 0 computed, so it differs.
+    FoldedDiffering,
 }
 
 impl Counted {
@@ -91,6 +99,8 @@ impl Counted {
             Counted::Batches => "batches",
             Counted::EntryHash => "entry hash",
             Counted::Skipped => "skipped",
+            Counted::Folded => "folded",
+            Counted::FoldedDiffering => "folded differing",
         }
     }
 }
@@ -106,6 +116,12 @@ impl serde::Serialize for Counted {
         s.serialize_str(self.as_str())
     }
 }
+
+/// Control checks kept one by one per file. A file of 100,000 lockbox batches states 200,000
+/// totals: beyond these, checks are counted, not kept, so memory, the ledger's record of the
+/// file and the report stay small whatever the file's size (SPEC §14). The file's own totals
+/// (scope `file`) are kept after them.
+pub const KEPT: usize = 1_000;
 
 /// One control total a file states, checked against what was read (integer cents or counts).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +149,20 @@ impl fmt::Display for ControlCheck {
                 f,
                 "{}: {} payment detail(s) skipped, not sent",
                 self.scope, self.computed
+            );
+        }
+        if self.what == Counted::Folded {
+            return write!(
+                f,
+                "{}: {} more control total(s), each matching",
+                self.scope, self.computed
+            );
+        }
+        if self.what == Counted::FoldedDiffering {
+            return write!(
+                f,
+                "{}: {} more control total(s) differ, each logged",
+                self.scope, self.stated
             );
         }
         let show = |v: i64| {
@@ -199,9 +229,39 @@ impl Controls {
                     }
                 }
             }
-            self.checks.push(check);
+            self.keep(check);
         }
         failure.map_or(Ok(()), Err)
+    }
+
+    /// Keeps a check, or past [`KEPT`] counts it in its folded check.
+    fn keep(&mut self, check: ControlCheck) {
+        // The file's own totals are kept past KEPT too, within a bound: a hostile stream of
+        // concatenated files must not grow this list either.
+        let file_level = check.scope == "file" && self.checks.len() < KEPT + 64;
+        if self.checks.len() < KEPT || file_level {
+            self.checks.push(check);
+            return;
+        }
+        let what = if check.matches() {
+            Counted::Folded
+        } else {
+            Counted::FoldedDiffering
+        };
+        match self.checks[KEPT..].iter_mut().find(|c| c.what == what) {
+            Some(folded) => {
+                folded.stated += 1;
+                folded.computed += i64::from(what == Counted::Folded);
+                folded.line = check.line;
+            }
+            None => self.checks.push(ControlCheck {
+                scope: format!("after the first {KEPT} checks, to this line"),
+                what,
+                line: check.line,
+                stated: 1,
+                computed: i64::from(what == Counted::Folded),
+            }),
+        }
     }
 
     /// Every check recorded so far.
@@ -255,6 +315,56 @@ mod tests {
             "f.lbx:8: batch 001 items: stated 2, computed 1 (a hint)"
         );
         assert_eq!(controls.checks().len(), 3);
+    }
+
+    #[test]
+    fn past_the_kept_checks_they_are_counted_not_kept() {
+        let file: Arc<str> = "f.lbx".into();
+        let mut controls = Controls::new(&file, ControlTotals::Warn);
+        for line in 0..(KEPT as u64 + 5_000) {
+            let (stated, computed) = if line % 1000 == 7 { (1, 2) } else { (1, 1) };
+            controls
+                .settle([(check(Counted::Items, line, stated, computed), String::new())])
+                .unwrap();
+        }
+        controls
+            .settle([(
+                ControlCheck {
+                    scope: "file".into(),
+                    what: Counted::Records,
+                    line: 9_999,
+                    stated: 3,
+                    computed: 3,
+                },
+                String::new(),
+            )])
+            .unwrap();
+        let checks = controls.checks();
+        assert_eq!(checks.len(), KEPT + 3, "{:?}", &checks[KEPT..]);
+        let folded = &checks[KEPT];
+        assert_eq!(
+            (folded.what, folded.stated, folded.computed),
+            (Counted::Folded, 4_995, 4_995)
+        );
+        assert!(folded.matches());
+        assert_eq!(folded.line, KEPT as u64 + 4_999);
+        assert_eq!(
+            folded.to_string(),
+            format!(
+                "after the first {KEPT} checks, to this line: 4995 more control total(s), each matching"
+            )
+        );
+        let differing = &checks[KEPT + 1];
+        assert_eq!(
+            (differing.what, differing.stated),
+            (Counted::FoldedDiffering, 5)
+        );
+        assert!(!differing.matches());
+        assert_eq!(
+            checks[KEPT + 2].scope,
+            "file",
+            "the file's own totals are kept"
+        );
     }
 
     #[test]

@@ -667,9 +667,6 @@ fn start_line<R: Read>(
 /// A hint for a header that has none of the expected columns because the file is cut into
 /// cells or lines differently than expected.
 fn header_hint(names: &[String], delimiter: u8) -> String {
-    if names.iter().any(|n| n.contains('\r')) {
-        return "; the lines end with a carriage return alone (an old Mac format): save the file with LF or CRLF line endings".into();
-    }
     if names.len() == 1 {
         for (sep, name) in [(b';', "';'"), (b'\t', "tabs"), (b'|', "'|'"), (b',', "','")] {
             if sep != delimiter && names[0].as_bytes().contains(&sep) {
@@ -897,8 +894,21 @@ mod tests {
             ),
             "{e}"
         );
-        let e = read(b"loan,amount,date\r1,2,x\r", &Columns::default()).unwrap_err();
-        assert!(e.message.contains("carriage return alone"), "{e}");
+    }
+
+    #[test]
+    fn lines_ended_by_a_carriage_return_alone_are_read() {
+        let input =
+            crate::read::line_ends::LineEnds::new(&b"loan,amount,date\r1,2,x\r\r3,4,y\r"[..]);
+        let rows: Vec<RawRow> = CsvReader::new("f.csv".into(), input, &Columns::default(), b',')
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let got: Vec<(u64, &str)> = rows
+            .iter()
+            .map(|r| (r.pos.line, r.fields.loan.as_str()))
+            .collect();
+        assert_eq!(got, [(2, "1"), (4, "3")]);
     }
 
     #[test]

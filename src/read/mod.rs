@@ -14,6 +14,7 @@ pub mod control;
 #[cfg(test)]
 mod corpus;
 pub mod csv;
+pub mod line_ends;
 pub mod lockbox;
 pub mod nacha;
 

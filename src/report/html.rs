@@ -4,8 +4,10 @@
 //! person with what to do about it.
 //!
 //! One file with its style inline, charts as inline SVG ([`super::chart`]), no script, no font
-//! and nothing fetched: it opens offline in any browser and can be mailed. Built with maud, which
-//! escapes every value, so a loan number or a LoanPro message can never become markup.
+//! and nothing fetched (its Content-Security-Policy forbids both): it opens offline in any
+//! browser and can be mailed. Built with maud, which escapes every value, so a loan number or a
+//! LoanPro message can never become markup; invisible characters in a value are written out
+//! ([`super::visible`]), so a file name cannot pretend to be another.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,6 +15,7 @@ use std::io::Write;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::chart::{Bar, bar_chart};
+use super::visible::{CONTENT_SECURITY_POLICY, visible};
 use crate::ledger::{Ledger, ReportRow, RunId, RunInfo, Status};
 use crate::money::Cents;
 
@@ -105,7 +108,9 @@ pub fn what_to_do(status: Status) -> &'static str {
 pub fn write_html(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> anyhow::Result<()> {
     let page = gather(ledger, run)?;
     let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
-    out.write_all(render(&page, run, &generated).into_string().as_bytes())?;
+    // The page's own text holds no invisible character: every one left is in a shown value.
+    let page = render(&page, run, &generated).into_string();
+    out.write_all(visible(&page).as_bytes())?;
     Ok(())
 }
 
@@ -253,6 +258,7 @@ fn render(page: &Page, run: Option<RunId>, generated: &str) -> Markup {
         html lang="en" {
             head {
                 meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content=(CONTENT_SECURITY_POLICY);
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
                 style { (PreEscaped(STYLE)) }

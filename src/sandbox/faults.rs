@@ -86,6 +86,12 @@ pub enum Fault {
     GetRedirect,
     /// GET: the real answer padded with spaces to 6 MiB.
     GetHugeBody,
+    /// PUT or POST: 400 in LoanPro's error shape whose message echoes the request's
+    /// `Authorization` header, token and all (as some gateways and LoanPro's own validation
+    /// do); NOT recorded.
+    EchoToken,
+    /// GET: a gateway's 502 page listing the request's headers, the token among them.
+    GetEchoToken,
 }
 
 impl Fault {
@@ -100,6 +106,7 @@ impl Fault {
                 | Fault::EmptyBeforeCommit
                 | Fault::NoDBeforeCommit
                 | Fault::Redirect
+                | Fault::EchoToken
         )
     }
 
@@ -107,7 +114,7 @@ impl Fault {
     pub fn is_get(self) -> bool {
         matches!(
             self,
-            Fault::GetFailure | Fault::GetRedirect | Fault::GetHugeBody
+            Fault::GetFailure | Fault::GetRedirect | Fault::GetHugeBody | Fault::GetEchoToken
         )
     }
 }

@@ -108,7 +108,7 @@ async fn odata(
             }
             Some(fault) => {
                 s.note_fault(fault);
-                fault_response(&s, fault, &uri)
+                fault_response(&s, fault, &uri, &headers)
             }
             None => get_resource(&s, resource, &uri),
         },
@@ -131,7 +131,7 @@ async fn put_payment(
     let fault = s.put_fault(payload::lenient_info(body).as_deref());
     if let Some(f) = fault.filter(|f| f.strikes_before_commit()) {
         s.note_fault(f);
-        return fault_response(s, f, uri);
+        return fault_response(s, f, uri, headers);
     }
     let value = match payload::parse_json(headers, body) {
         Ok(value) => value,
@@ -170,7 +170,7 @@ async fn put_payment(
         ) => {
             s.record(payment);
             s.note_fault(f);
-            fault_response(s, f, uri)
+            fault_response(s, f, uri, headers)
         }
         Some(Fault::HugeBody) => {
             let recorded = s.record(payment);
@@ -223,7 +223,7 @@ async fn void_payment(
     let fault = s.put_fault(Some(&format!("VoidPayment({loan_id},{payment_id})")));
     if let Some(f) = fault.filter(|f| f.strikes_before_commit()) {
         s.note_fault(f);
-        return fault_response(s, f, uri);
+        return fault_response(s, f, uri, headers);
     }
     let value = match payload::parse_json(headers, body) {
         Ok(value) => value,
@@ -249,7 +249,7 @@ async fn void_payment(
         ) => match commit() {
             Ok(_) => {
                 s.note_fault(f);
-                fault_response(s, f, uri)
+                fault_response(s, f, uri, headers)
             }
             Err(message) => refused(message),
         },
@@ -305,7 +305,13 @@ fn put_success(s: &Shared, p: &SandboxPayment) -> Response {
 }
 
 /// The answer a fault gives in place of the route's own; `uri` is the request's, for redirects.
-fn fault_response(s: &Shared, fault: Fault, uri: &Uri) -> Response {
+fn fault_response(s: &Shared, fault: Fault, uri: &Uri, headers: &HeaderMap) -> Response {
+    let authorization = || {
+        headers
+            .get(header::AUTHORIZATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default()
+    };
     match fault {
         Fault::TooManyRequests => odata::too_many_requests(s.retry_after_secs()),
         Fault::DropBeforeCommit | Fault::DropAfterCommit => drop_connection(),
@@ -334,6 +340,26 @@ fn fault_response(s: &Shared, fault: Fault, uri: &Uri) -> Response {
         Fault::GetRedirect => redirect(s, StatusCode::MOVED_PERMANENTLY, uri),
         // Padding needs the route's real answer, which only the callers make.
         Fault::HugeBody | Fault::GetHugeBody => unreachable!("padded by the caller"),
+        Fault::EchoToken => error_response(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "Request rejected: header Authorization: {} is not valid for this operation",
+                authorization()
+            ),
+        ),
+        Fault::GetEchoToken => (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!(
+                "502 Bad Gateway: upstream closed the connection. Request: GET {uri}; Authorization: {}; Autopal-Instance-Id: {}",
+                authorization(),
+                headers
+                    .get("Autopal-Instance-Id")
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .unwrap_or_default()
+            ),
+        )
+            .into_response(),
     }
 }
 
