@@ -94,7 +94,22 @@ pub fn ignore_broken_pipe(result: anyhow::Result<()>) -> anyhow::Result<()> {
     }
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
+/// An error's message followed by its causes, each once: an error that already prints its
+/// cause (`cannot read X: No such file`) is not followed by the same text a second time.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+/// Whether an error is, somewhere in its chain, a write to a reader that went away.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         let io = cause
             .downcast_ref::<std::io::Error>()
@@ -125,12 +140,29 @@ impl Cli {
         Ok(Settings::load(&self.settings_path())?)
     }
 
+    /// The ledger of a command that only reads it (`runs`, `report`): `--ledger` needs no
+    /// settings file, so the summary's `payimport --ledger L report --run N` works anywhere.
+    pub fn ledger_to_read(&self) -> anyhow::Result<PathBuf> {
+        match &self.ledger {
+            Some(path) => Ok(path.clone()),
+            None => Ok(self.load_settings()?.ledger_path),
+        }
+    }
+
     /// The ledger: `--ledger`, else the settings' `[ledger] path`.
     pub fn ledger_path(&self, settings: &Settings) -> PathBuf {
         self.ledger
             .clone()
             .unwrap_or_else(|| settings.ledger_path.clone())
     }
+}
+
+/// Colour only for a person at a terminal: never in a file, a pipe or cron's mail, and never
+/// when `NO_COLOR` is set to anything but the empty string (no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    std::io::stderr().is_terminal() && !no_color
 }
 
 /// Sets up logging on stderr. The token never reaches a log line: it is only ever in a
@@ -150,6 +182,7 @@ pub fn init_logging(cli: &Cli) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour_on_stderr())
         .with_target(false);
     let _ = match cli.log_format {
         LogFormat::Json => builder.json().try_init(),

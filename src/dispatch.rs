@@ -436,7 +436,8 @@ async fn send_row(
                 stop_run,
             } => {
                 if stop_run {
-                    tracing::error!("{message}; stopping the run");
+                    // Logged once, when the run has stopped (`Session::send`), not once per worker.
+                    tracing::debug!("{message}; stopping the run");
                     stop.stop(Stopped {
                         reason: message.clone(),
                         signal: None,
@@ -509,9 +510,10 @@ async fn send_reversal(
             Ok(p) => p,
             Err(e) => {
                 let (message, stop_run) = match e {
-                    ReadError::AuthRefused(m) => {
-                        (format!("LoanPro refused the credentials ({m})"), true)
-                    }
+                    ReadError::AuthRefused(m) => (
+                        format!("{} ({m})", crate::loanpro::CREDENTIALS_REFUSED),
+                        true,
+                    ),
                     ReadError::Redirected(m) => (m, true),
                     ReadError::Failed(m) => (
                         format!(
@@ -522,7 +524,8 @@ async fn send_reversal(
                     ),
                 };
                 if stop_run {
-                    tracing::error!("{message}; stopping the run");
+                    // Logged once, when the run has stopped (`Session::send`), not once per worker.
+                    tracing::debug!("{message}; stopping the run");
                     stop.stop(Stopped {
                         reason: message.clone(),
                         signal: None,
@@ -597,7 +600,8 @@ async fn send_reversal(
                 ..
             } => {
                 if stop_run {
-                    tracing::error!("{message}; stopping the run");
+                    // Logged once, when the run has stopped (`Session::send`), not once per worker.
+                    tracing::debug!("{message}; stopping the run");
                     stop.stop(Stopped {
                         reason: message.clone(),
                         signal: None,
@@ -672,7 +676,10 @@ fn verdict(answer: Answer, attempts: u32, max_attempts: u32) -> Verdict {
         } => Verdict::Done {
             status: Status::Unsent,
             http_status: Some(http_status),
-            message: format!("LoanPro refused the credentials (HTTP {http_status}: {message})"),
+            message: format!(
+                "{} (HTTP {http_status}: {message})",
+                crate::loanpro::CREDENTIALS_REFUSED
+            ),
             payment_id: None,
             stop_run: true,
         },

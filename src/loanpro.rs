@@ -25,6 +25,12 @@ use crate::settings::Token;
 /// misbehaving server fill the memory.
 pub const MAX_BODY: usize = 1 << 20;
 
+/// How every refusal of the credentials begins, wherever it is found (a PUT, a read-back).
+pub const CREDENTIALS_REFUSED: &str = "LoanPro refused the credentials";
+
+/// What a person does about refused credentials: `check` and a stopped run say the same.
+pub const CREDENTIALS_ADVICE: &str = "check the token's value and `loanpro.tenant_id` (the Autopal-Instance-Id), in LoanPro under Settings > Company > API";
+
 /// Requests per HTTP status this process made to LoanPro, for the metrics file. Process-wide,
 /// not per client: a run that fails before it has a session still reports what it asked.
 pub static REQUESTS: RequestCounts = RequestCounts::new();

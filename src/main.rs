@@ -24,8 +24,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(payimport::run(cli)) {
         Ok(exit) => ExitCode::from(exit as u8),
+        // The reader of stdout went away (`payimport runs | head`): it had what it wanted, and
+        // that is no error (ripgrep's rule).
+        Err(e) if payimport::cli::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("payimport: error: {e:#}");
+            eprintln!("payimport: error: {}", payimport::cli::error_text(&e));
             ExitCode::from(payimport::Exit::Fatal as u8)
         }
     }

@@ -152,7 +152,7 @@ pub async fn reconcile(
                     let message = match e {
                         ReadError::AuthRefused(m) => {
                             report.auth_refused =
-                                Some(format!("LoanPro refused the credentials ({m})"));
+                                Some(format!("{} ({m})", crate::loanpro::CREDENTIALS_REFUSED));
                             format!("could not read the loan's payments back: {m}")
                         }
                         ReadError::Redirected(reason) => {

@@ -32,6 +32,8 @@ pub struct Session {
     returns: Returns,
     /// What matching did with this run's returns, for the summary.
     pub matched: Vec<crate::ledger::Matched>,
+    /// A file of this run was refused whole: the run ends `refused`, not `completed`.
+    refused_file: bool,
 }
 
 impl Session {
@@ -103,6 +105,7 @@ impl Session {
             interrupt,
             returns: settings.returns.clone(),
             matched: Vec::new(),
+            refused_file: false,
         };
         let earlier = session.ledger().uncertain(None)?;
         if !earlier.is_empty() {
@@ -137,6 +140,11 @@ impl Session {
     /// The signal that interrupted the run, if one did: nothing more is staged or sent.
     pub fn interrupted(&self) -> Option<&'static str> {
         self.interrupt.signal()
+    }
+
+    /// Notes that a file of this run was refused whole, so the run ends `refused`.
+    pub fn file_refused(&mut self) {
+        self.refused_file = true;
     }
 
     /// The ledger, for staging and queries between the sending phases.
@@ -197,12 +205,20 @@ impl Session {
             RunOutcome::Stopped
         } else if report.interrupted.is_some() {
             RunOutcome::Interrupted
+        } else if self.refused_file {
+            RunOutcome::Refused
         } else {
             RunOutcome::Completed
         };
         self.ledger().end_run(self.run, outcome)?;
         if let Some(reason) = &report.stopped {
-            tracing::error!("{reason}; the run stopped");
+            // One line, with what to do: the workers that met the refusal said nothing.
+            let advice = if reason.starts_with(crate::loanpro::CREDENTIALS_REFUSED) {
+                format!(": {}", crate::loanpro::CREDENTIALS_ADVICE)
+            } else {
+                String::new()
+            };
+            tracing::error!("{reason}; the run stopped{advice}");
         }
         if let Some(signal) = report.interrupted {
             tracing::warn!(
@@ -243,7 +259,7 @@ impl Session {
                     )),
                     Err(ReadError::AuthRefused(m)) => {
                         self.ledger().end_run(self.run, RunOutcome::Stopped)?;
-                        anyhow::bail!("LoanPro refused the credentials ({m})")
+                        anyhow::bail!("{} ({m})", crate::loanpro::CREDENTIALS_REFUSED)
                     }
                     Err(ReadError::Redirected(reason)) => {
                         self.ledger().end_run(self.run, RunOutcome::Stopped)?;

@@ -8,6 +8,7 @@ mod completions;
 mod crash_points;
 mod demo;
 mod echo;
+mod first_use;
 mod hardening;
 mod hostile;
 mod import_bank;

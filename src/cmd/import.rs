@@ -131,6 +131,8 @@ pub async fn run_on(
                 tracing::error!("{e}; nothing of this file is sent");
                 ledger.refuse_file(file_id, &e.to_string())?;
                 refused.push(e);
+                drop(ledger);
+                session.file_refused();
             }
             Err(Halt::Interrupted(signal)) => {
                 let why = format!(

@@ -31,14 +31,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             })
             .await
         }
-        Command::Runs => {
-            let settings = cli.load_settings()?;
-            runs::run(&cli.ledger_path(&settings))
-        }
-        Command::Report(args) => {
-            let settings = cli.load_settings()?;
-            report::run(&cli.ledger_path(&settings), args)
-        }
+        Command::Runs => runs::run(&cli.ledger_to_read()?),
+        Command::Report(args) => report::run(&cli.ledger_to_read()?, args),
         Command::Sandbox(args) => sandbox::run(&cli, args).await,
         Command::Demo => demo::run().await,
         Command::Check(args) => check::run(&cli, args).await,

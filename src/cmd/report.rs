@@ -34,6 +34,9 @@ pub enum ReportFormat {
 /// `payimport report`.
 pub fn run(ledger_path: &Path, args: &ReportArgs) -> anyhow::Result<Exit> {
     let ledger = Ledger::open_read_only(ledger_path)?;
+    if let Some(run) = args.run {
+        ledger.check_run_exists(run)?;
+    }
     let write = |out: &mut dyn Write| -> anyhow::Result<()> {
         let mut out = std::io::BufWriter::new(out);
         match args.format {

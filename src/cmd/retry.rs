@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::Exit;
-use crate::ledger::{RetryCandidate, RunId, Status, Step};
+use crate::ledger::{Ledger, RetryCandidate, RunId, Status, Step};
 use crate::session::Session;
 use crate::settings::{Settings, Token};
 
@@ -42,6 +42,10 @@ pub async fn run(
             "ledger {} does not exist; nothing has been imported with it yet",
             ledger_path.display()
         );
+    }
+    if let Some(run) = args.run {
+        // Before a run is begun: a retry of a run that never was records nothing.
+        Ledger::open_read_only(ledger_path)?.check_run_exists(run)?;
     }
     let mut session = Session::start(settings, ledger_path, token, "retry", None).await?;
     let run = session.run;

@@ -11,6 +11,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_ledger_tenant.sql"),
     include_str!("../../migrations/0005_run_outcome.sql"),
     include_str!("../../migrations/0006_returns.sql"),
+    include_str!("../../migrations/0009_run_refused.sql"),
 ];
 
 impl Ledger {

@@ -49,6 +49,8 @@ pub enum LedgerError {
     },
     #[error("ledger {path} does not exist; nothing has been imported with it yet")]
     Missing { path: PathBuf },
+    #[error("ledger {path} has no run {run}; `payimport runs` lists the runs it has")]
+    NoSuchRun { path: PathBuf, run: RunId },
     #[error(
         "ledger {path} {problem}; it was left as it is: restore it from a backup (a new, empty ledger would not know which payments were already posted)"
     )]

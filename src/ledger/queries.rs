@@ -401,6 +401,27 @@ impl Ledger {
             .map_err(sql(&self.path))
     }
 
+    /// Refuses a run id this ledger has no run of: `--run 99` is a typo or the wrong ledger,
+    /// and answering it with nothing would look like a run with no rows.
+    pub fn check_run_exists(&self, run: RunId) -> Result<(), LedgerError> {
+        let found: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1)",
+                [run],
+                |r| r.get(0),
+            )
+            .map_err(sql(&self.path))?;
+        if found {
+            Ok(())
+        } else {
+            Err(LedgerError::NoSuchRun {
+                path: self.path.clone(),
+                run,
+            })
+        }
+    }
+
     /// Calls `f` with every row of the report in order: by run, then file, then line. Rows are
     /// streamed, the ledger's own and those of echo files merged in their file's place.
     pub fn for_each_report_row<E: From<LedgerError>>(

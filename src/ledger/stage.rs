@@ -63,6 +63,9 @@ pub enum RunOutcome {
     Stopped,
     /// A signal stopped it, or it was killed or crashed.
     Interrupted,
+    /// A file of it was refused whole (missing, unreadable, wrong structure or totals):
+    /// nothing of that file was staged or sent, and the command exited 2 (migration 0009).
+    Refused,
 }
 
 impl RunOutcome {
@@ -71,6 +74,7 @@ impl RunOutcome {
             RunOutcome::Completed => "completed",
             RunOutcome::Stopped => "stopped",
             RunOutcome::Interrupted => "interrupted",
+            RunOutcome::Refused => "refused",
         }
     }
 
@@ -79,6 +83,7 @@ impl RunOutcome {
             RunOutcome::Completed,
             RunOutcome::Stopped,
             RunOutcome::Interrupted,
+            RunOutcome::Refused,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
