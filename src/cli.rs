@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::cmd;
 use crate::settings::Settings;
@@ -127,7 +127,38 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The options declared once, at the top, though accepted after any command too (`payimport
+/// report --ledger L`): each command's `--help` leaves them out, the top-level help has them.
+const SHOWN_ONCE: [&str; 2] = ["ledger", "metrics_file"];
+
+/// The command line as help, completions, the man page and parsing all see it.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    // Global options reach the commands when clap builds the tree; hide them there after.
+    cmd.build();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        // `mut_args` changes them in place (`mut_arg` would move them, out of the built order).
+        cmd = cmd.mut_subcommand(name, |sub| {
+            sub.mut_args(|a| {
+                let shown_once = SHOWN_ONCE.contains(&a.get_id().as_str());
+                a.hide(shown_once)
+            })
+        });
+    }
+    cmd
+}
+
 impl Cli {
+    /// Parses the process's arguments (exits with clap's message and status 2 on a bad one).
+    pub fn parse_args() -> Cli {
+        let matches = command().get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
     /// The settings file: `--settings`, else `$PAYIMPORT_SETTINGS`, else `./payimport.toml`.
     pub fn settings_path(&self) -> PathBuf {
         self.settings

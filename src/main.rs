@@ -2,15 +2,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 // Rows are allocated on the reading thread and freed on the writing one; glibc's malloc makes
 // every such free contend for the other thread's arena (a fifth of a dry run's time).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = payimport::Cli::parse();
+    let cli = payimport::Cli::parse_args();
     payimport::init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -22,7 +22,7 @@ use crate::validate::Validator;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ImportArgs {
     /// The `[sources.NAME]` these files come from (default: the only source)
-    #[arg(long)]
+    #[arg(long, value_hint = clap::ValueHint::Other)]
     pub source: Option<String>,
     /// Parse and validate, print what would be sent and every rejection; write and send nothing
     #[arg(long)]

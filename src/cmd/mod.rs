@@ -36,7 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Sandbox(args) => sandbox::run(&cli, args).await,
         Command::Demo => demo::run().await,
         Command::Check(args) => check::run(&cli, args).await,
-        Command::Completions(args) => completions::completions(args),
+        Command::Completions(args) => completions::completions(&cli, args),
         Command::Man => completions::man(),
     }
 }

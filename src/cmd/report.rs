@@ -13,7 +13,7 @@ use crate::report::{write_csv, write_json};
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReportArgs {
     /// Only this run (default: every run)
-    #[arg(long)]
+    #[arg(long, value_hint = clap::ValueHint::Other)]
     pub run: Option<RunId>,
     /// csv: one line per row; json: the rows plus totals per run and file; html: one
     /// self-contained page (charts, control totals, rows needing attention) to open or mail

@@ -14,7 +14,7 @@ use crate::settings::{Settings, Token};
 #[derive(Debug, Clone, clap::Args)]
 pub struct RetryArgs {
     /// Only the rows of this run (default: every run)
-    #[arg(long)]
+    #[arg(long, value_hint = clap::ValueHint::Other)]
     pub run: Option<RunId>,
     /// Only these keys (16 hex digits, as in the report)
     #[arg(value_name = "KEY")]
