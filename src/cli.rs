@@ -200,7 +200,9 @@ fn colour_on_stderr() -> bool {
 /// sensitive header and in [`settings::Token`], whose `Debug` is redacted.
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
-    let level = match (cli.verbose as i8) - (cli.quiet as i8) {
+    // The demo tells its own story on stdout: its log lines only with -v.
+    let demo = i8::from(matches!(cli.command, Command::Demo));
+    let level = match (cli.verbose as i8) - (cli.quiet as i8) - demo {
         i8::MIN..=-2 => "error",
         -1 => "warn",
         0 => "info",
@@ -212,7 +214,7 @@ pub fn init_logging(cli: &Cli) {
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,payimport={level}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::output::log_writer)
         .with_ansi(colour_on_stderr())
         .with_target(false);
     let _ = match cli.log_format {

@@ -180,18 +180,36 @@ impl CommentsTemplate {
         Ok(CommentsTemplate(template.to_string()))
     }
 
-    /// The filled-in comment; blanks an empty value leaves are folded.
+    /// The filled-in comment; blanks an empty value leaves are folded. The template's
+    /// `;`-separated parts whose placeholders are all empty are left out, label and all
+    /// (`ref {reference}` with no reference), so no comment ends in a dangling label.
     pub fn render(&self, v: &CommentValues) -> String {
         let mut out = String::new();
-        render_template(&self.0, &mut out, |name, out| match name {
-            "code" => out.push_str(v.code),
-            "description" => out.push_str(description(v.code)),
-            "date" => out.push_str(v.date),
-            "reference" => out.push_str(v.reference),
-            "file" => out.push_str(v.file),
-            "line" => out.push_str(&v.line.to_string()),
-            _ => out.push_str(v.original_key),
-        });
+        for part in self.0.split(';') {
+            let (mut placeholders, mut filled) = (0, 0);
+            let mut text = String::new();
+            render_template(part, &mut text, |name, out| {
+                let before = out.len();
+                match name {
+                    "code" => out.push_str(v.code),
+                    "description" => out.push_str(description(v.code)),
+                    "date" => out.push_str(v.date),
+                    "reference" => out.push_str(v.reference),
+                    "file" => out.push_str(v.file),
+                    "line" => out.push_str(&v.line.to_string()),
+                    _ => out.push_str(v.original_key),
+                }
+                placeholders += 1;
+                filled += usize::from(out.len() > before);
+            });
+            if text.is_empty() || (placeholders > 0 && filled == 0) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str("; ");
+            }
+            out.push_str(&text);
+        }
         out
     }
 }
@@ -433,7 +451,13 @@ match_window_days = 120
             "R01 Insufficient Funds; returned 2026-11-24; ref 0910000123"
         );
         let v = CommentValues { code: "CHK", ..v };
-        assert_eq!(t.render(&v), "CHK ; returned 2026-11-24; ref 0910000123");
+        assert_eq!(t.render(&v), "CHK; returned 2026-11-24; ref 0910000123");
+        // A part whose values are all empty goes, its label with it.
+        let none = CommentValues { reference: "", ..v };
+        assert_eq!(t.render(&none), "CHK; returned 2026-11-24");
+        // Parts without placeholders stay.
+        let fixed = CommentsTemplate::parse("returned; {reference}").unwrap();
+        assert_eq!(fixed.render(&none), "returned");
         assert_eq!(
             nacha_return_code("R01").as_deref(),
             Some("nacha.returnCode.r01")

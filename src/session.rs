@@ -195,7 +195,8 @@ impl Session {
             report.interrupted = reversals.interrupted;
             report.reconciled.add(&reversals.reconciled);
         }
-        bar.finish_and_clear();
+        // Off the screen before the summary (and on an error path, when `bar` is dropped).
+        drop(bar);
         self.reconciled.add(&report.reconciled);
         // A signal during staging or the first read-backs stops the run before any sending.
         if report.stopped.is_none() {

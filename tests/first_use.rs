@@ -201,3 +201,67 @@ async fn a_refused_token_is_one_line_saying_what_to_do() {
         errors[0]
     );
 }
+
+/// What a terminal shows of `text`: each line as left after its last carriage return or
+/// erase-line (how a progress bar redraws itself in place).
+fn visible_lines(text: &str) -> Vec<String> {
+    text.split('\n')
+        .map(|line| {
+            let after_cr = line.rsplit('\r').find(|s| !s.is_empty()).unwrap_or("");
+            after_cr.rsplit("\x1b[2K").next().unwrap_or("").to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_demo_on_a_terminal_tells_its_story_without_log_lines_or_a_leftover_bar() {
+    let dir = tempfile::tempdir().unwrap();
+    // `script` gives the demo a terminal for stdout and stderr, as a person's shell does.
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} demo", env!("CARGO_BIN_EXE_payimport")),
+            "/dev/null",
+        ])
+        .current_dir(dir.path())
+        .env_remove("PAYIMPORT_SETTINGS")
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("`script` (util-linux) is installed");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("demo: done."), "{shown}");
+    // The bar was drawn (a terminal), and no line is left showing it.
+    assert!(
+        shown.contains(" rows ("),
+        "no progress bar was drawn:\n{shown}"
+    );
+    for line in visible_lines(&shown) {
+        assert!(!line.contains(" rows ("), "a bar left on screen: {line:?}");
+        assert!(!line.contains("INFO"), "a log line in the story: {line:?}");
+    }
+    // A reversal with no bank reference: no dangling `ref` label.
+    assert!(
+        shown.contains("\"R01 Insufficient Funds; returned 2026-11-24\""),
+        "{shown}"
+    );
+}
+
+#[test]
+fn the_demo_logs_with_v() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_payimport"))
+        .args(["-v", "demo"])
+        .current_dir(dir.path())
+        .env_remove("PAYIMPORT_SETTINGS")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("INFO") && stderr.contains("run started"),
+        "{stderr}"
+    );
+}

@@ -16,6 +16,7 @@ mod import_csv;
 mod metrics;
 mod operator;
 mod properties;
+mod readme;
 mod reconcile;
 mod report_html;
 mod report_output;
