@@ -1,4 +1,6 @@
 //! payimport: imports bank payment files into LoanPro as log-only payments, exactly once.
+//! What it does, in full, is in `docs/` (settings, formats, states, exit status, the report);
+//! comments point there.
 //!
 //! Where each concern lives (the flow is read → validate → stage → dispatch → record → report):
 //!
@@ -22,9 +24,9 @@
 //!   (its tests fail until they agree), and the code of the step that moves rows into it
 //!   (a ledger method, or `dispatch::verdict` for a LoanPro answer).
 //! - `session` — one run that talks to LoanPro; `interrupt` — SIGTERM, SIGINT and SIGHUP stop
-//!   it gracefully (a second signal at once); `dispatch` — the worker pool and rate limiter;
-//!   `reconcile` — reading uncertain rows back; `loanpro` — the API client and how an answer is
-//!   classified.
+//!   it gracefully (a second signal at once); `dispatch` — the worker pool; `reconcile` —
+//!   reading uncertain rows back; `loanpro` — the API client, the one rate limiter every
+//!   request waits on, and how an answer is classified.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
 //! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals

@@ -1,5 +1,7 @@
 //! One file per command. A command reads its settings and arguments, calls the domain modules,
-//! prints what a person reads, and decides the [`Exit`] status; domain modules never do.
+//! prints what a person reads, and decides the [`Exit`] status. Domain modules do not print,
+//! with one exception: `session::Session::print_summary`, the end-of-run summary that `import`
+//! and `retry` share (they call it; it writes to stdout). Log lines go through `tracing`.
 
 pub mod check;
 pub mod completions;
