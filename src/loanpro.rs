@@ -315,7 +315,7 @@ impl Client {
                 "loanpro.tenant_id contains characters not allowed in a header".to_string()
             })?,
         );
-        let http = reqwest::Client::builder()
+        let http = http_client_builder()
             .default_headers(headers)
             // A redirect would re-send the PUT, its body and the token to wherever it points.
             .redirect(reqwest::redirect::Policy::none())
@@ -970,4 +970,12 @@ mod tests {
             assert_eq!(loanpro_error(&parse(other)), None, "{other:?}");
         }
     }
+}
+
+/// A reqwest client builder with rustls on *ring* as its crypto provider, installed once per
+/// process (reqwest is built without a provider of its own: see Cargo.toml).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    // An Err means a provider is installed already, which serves as well.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }
