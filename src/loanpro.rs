@@ -698,6 +698,14 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
+/// A reqwest client builder with rustls on *ring* as its crypto provider, installed once per
+/// process (reqwest is built without a provider of its own: see Cargo.toml).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    // An Err means a provider is installed already, which serves as well.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -970,12 +978,4 @@ mod tests {
             assert_eq!(loanpro_error(&parse(other)), None, "{other:?}");
         }
     }
-}
-
-/// A reqwest client builder with rustls on *ring* as its crypto provider, installed once per
-/// process (reqwest is built without a provider of its own: see Cargo.toml).
-pub fn http_client_builder() -> reqwest::ClientBuilder {
-    // An Err means a provider is installed already, which serves as well.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }
