@@ -63,7 +63,7 @@ pub enum Command {
     Man,
 }
 
-/// How a command ended (SPEC §1).
+/// How a command ended (docs/commands.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// Every row is `posted` or `already_posted`.

@@ -1,6 +1,6 @@
 //! Sending: workers take claimed rows, PUT them through the shared client, retry what is safe to
 //! retry, and hand results to one ledger writer that commits them in groups. Returns go the
-//! same way in a phase of their own (SPEC §8): each claimed return finds its payment's system
+//! same way in a phase of their own (docs/returns.md): each claimed return finds its payment's system
 //! id by reading the loan's payments, then POSTs `VoidPayment` through the same client.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -463,7 +463,7 @@ async fn send_row(
     }
 }
 
-/// Sends one return's reversal until it has an outcome (SPEC §8): the loan's payments are read
+/// Sends one return's reversal until it has an outcome (docs/returns.md): the loan's payments are read
 /// (every page) to find the original by its key; one already reversed is recorded, not sent;
 /// otherwise `VoidPayment` is POSTed and its answer given the meaning a PUT's answer has.
 async fn send_reversal(
@@ -650,7 +650,7 @@ enum Verdict {
     },
 }
 
-/// The state a classified LoanPro answer puts a row in (SPEC §5), after `attempts` of at most
+/// The state a classified LoanPro answer puts a row in (docs/states.md), after `attempts` of at most
 /// `max_attempts`. Every `Answer` is matched by name, so a new kind of answer must be given a
 /// meaning here before anything compiles.
 fn verdict(answer: Answer, attempts: u32, max_attempts: u32) -> Verdict {

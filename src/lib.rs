@@ -13,7 +13,7 @@
 //!   control totals, enforce or warn (amounts and counts each). Readers never import settings.
 //!   **Add a bank format:** a reader in `read/`, a variant of `SourceFormat` (its keys in
 //!   `settings::FORMAT_KEYS`) and its arm in `files::open_rows`.
-//! - `validate` — a `RawRow` into a `payment::Payment` or a `RowError`; `payment` — the SPEC §4
+//! - `validate` — a `RawRow` into a `payment::Payment` or a `RowError`; `payment` — the docs/loanpro.md
 //!   body and the key; `money` — `Cents`, the one amount type and its one formatter;
 //!   `files` — a file's fingerprint, reader and validated rows for the ledger.
 //! - `ledger/` — the SQLite ledger, split by concern: `file.rs` (header checks, lock),
@@ -28,7 +28,7 @@
 //!   reading uncertain rows back; `loanpro` — the API client, the one rate limiter every
 //!   request waits on, and how an answer is classified.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
-//! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
+//! - `returns` — returns and reversals (docs/returns.md): `[returns]`, the NACHA reason texts, the
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
 //!   in a phase after the payments, `read/nacha/` reads ACH return files.
 //! - `report` — the reconciliation export; `output` — progress bar and summary text;

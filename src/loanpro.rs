@@ -1,7 +1,7 @@
 //! The LoanPro API client: requests, one shared rate limiter, and the classification of answers.
 //!
 //! Classifying an answer ([`classify`]) is kept apart from deciding what to do about it (the
-//! dispatcher), so the rules of SPEC §4 can be tested on their own.
+//! dispatcher), so the rules of docs/loanpro.md can be tested on their own.
 //!
 //! Only LoanPro's own answers are trusted: a 200 with `d` is a yes and a JSON error body in one
 //! of LoanPro's shapes is a no. Anything else between the two (a proxy's page, an empty body, a
@@ -374,7 +374,7 @@ impl Client {
         self.send(self.http.put(url), body, false).await
     }
 
-    /// Reverses one payment (SPEC §8): `POST Loans(id)/VoidPayment(pid)`. Classified as a PUT
+    /// Reverses one payment (docs/returns.md): `POST Loans(id)/VoidPayment(pid)`. Classified as a PUT
     /// is, and a 200 whose `d` is `true` is a yes too.
     pub async fn void_payment(&self, loan_id: i64, payment_id: u64, body: &VoidBody<'_>) -> Answer {
         self.ready().await;
@@ -438,7 +438,7 @@ impl Client {
 pub struct LoggedPayment {
     pub id: Option<u64>,
     pub info: String,
-    /// `active` = 0 means the payment is reversed (SPEC §8); missing reads as active.
+    /// `active` = 0 means the payment is reversed (docs/returns.md); missing reads as active.
     pub active: bool,
     pub reverse_reason: Option<String>,
 }
@@ -546,7 +546,7 @@ impl Client {
         Ok(d)
     }
 
-    /// The tenant's reverse reasons (`GET collections(payment.reverse)/items`, SPEC §8): the
+    /// The tenant's reverse reasons (`GET collections(payment.reverse)/items`, docs/returns.md): the
     /// `value` of every item, every page.
     pub async fn reverse_reasons(&self, max_attempts: u32) -> Result<Vec<String>, ReadError> {
         let mut reasons = Vec::new();
@@ -571,7 +571,7 @@ impl Client {
     }
 
     /// A loan's setup (`GET Loans(id)/LoanSetup`): its `d`, where `interestApplication` says
-    /// which `extra` values suit it (SPEC §2).
+    /// which `extra` values suit it (docs/settings.md).
     pub async fn loan_setup(
         &self,
         loan_id: i64,

@@ -1,4 +1,4 @@
-//! Returns and reversals (SPEC §8): the `[returns]` settings, the NACHA return reason texts,
+//! Returns and reversals (docs/returns.md): the `[returns]` settings, the NACHA return reason texts,
 //! the `comments` template, and the matching rule that picks a return's original payment.
 //!
 //! The rule is kept pure ([`decide`]) so it can be tested on its own; the ledger finds the
@@ -34,7 +34,7 @@ pub struct Returns {
     pub match_window_days: u32,
 }
 
-/// The reasons of a stock LoanPro tenant's `payment.reverse` collection (SPEC §8).
+/// The reasons of a stock LoanPro tenant's `payment.reverse` collection (docs/returns.md).
 const DEFAULT_REASONS: [&str; 4] = [
     "payment.reverse.checkBounce",
     "payment.reverse.nsf",
@@ -335,7 +335,7 @@ const R_CODES: &[(u32, &str)] = &[
     (85, "Incorrectly Coded Outbound International Payment"),
 ];
 
-/// A payment row a return may reverse: a candidate of SPEC §8 rule 2.
+/// A payment row a return may reverse: a candidate of docs/returns.md rule 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub id: i64,
@@ -352,7 +352,7 @@ pub enum Match {
     Unmatched(String),
 }
 
-/// SPEC §8 rules 2 and 3: the candidate whose reference is the return's original reference if
+/// docs/returns.md rules 2 and 3: the candidate whose reference is the return's original reference if
 /// exactly one has it, else the only candidate; none or several is no match, never a guess.
 pub fn decide(
     loan: &str,

@@ -169,7 +169,7 @@ impl Session {
         };
         let mut report = send_all(&sending, Phase::Payments).await?;
         // Returns go once every payment of the run has settled, so that a deposit and its
-        // return in one run match (SPEC §8).
+        // return in one run match (docs/returns.md).
         if report.stopped.is_none() && report.interrupted.is_none() {
             let returns = &self.returns;
             let matched = self.ledger.lock().expect("ledger lock").match_returns(
@@ -290,7 +290,7 @@ impl Session {
         if returns.is_empty() {
             output::write_totals(&mut out, &totals)?;
         } else {
-            // Returns apart from payments (SPEC §8): a reversal is no payment.
+            // Returns apart from payments (docs/returns.md): a reversal is no payment.
             let payments = output::minus(&totals, &returns);
             if !payments.is_empty() {
                 writeln!(out, "payments:")?;

@@ -1,4 +1,4 @@
-//! The settings file (SPEC §2): TOML parsed strictly and validated into [`Settings`].
+//! The settings file (docs/settings.md): TOML parsed strictly and validated into [`Settings`].
 //!
 //! Every problem names the key it is about, because the person reading the message is an
 //! operator looking at the file, not at this code.
@@ -46,7 +46,7 @@ pub struct Settings {
     pub metrics_textfile: Option<PathBuf>,
     pub limits: Limits,
     pub payments: Payments,
-    /// `[returns]` (SPEC §8); its defaults when the file has none.
+    /// `[returns]` (docs/returns.md); its defaults when the file has none.
     pub returns: Returns,
     pub sources: BTreeMap<String, Source>,
 }
@@ -136,7 +136,7 @@ pub struct Source {
     pub payment_type_id: u32,
     pub extra: String,
     pub info: InfoTemplate,
-    /// A payment date older than this many days before today is rejected (SPEC §3), whatever
+    /// A payment date older than this many days before today is rejected (docs/formats.md), whatever
     /// the format: a year mistyped or misread gives a date nobody meant.
     pub max_age_days: u32,
     /// The `format` and the options that only it has.
@@ -152,7 +152,7 @@ pub enum SourceFormat {
         columns: Columns,
         /// strftime formats tried in order.
         date_formats: Vec<String>,
-        /// `kind`: payment rows, or return rows (SPEC §8).
+        /// `kind`: payment rows, or return rows (docs/returns.md).
         kind: CsvKind,
     },
     Lockbox {
@@ -168,12 +168,12 @@ pub enum SourceFormat {
         control: ControlModes,
         /// `bai2_final_only`: skip interim groups (as-of-date modifier 1 or 3).
         final_only: bool,
-        /// The 16 type codes that are returns (SPEC §8), and whether a return's customer
+        /// The 16 type codes that are returns (docs/returns.md), and whether a return's customer
         /// reference is its original reference.
         return_type_codes: TypeCodes,
         return_reference: ReturnReference,
     },
-    /// An ACH return file (SPEC §8): every row is a return.
+    /// An ACH return file (docs/returns.md): every row is a return.
     Nacha { control_totals: ControlTotals },
 }
 
@@ -525,7 +525,7 @@ pub mod ranges {
     pub const MAX_AGE_DAYS: RangeInclusive<i64> = 1..=3650;
 }
 
-/// `sources.NAME.max_age_days` when a source does not set it (SPEC §3).
+/// `sources.NAME.max_age_days` when a source does not set it (docs/formats.md).
 pub const DEFAULT_MAX_AGE_DAYS: u32 = 365;
 
 /// Checks that a number is in its range (NaN and infinities are not); the message gives the
@@ -961,7 +961,7 @@ fn check_base_url(url: &str) -> Result<(), String> {
 }
 
 impl LoanPro {
-    /// The base URL as a ledger records it (SPEC §5): what the client sends to, so two
+    /// The base URL as a ledger records it (docs/states.md): what the client sends to, so two
     /// spellings of one LoanPro compare equal: scheme and host in lower case, no default port,
     /// no trailing `/` (the client drops it before appending `/odata.svc`). The path keeps its
     /// case, as servers may tell it apart.

@@ -1,4 +1,4 @@
-//! Returns and reversals end to end (SPEC §8, issue #12): each source of returns, matching
+//! Returns and reversals end to end (docs/returns.md, issue #12): each source of returns, matching
 //! (and not guessing), and every returned payment reversed exactly once under faults, kills
 //! and reruns, over real HTTP to the sandbox.
 

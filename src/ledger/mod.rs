@@ -1,4 +1,4 @@
-//! The SQLite ledger (SPEC §5): runs, files and rows with their keys and states.
+//! The SQLite ledger (docs/states.md): runs, files and rows with their keys and states.
 //!
 //! The ledger, not memory, is the queue: rows are staged here before anything is sent, claimed
 //! in batches for sending, and their results recorded in groups. Because a row is marked
@@ -70,7 +70,7 @@ pub enum LedgerError {
         wanted: String,
         to: Status,
     },
-    /// The ledger records another LoanPro tenant or base URL than the settings name (SPEC §5).
+    /// The ledger records another LoanPro tenant or base URL than the settings name (docs/states.md).
     #[error("{0}")]
     OtherTenant(Box<OtherTenant>),
     #[error("ledger {path}: {source}")]

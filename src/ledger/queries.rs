@@ -90,7 +90,7 @@ impl Serialize for Amount {
     }
 }
 
-/// One row of the report (SPEC §6), in the report's column order.
+/// One row of the report (docs/report.md), in the report's column order.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportRow {
     pub run_id: i64,
@@ -110,7 +110,7 @@ pub struct ReportRow {
     pub http_status: Option<i64>,
     pub message: Option<String>,
     pub updated_at: String,
-    /// `payment` or `return` (SPEC §8).
+    /// `payment` or `return` (docs/returns.md).
     pub kind: String,
     /// A return's original payment row, by key.
     pub original_key: Option<String>,
@@ -216,7 +216,7 @@ impl Ledger {
         Ok(totals)
     }
 
-    /// Counts and amounts per status of a run's returns (SPEC §8), in [`Status::ALL`] order:
+    /// Counts and amounts per status of a run's returns (docs/returns.md), in [`Status::ALL`] order:
     /// the summary shows them apart from payments.
     pub fn return_totals(&self, run: RunId) -> Result<Vec<StatusTotal>, LedgerError> {
         let err = sql(&self.path);

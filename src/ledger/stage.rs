@@ -30,7 +30,7 @@ pub struct NewRow {
     pub info: Option<String>,
     /// `None` for a valid row; the reason for a rejected one.
     pub rejection: Option<String>,
-    /// Set for a return (SPEC §8).
+    /// Set for a return (docs/returns.md).
     pub ret: Option<NewReturn>,
 }
 

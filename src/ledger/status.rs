@@ -1,4 +1,4 @@
-//! Row states (SPEC §5) as one state machine: the states, every change of state the ledger
+//! Row states (docs/states.md) as one state machine: the states, every change of state the ledger
 //! makes and why, what each state means (open, settled, needs attention), and the SQL that
 //! names them. Every list of states elsewhere is generated from here or tested against it.
 //!
@@ -38,12 +38,12 @@ states! {
     Posted = "posted",
     /// Its key was posted by an earlier run: skipped.
     AlreadyPosted = "already_posted",
-    /// A payment that was posted, and whose return has been reversed in LoanPro (SPEC §8).
+    /// A payment that was posted, and whose return has been reversed in LoanPro (docs/returns.md).
     Reversed = "reversed",
     /// Invalid: never sent.
     Rejected = "rejected",
     /// A return whose original payment was not found, or not found alone: nothing was sent
-    /// (SPEC §8). `retry` matches it again.
+    /// (docs/returns.md). `retry` matches it again.
     Unmatched = "unmatched",
     /// LoanPro said no (4xx, 409, or 200 with an error), with its message.
     Failed = "failed",
@@ -296,7 +296,7 @@ mod tests {
             (Unsent, Pending),
             (Pending, Unsent),
             (Pending, Rejected),
-            // SPEC §8.
+            // docs/returns.md.
             (Pending, Unmatched),
             (Unmatched, Pending),
             (Posted, Reversed),

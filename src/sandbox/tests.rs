@@ -24,7 +24,7 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// The exact body of SPEC §4.
+/// The exact body of docs/loanpro.md.
 fn body(info: &str, extra: &str) -> Value {
     json!({"Payments": {"results": [{
         "selectedProcessor": "0", "paymentMethodId": 4, "early": 0, "amount": "250.00",
