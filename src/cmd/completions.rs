@@ -6,7 +6,8 @@ use std::io::Write;
 use clap::CommandFactory;
 use clap::builder::PossibleValuesParser;
 
-use crate::cli::{Cli, Exit};
+use crate::cli::Cli;
+use crate::exit::Exit;
 
 /// `payimport completions`.
 #[derive(Debug, Clone, clap::Args)]
