@@ -1,9 +1,9 @@
 //! Sending: workers take claimed rows, send them through the shared client, retry what is safe
 //! to retry, and hand results to one ledger writer that commits them in groups. Payments and
 //! returns go the same way (one claim, one retry loop), returns in a phase of their own
-//! (SPEC §8): a claimed return first finds its payment's system id by reading the loan's
+//! (docs/returns.md): a claimed return first finds its payment's system id by reading the loan's
 //! payments, then POSTs `VoidPayment`. A stop ends every wait at once; only requests in flight
-//! are awaited (SPEC §14).
+//! are awaited (docs/loanpro.md).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -409,7 +409,8 @@ fn not_sent(row: &Claimed, stop: &StopFlag) -> Outcome {
 /// The one place a row's outcome is made, and where a refusal stops the run.
 fn outcome(row: &Claimed, sent: Sent, stop: &StopFlag) -> Outcome {
     if sent.stop_run {
-        tracing::error!("{}; stopping the run", sent.message);
+        // Logged once, when the run has stopped (`Session::send`), not once per worker.
+        tracing::debug!("{}; stopping the run", sent.message);
         stop.stop(Stopped {
             reason: sent.message.clone(),
             signal: None,
@@ -640,7 +641,7 @@ enum Verdict {
     },
 }
 
-/// The state a classified LoanPro answer puts a row in (SPEC §5), after `attempts` of at most
+/// The state a classified LoanPro answer puts a row in (docs/states.md), after `attempts` of at most
 /// `max_attempts`. Every `Answer` is matched by name, so a new kind of answer must be given a
 /// meaning here before anything compiles.
 fn verdict(answer: Answer, attempts: u32, max_attempts: u32) -> Verdict {
@@ -666,7 +667,10 @@ fn verdict(answer: Answer, attempts: u32, max_attempts: u32) -> Verdict {
         } => Verdict::Done {
             status: Status::Unsent,
             http_status: Some(http_status),
-            message: format!("LoanPro refused the credentials (HTTP {http_status}: {message})"),
+            message: format!(
+                "{} (HTTP {http_status}: {message})",
+                crate::loanpro::CREDENTIALS_REFUSED
+            ),
             payment_id: None,
             stop_run: true,
         },

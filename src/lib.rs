@@ -1,17 +1,20 @@
 //! payimport: imports bank payment files into LoanPro as log-only payments, exactly once.
+//! What it does, in full, is in `docs/` (settings, formats, states, exit status, the report);
+//! comments point there.
 //!
 //! Where each concern lives (the flow is read → validate → stage → dispatch → record → report):
 //!
 //! - `cli` — the clap types, logging; `exit` — [`Exit`], how a command ends. `cmd/` — one file
-//!   per command; only commands print for a person and choose an exit status.
+//!   per command; only commands choose an exit status and print for a person (and
+//!   `session`'s summary, which `import` and `retry` share).
 //! - `settings/` — the TOML file, validated strictly: `mod.rs` (the sections), `raw.rs` (the
 //!   TOML as written), `ranges.rs` (every number's bounds), `source.rs` (the bank formats: one
 //!   `FormatSpec` each in `FORMATS`, and `SourceFormat`, a source's options, which opens its
 //!   reader). `read/` — one reader per bank format with its own options type, streaming
 //!   `RawRow`s (bank readers hand over cents); `read/control.rs` — control totals, enforce or
 //!   warn. Readers import nothing above `money` and `payment`.
-//! - `validate` — a `RawRow` into a `payment::Payment` or a `RowError`; `payment` — the SPEC §4
-//!   body and the key; `money` — `Cents`, amount parsing (every reader's), the currencies'
+//! - `validate` — a `RawRow` into a `payment::Payment` or a `RowError`; `payment` — the body of
+//!   docs/loanpro.md and the key; `money` — `Cents`, amount parsing (every reader's), the currencies'
 //!   decimals, the one formatter; `template` — `{placeholder}` templates (info, return
 //!   comments); `files` — a file's fingerprint, reader and validated rows for the ledger.
 //! - `ledger/` — the SQLite ledger, split by concern: `file.rs` (header checks, lock),
@@ -27,8 +30,8 @@
 //! - `archive` — `import --archive DIR`: done and failed folders, moves that never overwrite.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
 //! - `fsutil` — the one writer of every file payimport writes (report, metrics, ...): regular
-//!   files only, through an exclusive temporary file, with the promised mode (SPEC §14).
-//! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
+//!   files only, through an exclusive temporary file, with the promised mode (docs/loanpro.md).
+//! - `returns` — returns and reversals (docs/returns.md): `[returns]`, the NACHA reason texts, the
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
 //!   in a phase after the payments, `read/nacha/` reads ACH return files.
 //! - `report` — the reconciliation export; `output` — progress bar and summary text;

@@ -1,7 +1,7 @@
 //! The LoanPro API client: requests, one shared rate limiter, and the classification of answers.
 //!
 //! Classifying an answer ([`classify`]) is kept apart from deciding what to do about it (the
-//! dispatcher), so the rules of SPEC §4 can be tested on their own.
+//! dispatcher), so the rules of docs/loanpro.md can be tested on their own.
 //!
 //! Only LoanPro's own answers are trusted: a 200 with `d` is a yes and a JSON error body in one
 //! of LoanPro's shapes is a no. Anything else between the two (a proxy's page, an empty body, a
@@ -24,6 +24,12 @@ use crate::settings::Token;
 /// payments is tens of KiB); a body past this is not LoanPro's, and reading it all would let a
 /// misbehaving server fill the memory.
 pub const MAX_BODY: usize = 1 << 20;
+
+/// How every refusal of the credentials begins, wherever it is found (a PUT, a read-back).
+pub const CREDENTIALS_REFUSED: &str = "LoanPro refused the credentials";
+
+/// What a person does about refused credentials: `check` and a stopped run say the same.
+pub const CREDENTIALS_ADVICE: &str = "check the token's value and `loanpro.tenant_id` (the Autopal-Instance-Id), in LoanPro under Settings > Company > API";
 
 /// Requests per HTTP status a client made to LoanPro, for the metrics file: a counter per
 /// HTTP status (100..=599), and one for requests that got no answer at all (refused
@@ -320,7 +326,7 @@ impl Client {
                 "loanpro.tenant_id contains characters not allowed in a header".to_string()
             })?,
         );
-        let http = reqwest::Client::builder()
+        let http = http_client_builder()
             .default_headers(headers)
             // A redirect would re-send the PUT, its body and the token to wherever it points.
             .redirect(reqwest::redirect::Policy::none())
@@ -502,7 +508,7 @@ fn encode(body: &impl serde::Serialize) -> Vec<u8> {
 pub struct LoggedPayment {
     pub id: Option<u64>,
     pub info: String,
-    /// `active` = 0 means the payment is reversed (SPEC §8); missing reads as active.
+    /// `active` = 0 means the payment is reversed (docs/returns.md); missing reads as active.
     pub active: bool,
     pub reverse_reason: Option<String>,
 }
@@ -616,7 +622,7 @@ impl Client {
         Ok(d)
     }
 
-    /// The tenant's reverse reasons (`GET collections(payment.reverse)/items`, SPEC §8): the
+    /// The tenant's reverse reasons (`GET collections(payment.reverse)/items`, docs/returns.md): the
     /// `value` of every item, every page.
     pub async fn reverse_reasons(&self, max_attempts: u32) -> Result<Vec<String>, ReadError> {
         let mut reasons = Vec::new();
@@ -643,7 +649,7 @@ impl Client {
     }
 
     /// A loan's setup (`GET Loans(id)/LoanSetup`): its `d`, where `interestApplication` says
-    /// which `extra` values suit it (SPEC §2).
+    /// which `extra` values suit it (docs/settings.md).
     pub async fn loan_setup(
         &self,
         loan_id: i64,
@@ -903,6 +909,14 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// A reqwest client builder with rustls on *ring* as its crypto provider, installed once per
+/// process (reqwest is built without a provider of its own: see Cargo.toml).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    // An Err means a provider is installed already, which serves as well.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ pub struct RunEnd<'a> {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RowLabels {
-    /// `payment` or `return` (SPEC §8).
+    /// `payment` or `return` (docs/returns.md).
     kind: &'static str,
     status: &'static str,
 }
@@ -139,7 +139,7 @@ fn try_write(option: &str, path: &Path, clock: &Clock, end: &RunEnd<'_>) -> anyh
         .ledger
         .filter(|p| p.exists())
         .and_then(|p| Ledger::open_read_only(p).ok());
-    // Payments and returns apart, as the summary shows them (SPEC §8).
+    // Payments and returns apart, as the summary shows them (docs/returns.md).
     let (payments, returns) = match (&ledger, run) {
         (Some(l), run) if run > 0 => {
             let returns = l.return_totals(run)?;

@@ -1,4 +1,4 @@
-//! The payment LoanPro receives (SPEC §4) and its idempotency key (SPEC §5).
+//! The payment LoanPro receives (docs/loanpro.md) and its idempotency key (docs/states.md).
 
 use std::fmt;
 
@@ -34,7 +34,7 @@ impl Key {
         Key::from_digest(h)
     }
 
-    /// The key of a return (SPEC §8): `return`, loan, amount, date, reference, original
+    /// The key of a return (docs/returns.md): `return`, loan, amount, date, reference, original
     /// reference, code and occurrence. It never meets a payment's key.
     #[allow(clippy::too_many_arguments)]
     pub fn of_return(
@@ -193,7 +193,7 @@ pub struct Payment {
     pub extra: String,
     /// The info text sent, ending with ` [k:KEY]`. For a return: its own comment, if any.
     pub info: String,
-    /// Set for a return (SPEC §8): what its reversal needs.
+    /// Set for a return (docs/returns.md): what its reversal needs.
     pub ret: Option<Return>,
     /// For a row that repeats an earlier row of its file (same loan, amount, date and a
     /// non-empty reference): that row's key. A possible duplicate (SPEC §12).
@@ -213,7 +213,7 @@ pub struct Return {
     pub trace_reference: bool,
 }
 
-/// The body of `POST Loans(id)/VoidPayment(pid)` (SPEC §8), field for field.
+/// The body of `POST Loans(id)/VoidPayment(pid)` (docs/returns.md), field for field.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VoidBody<'a> {
@@ -225,7 +225,7 @@ pub struct VoidBody<'a> {
     pub log_only: bool,
 }
 
-/// The log-only payment body of `PUT Loans(id)`, field for field as SPEC §4 gives it.
+/// The log-only payment body of `PUT Loans(id)`, field for field as docs/loanpro.md gives it.
 #[derive(Serialize)]
 pub struct PaymentBody<'a> {
     #[serde(rename = "Payments")]

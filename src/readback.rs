@@ -1,8 +1,8 @@
-//! Read-back (SPEC §5): before a row whose outcome is unknown is sent again, the loan's
+//! Read-back (docs/states.md): before a row whose outcome is unknown is sent again, the loan's
 //! payments are read back from LoanPro and searched for the row's key.
 //!
 //! A return whose reversal is uncertain is read back the same way, by its original payment's
-//! key: that payment inactive means the reversal was logged (SPEC §8).
+//! key: that payment inactive means the reversal was logged (docs/returns.md).
 //!
 //! LoanPro has no idempotency keys and answers 500 both for errors and for requests that timed
 //! out after the payment was logged, so this read-back is what makes "never twice" hold.
@@ -152,7 +152,7 @@ pub async fn read_back(
                     let message = match e {
                         ReadError::AuthRefused(m) => {
                             report.auth_refused =
-                                Some(format!("LoanPro refused the credentials ({m})"));
+                                Some(format!("{} ({m})", crate::loanpro::CREDENTIALS_REFUSED));
                             format!("could not read the loan's payments back: {m}")
                         }
                         ReadError::Redirected(reason) => {

@@ -1,4 +1,4 @@
-//! The reconciliation report (SPEC §6), as CSV or JSON: read from the ledger only. The HTML
+//! The reconciliation report (docs/report.md), as CSV or JSON: read from the ledger only. The HTML
 //! page is `report/html.rs`, its charts `report/chart.rs`.
 
 pub mod chart;

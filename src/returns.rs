@@ -1,4 +1,4 @@
-//! Returns and reversals (SPEC §8): the `[returns]` settings, the NACHA return reason texts,
+//! Returns and reversals (docs/returns.md): the `[returns]` settings, the NACHA return reason texts,
 //! the `comments` template, and the matching rule that picks a return's original payment.
 //!
 //! The rule is kept pure ([`decide`]) so it can be tested on its own; the ledger finds the
@@ -34,7 +34,7 @@ pub struct Returns {
     pub match_window_days: u32,
 }
 
-/// The reasons of a stock LoanPro tenant's `payment.reverse` collection (SPEC §8).
+/// The reasons of a stock LoanPro tenant's `payment.reverse` collection (docs/returns.md).
 const DEFAULT_REASONS: [&str; 4] = [
     "payment.reverse.checkBounce",
     "payment.reverse.nsf",
@@ -180,18 +180,36 @@ impl CommentsTemplate {
         Ok(CommentsTemplate(template.to_string()))
     }
 
-    /// The filled-in comment; blanks an empty value leaves are folded.
+    /// The filled-in comment; blanks an empty value leaves are folded. The template's
+    /// `;`-separated parts whose placeholders are all empty are left out, label and all
+    /// (`ref {reference}` with no reference), so no comment ends in a dangling label.
     pub fn render(&self, v: &CommentValues) -> String {
         let mut out = String::new();
-        render_template(&self.0, &mut out, |name, out| match name {
-            "code" => out.push_str(v.code),
-            "description" => out.push_str(description(v.code)),
-            "date" => out.push_str(v.date),
-            "reference" => out.push_str(v.reference),
-            "file" => out.push_str(v.file),
-            "line" => out.push_str(&v.line.to_string()),
-            _ => out.push_str(v.original_key),
-        });
+        for part in self.0.split(';') {
+            let (mut placeholders, mut filled) = (0, 0);
+            let mut text = String::new();
+            render_template(part, &mut text, |name, out| {
+                let before = out.len();
+                match name {
+                    "code" => out.push_str(v.code),
+                    "description" => out.push_str(description(v.code)),
+                    "date" => out.push_str(v.date),
+                    "reference" => out.push_str(v.reference),
+                    "file" => out.push_str(v.file),
+                    "line" => out.push_str(&v.line.to_string()),
+                    _ => out.push_str(v.original_key),
+                }
+                placeholders += 1;
+                filled += usize::from(out.len() > before);
+            });
+            if text.is_empty() || (placeholders > 0 && filled == 0) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str("; ");
+            }
+            out.push_str(&text);
+        }
         out
     }
 }
@@ -317,7 +335,7 @@ const R_CODES: &[(u32, &str)] = &[
     (85, "Incorrectly Coded Outbound International Payment"),
 ];
 
-/// A payment row a return may reverse: a candidate of SPEC §8 rule 2.
+/// A payment row a return may reverse: a candidate of docs/returns.md rule 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub id: i64,
@@ -345,7 +363,7 @@ pub enum Named {
     Nothing,
 }
 
-/// SPEC §8 rules 2 and 3: the candidate whose reference is the return's original reference if
+/// docs/returns.md, matching rules 2 and 3: the candidate whose reference is the return's original reference if
 /// exactly one has it; a reference that names another payment (`named`), or that names none
 /// when it is not a NACHA trace number (`trace`), is no match; else the only candidate. None or
 /// several is no match, never a guess.
@@ -464,7 +482,13 @@ match_window_days = 120
             "R01 Insufficient Funds; returned 2026-11-24; ref 0910000123"
         );
         let v = CommentValues { code: "CHK", ..v };
-        assert_eq!(t.render(&v), "CHK ; returned 2026-11-24; ref 0910000123");
+        assert_eq!(t.render(&v), "CHK; returned 2026-11-24; ref 0910000123");
+        // A part whose values are all empty goes, its label with it.
+        let none = CommentValues { reference: "", ..v };
+        assert_eq!(t.render(&none), "CHK; returned 2026-11-24");
+        // Parts without placeholders stay.
+        let fixed = CommentsTemplate::parse("returned; {reference}").unwrap();
+        assert_eq!(fixed.render(&none), "returned");
         assert_eq!(
             nacha_return_code("R01").as_deref(),
             Some("nacha.returnCode.r01")

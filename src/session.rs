@@ -36,6 +36,8 @@ pub struct Session {
     verify: Option<(Verify, String)>,
     /// What that read found, for the summary: loans read, rows found there, loans unread.
     verified: Option<(u64, u64, u64)>,
+    /// A file of this run was refused whole: the run ends `refused`, not `completed`.
+    refused_file: bool,
 }
 
 impl Session {
@@ -112,6 +114,7 @@ impl Session {
             returns: settings.returns.clone(),
             verify: None,
             verified: None,
+            refused_file: false,
         };
         let earlier = session.ledger().uncertain(None)?;
         if !earlier.is_empty() {
@@ -148,6 +151,11 @@ impl Session {
         self.interrupt.signal()
     }
 
+    /// Notes that a file of this run was refused whole, so the run ends `refused`.
+    pub fn file_refused(&mut self) {
+        self.refused_file = true;
+    }
+
     /// The ledger, for staging and queries between the sending phases.
     pub fn ledger(&self) -> MutexGuard<'_, Ledger> {
         self.ledger.lock().expect("ledger lock")
@@ -171,7 +179,7 @@ impl Session {
         };
         let mut report = send_all(&sending, Kind::Payment).await?;
         // Returns go once every payment of the run has settled, so that a deposit and its
-        // return in one run match (SPEC §8).
+        // return in one run match (docs/returns.md).
         if report.stopped.is_none() && report.interrupted.is_none() {
             let returns = &self.returns;
             // The summary and the report read what matching did from the ledger: nothing of
@@ -199,7 +207,8 @@ impl Session {
             report.interrupted = reversals.interrupted;
             report.reconciled.add(&reversals.reconciled);
         }
-        bar.finish_and_clear();
+        // Off the screen before the summary (and on an error path, when `bar` is dropped).
+        drop(bar);
         self.reconciled.add(&report.reconciled);
         // A signal during staging or the first read-backs stops the run before any sending.
         if report.stopped.is_none() {
@@ -209,12 +218,20 @@ impl Session {
             RunOutcome::Stopped
         } else if report.interrupted.is_some() {
             RunOutcome::Interrupted
+        } else if self.refused_file {
+            RunOutcome::Refused
         } else {
             RunOutcome::Completed
         };
         self.ledger().end_run(self.run, outcome)?;
         if let Some(reason) = &report.stopped {
-            tracing::error!("{reason}; the run stopped");
+            // One line, with what to do: the workers that met the refusal said nothing.
+            let advice = if reason.starts_with(crate::loanpro::CREDENTIALS_REFUSED) {
+                format!(": {}", crate::loanpro::CREDENTIALS_ADVICE)
+            } else {
+                String::new()
+            };
+            tracing::error!("{reason}; the run stopped{advice}");
         }
         if let Some(signal) = report.interrupted {
             tracing::warn!(
@@ -333,7 +350,9 @@ impl Session {
             return ledger.into();
         }
         match e {
-            ReadError::AuthRefused(m) => anyhow::anyhow!("LoanPro refused the credentials ({m})"),
+            ReadError::AuthRefused(m) => {
+                anyhow::anyhow!("{} ({m})", crate::loanpro::CREDENTIALS_REFUSED)
+            }
             ReadError::Redirected(reason) | ReadError::Failed(reason) => {
                 anyhow::anyhow!("{reason}")
             }
@@ -356,7 +375,7 @@ impl Session {
         if returns.is_empty() {
             output::write_totals(&mut out, &totals)?;
         } else {
-            // Returns apart from payments (SPEC §8): a reversal is no payment.
+            // Returns apart from payments (docs/returns.md): a reversal is no payment.
             let payments = output::minus(&totals, &returns);
             if !payments.is_empty() {
                 writeln!(out, "payments:")?;

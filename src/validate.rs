@@ -1,4 +1,4 @@
-//! Row validation (SPEC §3): a [`RawRow`] and the settings become a [`Payment`] or a [`RowError`]
+//! Row validation (docs/formats.md): a [`RawRow`] and the settings become a [`Payment`] or a [`RowError`]
 //! that names the position, the field and the value.
 
 use std::collections::{HashMap, HashSet};
@@ -261,7 +261,7 @@ impl<'a> Validator<'a> {
         })
     }
 
-    /// The rest of a return row (SPEC §8): its reason and the key of the original it names.
+    /// The rest of a return row (docs/returns.md): its reason and the key of the original it names.
     fn check_return(
         &mut self,
         row: &RawRow,

@@ -205,7 +205,7 @@ async fn every_settings_error_at_once_then_nothing_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reverse_reason_the_tenant_does_not_have_is_named() {
     // A tenant whose payment.reverse collection lacks "checkBounce", which the settings (the
-    // SPEC's default reasons) may send.
+    // default reasons of docs/returns.md) may send.
     let config = SandboxConfig {
         reverse_reasons: BTreeSet::from([
             "payment.reverse.nsf".to_string(),

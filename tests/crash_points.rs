@@ -1,6 +1,6 @@
 //! A table over the sending state machine: every kind of fault on the first PUT, crossed with a
 //! SIGKILL at every crash point (`PAYIMPORT_CRASH_AT`), then a clean rerun. Whatever the step
-//! the process died at, each row ends in LoanPro exactly once (SPEC §5).
+//! the process died at, each row ends in LoanPro exactly once (docs/states.md).
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::process::ExitStatusExt;

@@ -535,7 +535,7 @@ const BAI2: &[Case] = &[
     (
         "amount_huge.bai",
         "ach",
-        // An amount that cannot be read is the row's trouble (SPEC §9); the totals, which
+        // An amount that cannot be read is the row's trouble (docs/formats.md); the totals, which
         // count it as zero, agree here.
         Rejected {
             line: 4,

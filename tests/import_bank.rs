@@ -216,7 +216,7 @@ async fn a_bai2_file_with_a_wrong_file_total_sends_nothing() {
     assert_eq!(env.sandbox.stats().puts, 0);
 }
 
-/// Sources for the corpus of tests/data/real/ (SPEC §9).
+/// Sources for the corpus of tests/data/real/ (docs/formats.md).
 const REAL_SOURCES: &str = r#"
 [sources.real_bai2]
 format = "bai2"

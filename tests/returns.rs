@@ -1,4 +1,4 @@
-//! Returns and reversals end to end (SPEC §8, issue #12): each source of returns, matching
+//! Returns and reversals end to end (docs/returns.md, issue #12): each source of returns, matching
 //! (and not guessing), and every returned payment reversed exactly once under faults, kills
 //! and reruns, over real HTTP to the sandbox.
 
@@ -94,8 +94,8 @@ async fn a_return_reverses_its_payment_once_with_one_get_and_one_post() {
         Some("nacha.returnCode.r01")
     );
     assert_eq!(
-        rev.comments,
-        "R01 Insufficient Funds; returned 2026-11-24; ref"
+        rev.comments, "R01 Insufficient Funds; returned 2026-11-24",
+        "no reference: the `ref {{reference}}` part is left out, label and all"
     );
 
     let report = env.report(&[]).await;

@@ -34,7 +34,7 @@ const PAYMENT_FILES: &[(&str, &str, &str)] = &[
     ),
     ("ach", "ach.bai", include_str!("../../samples/ach.bai")),
 ];
-/// Two of the night's payments come back (SPEC §8).
+/// Two of the night's payments come back (docs/returns.md).
 const RETURN_FILE: (&str, &str, &str) = (
     "returns_csv",
     "returns.csv",

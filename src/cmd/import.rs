@@ -23,7 +23,7 @@ use crate::validate::Validator;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ImportArgs {
     /// The `[sources.NAME]` these files come from (default: the only source)
-    #[arg(long)]
+    #[arg(long, value_hint = clap::ValueHint::Other)]
     pub source: Option<String>,
     /// Parse and validate, print what would be sent and every rejection; write and send nothing
     #[arg(long)]
@@ -183,6 +183,8 @@ pub async fn run_on(
                 ledger.refuse_file(file_id, &e.to_string())?;
                 refused.push(e);
                 finished.push((path, crate::archive::Outcome::Failed));
+                drop(ledger);
+                session.file_refused();
             }
             Err(Halt::Interrupted(signal)) => {
                 let why = format!(

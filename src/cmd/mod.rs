@@ -1,5 +1,7 @@
 //! One file per command. A command reads its settings and arguments, calls the domain modules,
-//! prints what a person reads, and decides the [`Exit`] status; domain modules never do.
+//! prints what a person reads, and decides the [`Exit`] status. Domain modules do not print,
+//! with one exception: `session::Session::print_summary`, the end-of-run summary that `import`
+//! and `retry` share (they call it; it writes to stdout). Log lines go through `tracing`.
 
 pub mod amend;
 pub mod check;
@@ -48,14 +50,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             })
             .await
         }
-        Command::Runs => {
+        Command::Runs => runs::run(&cli.ledger_to_read()?),
+        Command::Report(args) if args.rejected => {
+            // The corrections file is written in each source's own columns: it needs them.
             let settings = cli.load_settings()?;
-            runs::run(&cli.ledger_path(&settings))
+            report::run(Some(&settings), &cli.ledger_path(&settings), args)
         }
-        Command::Report(args) => {
-            let settings = cli.load_settings()?;
-            report::run(&settings, &cli.ledger_path(&settings), args)
-        }
+        Command::Report(args) => report::run(None, &cli.ledger_to_read()?, args),
         Command::Dismiss(args) => {
             let settings = cli.load_settings()?;
             dismiss::run(&cli.ledger_path(&settings), args)
@@ -63,7 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Sandbox(args) => sandbox::run(&cli, args).await,
         Command::Demo => demo::run().await,
         Command::Check(args) => check::run(&cli, args).await,
-        Command::Completions(args) => completions::completions(args),
+        Command::Completions(args) => completions::completions(&cli, args),
         Command::Man => completions::man(),
     }
 }

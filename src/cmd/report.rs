@@ -2,6 +2,8 @@
 //! writer ([`crate::fsutil`]).
 
 use std::io::Write;
+
+use anyhow::Context;
 use std::path::{Path, PathBuf};
 
 use crate::exit::Exit;
@@ -13,7 +15,7 @@ use crate::report::{write_csv, write_json};
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReportArgs {
     /// Only this run (default: every run)
-    #[arg(long)]
+    #[arg(long, value_hint = clap::ValueHint::Other)]
     pub run: Option<RunId>,
     /// csv: one line per row; json: the rows plus totals per run and file; html: one
     /// self-contained page (charts, control totals, rows needing attention) to open or mail
@@ -39,8 +41,9 @@ pub enum ReportFormat {
 pub const REPORT_MODE: u32 = 0o600;
 
 /// `payimport report`.
+/// `settings` is needed only by `--rejected` (the sources' columns).
 pub fn run(
-    settings: &crate::settings::Settings,
+    settings: Option<&crate::settings::Settings>,
     ledger_path: &Path,
     args: &ReportArgs,
 ) -> anyhow::Result<Exit> {
@@ -48,10 +51,14 @@ pub fn run(
         anyhow::bail!("--rejected writes a corrections file: use it with --format csv");
     }
     let ledger = Ledger::open_read_only(ledger_path)?;
+    if let Some(run) = args.run {
+        ledger.check_run_exists(run)?;
+    }
     let write = |out: &mut dyn Write| -> anyhow::Result<()> {
         let mut out = std::io::BufWriter::new(out);
         match args.format {
             ReportFormat::Csv if args.rejected => {
+                let settings = settings.context("--rejected needs the settings file")?;
                 crate::report::corrections::write_rejected(&ledger, settings, args.run, &mut out)?
             }
             ReportFormat::Csv => write_csv(&ledger, args.run, &mut out)?,

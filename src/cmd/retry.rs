@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::exit::Exit;
-use crate::ledger::{RetryCandidate, RunId, Status, Step};
+use crate::ledger::{Ledger, RetryCandidate, RunId, Status, Step};
 use crate::metrics::Meter;
 use crate::session::Session;
 use crate::settings::{Settings, Token};
@@ -15,7 +15,7 @@ use crate::settings::{Settings, Token};
 #[derive(Debug, Clone, clap::Args)]
 pub struct RetryArgs {
     /// Only the rows of this run (default: every run)
-    #[arg(long)]
+    #[arg(long, value_hint = clap::ValueHint::Other)]
     pub run: Option<RunId>,
     /// Only these keys (16 hex digits, as in the report)
     #[arg(value_name = "KEY")]
@@ -31,6 +31,10 @@ pub async fn run(
     meter: &Meter,
 ) -> anyhow::Result<Exit> {
     check_keys_and_ledger(&args.keys, ledger_path)?;
+    if let Some(run) = args.run {
+        // Before a run is begun: a retry of a run that never was records nothing.
+        Ledger::open_read_only(ledger_path)?.check_run_exists(run)?;
+    }
     let mut session = Session::start(settings, ledger_path, token, "retry", None, meter).await?;
     let run = session.run;
 

@@ -13,6 +13,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_returns.sql"),
     include_str!("../../migrations/0007_held_and_matching.sql"),
     include_str!("../../migrations/0009_resolve.sql"),
+    include_str!("../../migrations/0010_run_refused.sql"),
 ];
 
 impl Ledger {

@@ -1,4 +1,4 @@
-//! The SQLite ledger (SPEC §5): runs, files and rows with their keys and states.
+//! The SQLite ledger (docs/states.md): runs, files and rows with their keys and states.
 //!
 //! The ledger, not memory, is the queue: rows are staged here before anything is sent, claimed
 //! in batches for sending, and their results recorded in groups. Because a row is marked
@@ -56,6 +56,8 @@ pub enum LedgerError {
     },
     #[error("ledger {path} does not exist; nothing has been imported with it yet")]
     Missing { path: PathBuf },
+    #[error("ledger {path} has no run {run}; `payimport runs` lists the runs it has")]
+    NoSuchRun { path: PathBuf, run: RunId },
     #[error(
         "ledger {path} {problem}; it was left as it is: restore it from a backup (a new, empty ledger would not know which payments were already posted)"
     )]
@@ -75,7 +77,7 @@ pub enum LedgerError {
         wanted: String,
         to: Status,
     },
-    /// The ledger records another LoanPro tenant or base URL than the settings name (SPEC §5).
+    /// The ledger records another LoanPro tenant or base URL than the settings name (docs/states.md).
     #[error("{0}")]
     OtherTenant(Box<OtherTenant>),
     #[error("ledger {path}: {source}")]

@@ -56,7 +56,7 @@ pub struct FileInfo {
     pub control_checks: Option<String>,
 }
 
-/// One row of the report (SPEC §6), in the report's column order.
+/// One row of the report (docs/report.md), in the report's column order.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportRow {
     pub run_id: i64,
@@ -76,7 +76,7 @@ pub struct ReportRow {
     pub http_status: Option<i64>,
     pub message: Option<String>,
     pub updated_at: String,
-    /// `payment` or `return` (SPEC §8).
+    /// `payment` or `return` (docs/returns.md).
     pub kind: String,
     /// A return's original payment row, by key.
     pub original_key: Option<String>,
@@ -195,7 +195,7 @@ impl Ledger {
         Ok(totals)
     }
 
-    /// Counts and amounts per status of a run's returns (SPEC §8), in [`Status::ALL`] order:
+    /// Counts and amounts per status of a run's returns (docs/returns.md), in [`Status::ALL`] order:
     /// the summary shows them apart from payments.
     pub fn return_totals(&self, run: RunId) -> Result<Vec<StatusTotal>, LedgerError> {
         let err = sql(&self.path);
@@ -378,6 +378,27 @@ impl Ledger {
         self.conn
             .query_row("SELECT MAX(id) FROM runs", [], |r| r.get(0))
             .map_err(sql(&self.path))
+    }
+
+    /// Refuses a run id this ledger has no run of: `--run 99` is a typo or the wrong ledger,
+    /// and answering it with nothing would look like a run with no rows.
+    pub fn check_run_exists(&self, run: RunId) -> Result<(), LedgerError> {
+        let found: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1)",
+                [run],
+                |r| r.get(0),
+            )
+            .map_err(sql(&self.path))?;
+        if found {
+            Ok(())
+        } else {
+            Err(LedgerError::NoSuchRun {
+                path: self.path.clone(),
+                run,
+            })
+        }
     }
 
     /// Calls `f` with every row of the report in order: by run, then file, then line. Rows are

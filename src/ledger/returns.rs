@@ -1,4 +1,4 @@
-//! Returns in the ledger (SPEC §8): a run's queued returns matched to the payment rows they
+//! Returns in the ledger (docs/returns.md): a run's queued returns matched to the payment rows they
 //! return, claimed for reversal once matched, and the original row made `reversed` in the same
 //! transaction that records its reversal.
 //!
@@ -65,7 +65,7 @@ fn window_start(date: &str, days: u32) -> String {
         .unwrap_or_default()
 }
 
-/// The original of one return, by SPEC §8's rules, in the ledger as `conn` sees it now.
+/// The original of one return, by the rules of docs/returns.md, in the ledger as `conn` sees it now.
 pub(super) fn find_match(
     conn: &Connection,
     r: &ToMatch,
@@ -305,7 +305,7 @@ fn to_match(r: &rusqlite::Row) -> rusqlite::Result<ToMatch> {
 }
 
 impl Ledger {
-    /// Matches every return queued for `run` and not matched yet (SPEC §8), in one transaction:
+    /// Matches every return queued for `run` and not matched yet (docs/returns.md), in one transaction:
     /// a matched one stays `pending` with its original and the comment its reversal sends
     /// (`comments(row, original key)`); one without a single original becomes `unmatched`.
     /// `each` hears what became of every return, in order; nothing of them is kept here.

@@ -30,7 +30,7 @@ pub struct NewRow {
     pub info: Option<String>,
     /// `None` for a valid row; the reason for a rejected one.
     pub rejection: Option<String>,
-    /// Set for a return (SPEC §8).
+    /// Set for a return (docs/returns.md).
     pub ret: Option<NewReturn>,
     /// The key of an earlier row of the same file this payment repeats, reference and all:
     /// a possible duplicate (SPEC §12).
@@ -70,6 +70,9 @@ pub enum RunOutcome {
     Stopped,
     /// A signal stopped it, or it was killed or crashed.
     Interrupted,
+    /// A file of it was refused whole (missing, unreadable, wrong structure or totals):
+    /// nothing of that file was staged or sent, and the command exited 2 (migration 0009).
+    Refused,
 }
 
 impl RunOutcome {
@@ -78,6 +81,7 @@ impl RunOutcome {
             RunOutcome::Completed => "completed",
             RunOutcome::Stopped => "stopped",
             RunOutcome::Interrupted => "interrupted",
+            RunOutcome::Refused => "refused",
         }
     }
 
@@ -86,6 +90,7 @@ impl RunOutcome {
             RunOutcome::Completed,
             RunOutcome::Stopped,
             RunOutcome::Interrupted,
+            RunOutcome::Refused,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)

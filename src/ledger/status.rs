@@ -1,4 +1,4 @@
-//! Row states (SPEC §5) as one state machine: the states, every change of state the ledger
+//! Row states (docs/states.md) as one state machine: the states, every change of state the ledger
 //! makes and why, what each state means (open, settled, needs attention), and the SQL that
 //! names them. Every list of states elsewhere is generated from here or tested against it.
 //!
@@ -38,7 +38,7 @@ states! {
     Posted = "posted",
     /// Its key was posted by an earlier run: skipped.
     AlreadyPosted = "already_posted",
-    /// A payment that was posted, and whose return has been reversed in LoanPro (SPEC §8).
+    /// A payment that was posted, and whose return has been reversed in LoanPro (docs/returns.md).
     Reversed = "reversed",
     /// A payment a person corrected with `payimport amend`: a corrected copy (its `amends`
     /// names this row's key) is sent in its place (SPEC §13).
@@ -48,7 +48,7 @@ states! {
     /// Invalid: never sent.
     Rejected = "rejected",
     /// A return whose original payment was not found, or not found alone: nothing was sent
-    /// (SPEC §8). `retry` matches it again.
+    /// (docs/returns.md). `retry` matches it again.
     Unmatched = "unmatched",
     /// A payment that may be a duplicate (SPEC §12): the same loan, amount and date as a
     /// payment posted under another key, or the same reference too as another row of its
@@ -341,7 +341,7 @@ mod tests {
             (Unsent, Pending),
             (Pending, Unsent),
             (Pending, Rejected),
-            // SPEC §8.
+            // docs/returns.md.
             (Pending, Unmatched),
             (Unmatched, Pending),
             (Posted, Reversed),

@@ -1,10 +1,10 @@
-//! Control totals (SPEC §3): the counts and amount totals a bank file states, checked against
+//! Control totals (docs/formats.md): the counts and amount totals a bank file states, checked against
 //! what was read, and what a mismatch does under the source's `control_totals` mode.
 //!
 //! Each bank reader builds its [`ControlCheck`]s as the records stating them go by and hands
 //! them to one [`Controls`], so that enforce and warn mean the same in every format.
 //!
-//! Amount totals and counts have a mode each (SPEC §9): real banks miscount their own records
+//! Amount totals and counts have a mode each (docs/formats.md): real banks miscount their own records
 //! far more often than they misadd money, so a source may relax counts (`control_counts`)
 //! while amounts stay under `control_totals`. A check whose `what` is `amount` is an amount
 //! total; every other one (`items`, `records`, `accounts`, `groups`) is a count.

@@ -1,4 +1,4 @@
-//! The corpus of bank files under `tests/data/real/` (SPEC §9): small BAI2 and lockbox files,
+//! The corpus of bank files under `tests/data/real/` (docs/formats.md): small BAI2 and lockbox files,
 //! each beside a `.expected` file that says what reading it must give. One test reads them all.
 //!
 //! A `.expected` file holds, one a line (`#` lines are comments):

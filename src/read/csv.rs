@@ -1,4 +1,4 @@
-//! The CSV reader (SPEC §3): a header row, columns mapped by name, rows streamed one at a time.
+//! The CSV reader (docs/formats.md): a header row, columns mapped by name, rows streamed one at a time.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -21,7 +21,7 @@ pub struct Columns {
     pub payment_type_id: String,
     pub extra: String,
     pub info: String,
-    /// The columns of a return file (`kind = "returns"`, SPEC §8).
+    /// The columns of a return file (`kind = "returns"`, docs/returns.md).
     pub return_code: String,
     pub original_reference: String,
     pub original_key: String,
@@ -178,7 +178,7 @@ impl<R: Read> CsvReader<R> {
         Self::open(file, input, columns, delimiter, false)
     }
 
-    /// A reader of a return file (SPEC §8): every row is a return, with the return columns.
+    /// A reader of a return file (docs/returns.md): every row is a return, with the return columns.
     pub fn returns(
         file: Arc<str>,
         input: R,

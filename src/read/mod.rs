@@ -52,11 +52,11 @@ pub struct RawFields {
     pub payment_type_id: Option<String>,
     pub extra: Option<String>,
     pub info: Option<String>,
-    /// Set when the row is a return of an earlier payment (SPEC §8), not a payment.
+    /// Set when the row is a return of an earlier payment (docs/returns.md), not a payment.
     pub ret: Option<Box<RawReturn>>,
 }
 
-/// What a return states beyond a payment's fields (SPEC §8). Empty text means not given.
+/// What a return states beyond a payment's fields (docs/returns.md). Empty text means not given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawReturn {
     /// The return code: an R-code (`R01`), a check-return code, or a BAI2 type code.

@@ -40,7 +40,7 @@ struct Page {
     /// Per payment date: the settled rows and those needing attention.
     by_date: BTreeMap<String, (Totals, Totals)>,
     attention: Vec<ReportRow>,
-    /// Return rows (SPEC §8), each naming the payment it reverses.
+    /// Return rows (docs/returns.md), each naming the payment it reverses.
     returns: Vec<ReportRow>,
     files: Vec<FileControls>,
 }

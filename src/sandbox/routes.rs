@@ -36,7 +36,7 @@ enum Resource {
     Loan(u64),
     Payments(u64),
     LoanSetup(u64),
-    /// `Loans(id)/VoidPayment(pid)` (SPEC §8).
+    /// `Loans(id)/VoidPayment(pid)` (docs/returns.md).
     VoidPayment(u64, u64),
     /// `collections(payment.reverse)/items`.
     ReverseReasons,
@@ -208,7 +208,7 @@ fn reverse_reasons(s: &Shared) -> Response {
     json_response(StatusCode::OK, odata::collection(results, 0, total, total))
 }
 
-/// `POST Loans(id)/VoidPayment(pid)` (SPEC §8): the PUT's faults before the commit, strict
+/// `POST Loans(id)/VoidPayment(pid)` (docs/returns.md): the PUT's faults before the commit, strict
 /// validation of the body, the reversal (refused for an unknown reason or a second reversal,
 /// with an error body), then the faults that strike after a commit.
 async fn void_payment(

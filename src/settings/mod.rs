@@ -1,4 +1,4 @@
-//! The settings file (SPEC §2): TOML parsed strictly and validated into [`Settings`]: `raw.rs`
+//! The settings file (docs/settings.md): TOML parsed strictly and validated into [`Settings`]: `raw.rs`
 //! (the TOML as written), `ranges.rs` (every number's bounds), `source.rs` (the bank formats:
 //! one description each, and a source's format with its options and reader).
 //!
@@ -55,7 +55,7 @@ pub struct Settings {
     pub verify: Verify,
     pub limits: Limits,
     pub payments: Payments,
-    /// `[returns]` (SPEC §8); its defaults when the file has none.
+    /// `[returns]` (docs/returns.md); its defaults when the file has none.
     pub returns: Returns,
     pub sources: BTreeMap<String, Source>,
 }
@@ -152,7 +152,7 @@ pub struct Source {
     pub payment_type_id: u32,
     pub extra: String,
     pub info: InfoTemplate,
-    /// A payment date older than this many days before today is rejected (SPEC §3), whatever
+    /// A payment date older than this many days before today is rejected (docs/formats.md), whatever
     /// the format: a year mistyped or misread gives a date nobody meant.
     pub max_age_days: u32,
     /// The `format` and the options that only it has.
@@ -236,7 +236,7 @@ fn default_timeout() -> f64 {
     30.0
 }
 
-/// `sources.NAME.max_age_days` when a source does not set it (SPEC §3).
+/// `sources.NAME.max_age_days` when a source does not set it (docs/formats.md).
 pub const DEFAULT_MAX_AGE_DAYS: u32 = 365;
 
 /// The `extra` values LoanPro knows.
@@ -591,7 +591,7 @@ fn check_base_url(url: &str) -> Result<(), String> {
 }
 
 impl LoanPro {
-    /// The base URL as a ledger records it (SPEC §5): what the client sends to, so two
+    /// The base URL as a ledger records it (docs/states.md): what the client sends to, so two
     /// spellings of one LoanPro compare equal: scheme and host in lower case, no default port,
     /// no trailing `/` (the client drops it before appending `/odata.svc`). The path keeps its
     /// case, as servers may tell it apart.

@@ -82,7 +82,7 @@ pub enum SourceFormat {
         columns: Columns,
         /// strftime formats tried in order.
         date_formats: Vec<String>,
-        /// `kind`: payment rows, or return rows (SPEC §8).
+        /// `kind`: payment rows, or return rows (docs/returns.md).
         kind: CsvKind,
     },
     Lockbox {
@@ -98,12 +98,12 @@ pub enum SourceFormat {
         control: ControlModes,
         /// `bai2_final_only`: skip interim groups (as-of-date modifier 1 or 3).
         final_only: bool,
-        /// The 16 type codes that are returns (SPEC §8), and whether a return's customer
+        /// The 16 type codes that are returns (docs/returns.md), and whether a return's customer
         /// reference is its original reference.
         return_type_codes: TypeCodes,
         return_reference: ReturnReference,
     },
-    /// An ACH return file (SPEC §8): every row is a return.
+    /// An ACH return file (docs/returns.md): every row is a return.
     Nacha { control_totals: ControlTotals },
 }
 

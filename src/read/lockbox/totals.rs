@@ -29,7 +29,7 @@ impl<R: BufRead> LockboxReader<R> {
         }
         let Some(open) = &self.batch else {
             // An empty batch is how some banks send an empty transmission: zero items, zero
-            // amount (SPEC §9). A total of anything else for no details is a lost detail.
+            // amount (docs/formats.md). A total of anything else for no details is a lost detail.
             let items = self.number(text, l.batch_total_item_count, "batch_total_item_count")?;
             let amount = self.number(text, l.batch_total_amount, "batch_total_amount")?;
             if items == 0 && amount == 0 {

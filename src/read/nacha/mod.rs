@@ -1,4 +1,4 @@
-//! The NACHA ACH return reader (SPEC §8): 94-column records streamed one line at a time.
+//! The NACHA ACH return reader (docs/returns.md): 94-column records streamed one line at a time.
 //!
 //! Records: 1 file header, 5 batch header, 6 entry detail, 7 addenda, 8 batch control, 9 file
 //! control, then lines of `9`s that pad the last block. An entry followed by a `99` addenda is a
