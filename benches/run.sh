@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
-cargo build --release --quiet --bin payimport --example gen
+cargo build --release --quiet --features test-hooks --bin payimport --example gen
 BIN=$PWD/target/release/payimport
 GEN=$PWD/target/release/examples/gen
 W=$(mktemp -d /tmp/payimport-bench.XXXXXX)
@@ -26,6 +26,7 @@ path = "ledger.sqlite"
 requests_per_second = $1
 concurrency = $2
 max_attempts = 5
+min_file_age_secs = 0
 settle_secs = 1
 [payments]
 payment_methods = { 3 = "Card", 4 = "Check", 5 = "ACH" }
@@ -125,7 +126,33 @@ end=$(date +%s.%N)
 stats=$(curl -s "http://127.0.0.1:$PORT/__sandbox/stats")
 echo "rate fidelity: 1500 rows in $(echo "$end - $start" | bc) s -> $(echo "scale=2; 1500 / ($end - $start)" | bc) req/s; sandbox: $stats"
 
-# 7. the tie-out report of a 1,000,000-row night (issue 21, SPEC §11 and §14): 1,000,000 rows
+# 7. memory under hostile sizes (issue 20, SPEC §14: each under 150 MB): an import of 1,000,000
+#    NACHA returns (none has a payment in the ledger, so every one goes through matching and
+#    ends `unmatched`), and an import of a lockbox of 100,000 batches of one item each.
+"$GEN" --format nacha --rows 1000000 --per-batch 999 --out "$W/1m-returns.ach"
+"$GEN" --format lockbox --rows 100000 --per-batch 1 --out "$W/100k-batches.lbx"
+settings 1000000 16
+cat >> "$W/payimport.toml" <<EOT
+[sources.ach_returns]
+format = "nacha"
+loan = "id"
+[sources.lockbox]
+format = "lockbox"
+loan = "display_id"
+EOT
+mem_case() { # mem_case LABEL SOURCE FILE: three fresh imports, the median
+  for _ in $(seq 3); do
+    rm -f "$W"/ledger.sqlite*
+    measure "$1" "$BIN" --settings "$W/payimport.toml" -q import --source "$2" "$W/$3"
+  done
+}
+mem_case nacha1m ach_returns 1m-returns.ach
+echo "import of 1,000,000 NACHA returns (matching included): $(median nacha1m)"
+sandbox
+mem_case lockbox100k lockbox 100k-batches.lbx
+echo "import of a lockbox of 100,000 batches: $(median lockbox100k)"
+
+# 8. the tie-out report of a 1,000,000-row night (issue 21, docs/report.md): 1,000,000 rows
 #    staged (the process stops itself right after staging), then the page, the tie-out table
 #    and the row export, each with its peak RSS.
 settings 1000000 16
@@ -136,7 +163,7 @@ echo "report --format html of a 1M-row night: $(median tie_html), page $(stat -c
 for _ in $(seq "$RUNS"); do measure tie_csv "$BIN" --settings "$W/payimport.toml" report --format csv --by file; done
 echo "report --format csv --by file of a 1M-row night: $(median tie_csv)"
 
-# 8. reconcile over 1,000 loans against a sandbox enforcing 50 requests/s: about 1,000 / 50 s
+# 9. reconcile over 1,000 loans against a sandbox enforcing 50 requests/s: about 1,000 / 50 s
 settings 50 4
 rm -f "$W"/ledger.sqlite*
 sandbox --rps 50

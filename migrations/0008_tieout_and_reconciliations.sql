@@ -1,4 +1,4 @@
--- Reconciliation (SPEC §11). Two things the report needs that the ledger did not keep:
+-- Reconciliation (docs/report.md). Two things the report needs that the ledger did not keep:
 --
 -- `not_payments`: what a reader read and skipped as no payment (a BAI2 detail of another type
 -- code, a detail in a test, deletion or interim group), with its amount and line, so that a

@@ -1,4 +1,4 @@
-//! LoanPro's side of the reconciliation (SPEC §11, `payimport reconcile`): what a loan's
+//! LoanPro's side of the reconciliation (docs/report.md, `payimport reconcile`): what a loan's
 //! payments in LoanPro say against what the ledger says it posted or reversed there. Pure: the
 //! command reads both sides and stores what this finds.
 

@@ -1,10 +1,12 @@
-//! The reconciliation report (SPEC §6), as CSV or JSON: read from the ledger only. The HTML
-//! page is `report/html.rs`; the tie-out table `report/tieout.rs`; what a report covers
-//! `report/select.rs`.
+//! The reconciliation report (docs/report.md), as CSV or JSON: read from the ledger only. The
+//! HTML page is `report/html.rs`; the tie-out table `report/tieout.rs`; what a report covers
+//! `report/select.rs`; the corrections file of rejected rows `report/corrections.rs`.
 
+pub mod corrections;
 pub mod html;
 pub mod select;
 pub mod tieout;
+pub mod visible;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -280,6 +282,7 @@ mod tests {
                     info: cents.map(|_| format!("2026-11-20 bank_csv chk {line}")),
                     rejection: rejection.map(str::to_string),
                     ret: None,
+                    repeat_of: None,
                 }
             };
         let rows = vec![
@@ -305,7 +308,7 @@ mod tests {
             .stage_file::<std::convert::Infallible>(run, file, rows.into_iter().map(Ok))
             .unwrap()
             .unwrap();
-        let claimed = ledger.claim(run, 10).unwrap();
+        let claimed = ledger.claim(run, 10, crate::ledger::Kind::Payment).unwrap();
         let outcome = |i: usize, status, http: Option<u16>, message: Option<&str>| Outcome {
             id: claimed[i].id,
             status,

@@ -1,4 +1,4 @@
-//! Control totals for CSV files (SPEC §11): `import --expect-count N --expect-total AMOUNT`, or a
+//! Control totals for CSV files (docs/report.md): `import --expect-count N --expect-total AMOUNT`, or a
 //! `FILE.ctl` beside each file under `control_file = true`, checked like a bank trailer.
 
 use crate::util::{Env, parse_report};

@@ -22,7 +22,8 @@ async fn the_demo_tells_the_night_and_writes_its_report_in_the_working_folder() 
         assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
         for expected in [
             "== 1. The night's payments",
-            "1 row rejected with its message",
+            "2 rows rejected with their messages",
+            "the coupon is posted on loan LN000999",
             "has more than two decimals",
             "1 row(s) on 1 loan(s) read back from LoanPro: 1 found there, 0 sent again",
             "LoanPro received 0 new payment(s)",

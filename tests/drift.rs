@@ -1,4 +1,4 @@
-//! `payimport reconcile` (SPEC §11): LoanPro's side compared with the ledger, each kind of
+//! `payimport reconcile` (docs/report.md): LoanPro's side compared with the ledger, each kind of
 //! drift staged by hand in the sandbox, found, stored in the ledger, shown by `report`, exit 1;
 //! nothing written to LoanPro.
 
@@ -34,7 +34,9 @@ async fn reconcile_finds_each_kind_of_drift_and_writes_nothing_to_loanpro() {
             .map(|p| p.id)
             .unwrap()
     };
-    let deleted = reqwest::Client::new()
+    let deleted = payimport::loanpro::http_client_builder()
+        .build()
+        .unwrap()
         .delete(format!(
             "http://{}/__sandbox/payments/{}",
             env.sandbox.addr(),

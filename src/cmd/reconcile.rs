@@ -1,4 +1,4 @@
-//! `payimport reconcile`: LoanPro's side (SPEC §11). For every loan the ledger posted or
+//! `payimport reconcile`: LoanPro's side (docs/report.md). For every loan the ledger posted or
 //! reversed a payment on in the range, read its payments (every page, within the rate limit)
 //! and list what differs from the ledger. Nothing is written to LoanPro; the result is stored in
 //! the ledger for `report`, and any drift makes the exit status 1.

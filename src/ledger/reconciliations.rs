@@ -1,4 +1,4 @@
-//! `payimport reconcile` in the ledger (SPEC §11): the payment rows it compares with LoanPro,
+//! `payimport reconcile` in the ledger (docs/report.md): the payment rows it compares with LoanPro,
 //! and each reconciliation with the drift it found (migration 0008), for `report` to show.
 
 use std::collections::BTreeMap;

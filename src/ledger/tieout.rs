@@ -1,4 +1,4 @@
-//! The tie-out of bank files (SPEC §11): for each file (and each deposit in it) where every
+//! The tie-out of bank files (docs/report.md): for each file (and each deposit in it) where every
 //! cent it states went, each row counted once at its latest state, however many runs saw it.
 //!
 //! A bank file is one content: the instances of a file imported again (same fingerprint) and
@@ -40,8 +40,11 @@ pub struct Tally {
     pub rejected_unreadable: u64,
     /// Read and skipped as no payment.
     pub not_payments: Sum,
-    /// Not settled yet: pending, sending, unsent, unknown, failed, unmatched.
+    /// Not settled yet: held, pending, sending, unsent, unknown, failed, unmatched.
     pub open: Sum,
+    /// Settled elsewhere: a person dismissed the row (`payimport dismiss`), so payimport sent
+    /// nothing of it; listed apart from what payimport posted.
+    pub dismissed: Sum,
     /// Of `posted`: reversed since by a return.
     pub reversed: Sum,
 }
@@ -59,6 +62,7 @@ impl Tally {
             .saturating_add(self.rejected.amount)
             .saturating_add(self.not_payments.amount)
             .saturating_add(self.open.amount)
+            .saturating_add(self.dismissed.amount)
     }
 
     /// What stands in LoanPro from this file now: posted less reversed.
@@ -90,7 +94,7 @@ pub struct DepositTieOut {
     pub line: u64,
     pub stated: Cents,
     pub tally: Tally,
-    /// posted + already posted + rejected + not payments + open.
+    /// posted + already posted + rejected + not payments + open + dismissed.
     pub accounted: Cents,
     pub balances: bool,
 }
@@ -119,11 +123,12 @@ pub struct FileTieOut {
     /// Where `stated` comes from.
     pub stated_from: String,
     pub tally: Tally,
-    /// posted + already posted + rejected + not payments + open.
+    /// posted + already posted + rejected + not payments + open + dismissed.
     pub accounted: Cents,
     /// What stands in LoanPro from this file now: posted less reversed since.
     pub net: Cents,
-    /// Whether stated = posted + already posted + rejected + not payments + open, to the cent.
+    /// Whether stated = posted + already posted + rejected + not payments + open + dismissed, to
+    /// the cent.
     pub balances: bool,
     pub deposits: Vec<DepositTieOut>,
     pub not_payments: Vec<NotPaymentEntry>,
@@ -161,6 +166,7 @@ enum Counts {
     AlreadyPosted(String),
     Rejected(Option<Cents>),
     Open,
+    Dismissed,
 }
 
 impl Ledger {
@@ -291,12 +297,20 @@ impl Ledger {
                 .conn
                 .prepare(
                     "SELECT r.line, r.status, r.amount_cents, r.amount_as_given,
-                            l.status, l.file_id, l.file, lf.fingerprint
+                            l.status, l.file_id, l.file, lf.fingerprint, r.key
                      FROM rows r
                      LEFT JOIN rows l ON l.key = r.key AND l.live = 1
                      LEFT JOIN files lf ON lf.id = l.file_id
                      WHERE r.id BETWEEN ?1 AND ?2 AND r.file_id = ?3
                      ORDER BY r.id",
+                )
+                .map_err(&err)?;
+            // Amended rows are few (a person amends them one by one): a look-up each, no index.
+            let mut copy = self
+                .conn
+                .prepare(
+                    "SELECT key, status FROM rows WHERE amends = ?1 AND kind = 'payment'
+                     ORDER BY live DESC, id DESC LIMIT 1",
                 )
                 .map_err(&err)?;
             let mut q = stmt.query(params![first, last, root]).map_err(&err)?;
@@ -311,7 +325,21 @@ impl Ledger {
                 let live_fingerprint: Option<String> = r.get(7).map_err(&err)?;
                 let same_file = live_file_id == Some(root)
                     || (fingerprint.is_some() && live_fingerprint == fingerprint);
-                let state = live.unwrap_or(own);
+                let mut state = live.unwrap_or(own);
+                // An amended row was replaced by its corrected copy (`payimport amend`): its
+                // money counts once, where the copy (or the copy's copy) stands now. A copy has
+                // no file of its own, so no file counts it a second time.
+                let mut key = r.get::<_, String>(8).map_err(&err)?;
+                while state == Status::Amended {
+                    match copy
+                        .query_row([&key], |c| Ok((c.get(0)?, c.get(1)?)))
+                        .optional()
+                        .map_err(&err)?
+                    {
+                        Some((k, s)) => (key, state) = (k, s),
+                        None => break,
+                    }
+                }
                 let counts = match state {
                     Status::Rejected => Counts::Rejected(
                         cents.or_else(|| as_given.as_deref().and_then(readable_amount)),
@@ -325,6 +353,7 @@ impl Ledger {
                             Counts::AlreadyPosted(live_file.unwrap_or_default())
                         }
                     }
+                    Status::Dismissed => Counts::Dismissed,
                     _ => Counts::Open,
                 };
                 let amount = cents.unwrap_or(Cents::ZERO);
@@ -438,6 +467,7 @@ fn count(t: &mut Tally, counts: &Counts, amount: Cents) {
             }
         }
         Counts::Open => t.open.add(amount),
+        Counts::Dismissed => t.dismissed.add(amount),
     }
 }
 
@@ -482,7 +512,7 @@ fn stated_total(amounts: &[StatedAmount]) -> Option<(i64, String)> {
     None
 }
 
-/// A return's original payment, as the report shows it beside the return (SPEC §11).
+/// A return's original payment, as the report shows it beside the return (docs/report.md).
 #[derive(Debug, Clone, Serialize)]
 pub struct OriginalPayment {
     pub file: String,
@@ -543,15 +573,16 @@ impl Ledger {
         );
         self.listed(&format!("r.id IN ({latest})"), limit, |r| {
             let row = super::queries::report_row(r)?.0;
-            let original = match r.get::<_, Option<String>>(22)? {
+            // After the 24 report columns: the original's.
+            let original = match r.get::<_, Option<String>>(24)? {
                 None => None,
                 Some(file) => Some(OriginalPayment {
                     file,
-                    line: r.get(23)?,
-                    date: r.get(24)?,
-                    reference: r.get(25)?,
-                    amount: r.get(26)?,
-                    status: r.get(27)?,
+                    line: r.get(25)?,
+                    date: r.get(26)?,
+                    reference: r.get(27)?,
+                    amount: r.get(28)?,
+                    status: r.get(29)?,
                 }),
             };
             Ok((row, original))

@@ -1,11 +1,11 @@
-//! Control totals for files that state none (SPEC §11): a CSV's expected count and total, given
+//! Control totals for files that state none (docs/report.md): a CSV's expected count and total, given
 //! on the command line (`import --expect-count N --expect-total AMOUNT`) or in a `FILE.ctl`
 //! beside it, checked like a bank trailer under the source's `control_totals`.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use super::control::{ControlCheck, ControlModes, Controls};
+use super::control::{ControlCheck, ControlModes, Controls, Counted};
 use super::{FileError, NotPayment, PaymentReader, RawAmount, RawRow};
 use crate::money::Cents;
 
@@ -131,10 +131,10 @@ impl<'a> Checked<'a> {
         };
         let mut checks = Vec::new();
         if let Some(n) = self.expected.count {
-            checks.push(check("items", n as i64, self.count));
+            checks.push(check(Counted::Items, n as i64, self.count));
         }
         if let Some(t) = self.expected.total {
-            checks.push(check("amount", t.0, self.total));
+            checks.push(check(Counted::Amount, t.0, self.total));
         }
         self.controls.settle(checks)
     }

@@ -1,18 +1,21 @@
 //! The reconciliation report as one self-contained HTML page (`report --format html`), in the
-//! order a controller reads it (SPEC §11): the tie-out of each bank file (and deposit), then
+//! order a controller reads it (docs/report.md): the tie-out of each bank file (and deposit), then
 //! every open problem once with what to do, then the detail (returns beside the payments they
 //! reverse, the runs covered).
 //!
-//! One file with its style inline, no script, no font and nothing fetched: it opens offline in
-//! any browser and can be mailed. Built with maud, which escapes every value, so a loan number
-//! or a LoanPro message can never become markup. Every list shows at most [`LIMIT`] rows and
-//! says how to export the rest, so the page stays small whatever the night (SPEC §14).
+//! One file with its style inline, no script, no font and nothing fetched (its
+//! Content-Security-Policy forbids both): it opens offline in any browser and can be mailed.
+//! Built with maud, which escapes every value, so a loan number or a LoanPro message can never
+//! become markup; invisible characters in a value are written out ([`super::visible`]), so a
+//! file name cannot pretend to be another. Every list shows at most [`LIMIT`] rows and says how
+//! to export the rest, so the page stays small whatever the night (docs/report.md).
 
 use std::io::Write;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::select::Selection;
+use super::visible::{CONTENT_SECURITY_POLICY, visible};
 use crate::ledger::{
     FileTieOut, Ledger, Listed, OriginalPayment, ReportRow, RunInfo, Status, Tally,
 };
@@ -38,10 +41,10 @@ struct Page {
 pub fn what_to_do(status: Status) -> &'static str {
     match status {
         Status::Rejected => {
-            "Correct the row in the bank file (or route the payment to suspense) and import the file again; rows already posted are skipped."
+            "`payimport amend KEY --loan ID` sends a corrected copy (wrong loan, type or extra); or correct a CSV file (`payimport report --rejected --format csv`) and import it again; `payimport dismiss KEY --note TEXT` if it was settled elsewhere."
         }
         Status::Failed => {
-            "LoanPro refused it: fix what its message says (a missing loan, a wrong extra), then `payimport retry KEY`."
+            "LoanPro refused it: fix what its message says, then `payimport retry KEY`, or `payimport amend KEY --loan ID` for a wrong loan, type or extra; `payimport dismiss KEY --note TEXT` if it was settled elsewhere."
         }
         Status::Unsent => {
             "It never reached LoanPro: `payimport retry` once LoanPro is reachable and the credentials work."
@@ -53,9 +56,16 @@ pub fn what_to_do(status: Status) -> &'static str {
             "A run was interrupted: the next import or retry recovers it (reading it back first if it may have been sent)."
         }
         Status::Unmatched => {
-            "No single posted payment matches this return: check the loan and amount it names; `payimport retry` matches it again once the original is posted, or name the payment's key in `original_key` of a corrected returns file."
+            "Nothing was reversed: its message says why. No payment yet: `payimport retry` matches it once the payment is posted. Several candidates, or a reference naming another payment: find the bounced payment and name it with `payimport amend KEY --original PAYMENT_KEY`; never by elimination. Reversed by hand in LoanPro: `payimport dismiss KEY --note TEXT`."
         }
-        Status::Posted | Status::AlreadyPosted | Status::Reversed => "Nothing.",
+        Status::Held => {
+            "A possible duplicate, not sent: its message names the row it repeats. If the bank really sent two payments, `payimport release KEY` sends it once; if not, `payimport dismiss KEY --note TEXT` (`retry` never sends it)."
+        }
+        Status::Posted
+        | Status::AlreadyPosted
+        | Status::Reversed
+        | Status::Amended
+        | Status::Dismissed => "Nothing.",
     }
 }
 
@@ -74,7 +84,9 @@ pub fn write_html(ledger: &Ledger, sel: &Selection, out: &mut impl Write) -> any
         reconciliation: ledger.last_reconciliation(LIMIT)?,
     };
     let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
-    out.write_all(render(&page, &generated).into_string().as_bytes())?;
+    // The page's own text holds no invisible character: every one left is in a shown value.
+    let page = render(&page, &generated).into_string();
+    out.write_all(visible(&page).as_bytes())?;
     Ok(())
 }
 
@@ -82,10 +94,13 @@ pub fn write_html(ledger: &Ledger, sel: &Selection, out: &mut impl Write) -> any
 fn status_class(status: Status) -> &'static str {
     match status {
         Status::Posted | Status::AlreadyPosted => "ok",
+        // Settled by a person (docs/states.md).
+        Status::Amended | Status::Dismissed => "ok",
         Status::Rejected | Status::Failed => "bad",
         // Listed, not `_`: a new state must be given its colour here.
         Status::Reversed
         | Status::Unmatched
+        | Status::Held
         | Status::Unsent
         | Status::Unknown
         | Status::Pending
@@ -166,6 +181,7 @@ fn tally_cells(stated: Cents, tally: &Tally, balances: bool) -> Markup {
         }
         td.num data-label="not payments" { (tally.not_payments.amount) }
         td.num data-label="still open" { (tally.open.amount) }
+        td.num data-label="settled elsewhere" { (tally.dismissed.amount) }
         @if balances {
             td.match data-label="ties out" { "✓ balances" }
         } @else {
@@ -192,6 +208,7 @@ fn render(page: &Page, generated: &str) -> Markup {
         html lang="en" {
             head {
                 meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content=(CONTENT_SECURITY_POLICY);
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
                 style { (PreEscaped(STYLE)) }
@@ -209,12 +226,12 @@ fn render(page: &Page, generated: &str) -> Markup {
                 }
 
                 h2 { "Tie-out per bank file" }
-                p.sub { "stated = posted + already posted + rejected + not payments + still open; then reversed since, and net (posted less reversed)." }
+                p.sub { "stated = posted + already posted + rejected + not payments + still open + settled elsewhere (dismissed by a person, nothing sent); an amended row counts once, where its corrected copy stands; then reversed since, and net (posted less reversed)." }
                 @if page.tieout.is_empty() {
                     p { "No file in this selection." }
                 } @else {
                     table id="tieout" {
-                        tr.head { th { "file / deposit" } th { "stated" } th { "posted" } th { "already posted" } th { "rejected" } th { "not payments" } th { "still open" } th { "ties out" } th { "reversed since" } th { "net" } }
+                        tr.head { th { "file / deposit" } th { "stated" } th { "posted" } th { "already posted" } th { "rejected" } th { "not payments" } th { "still open" } th { "settled elsewhere" } th { "ties out" } th { "reversed since" } th { "net" } }
                         @for f in &page.tieout {
                             @if budget > 0 {
                                 ({ budget -= 1; "" })

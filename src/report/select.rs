@@ -1,4 +1,4 @@
-//! Which runs and files a report covers (SPEC §11): `--run ID`, `--since DATE [--until DATE]`
+//! Which runs and files a report covers (docs/report.md): `--run ID`, `--since DATE [--until DATE]`
 //! (runs started in the range), `--file NAME`; by default the last night.
 
 use std::collections::BTreeSet;
@@ -17,7 +17,7 @@ pub struct Ask {
 }
 
 impl Ask {
-    /// Whether any selection was given (the row export of SPEC §6 covers every run without).
+    /// Whether any selection was given (the row export of docs/report.md covers every run without).
     pub fn is_given(&self) -> bool {
         self.run.is_some() || self.since.is_some() || self.until.is_some() || self.file.is_some()
     }

@@ -1,4 +1,4 @@
-//! The tie-out table (SPEC §11) as CSV: `report --format csv --by file`, one line per bank file
+//! The tie-out table (docs/report.md) as CSV: `report --format csv --by file`, one line per bank file
 //! and one per deposit inside it (lockbox batch, BAI2 account), amounts as numbers.
 
 use std::io::Write;
@@ -7,7 +7,7 @@ use crate::ledger::{FileTieOut, Tally};
 use crate::money::Cents;
 
 /// The tie-out table's columns, in order.
-pub const COLUMNS: [&str; 18] = [
+pub const COLUMNS: [&str; 19] = [
     "file",
     "deposit",
     "runs",
@@ -19,6 +19,7 @@ pub const COLUMNS: [&str; 18] = [
     "rejected",
     "not_payments",
     "open",
+    "dismissed",
     "accounted",
     "difference",
     "balances",
@@ -59,6 +60,7 @@ fn line(
         tally.rejected.amount.to_string(),
         tally.not_payments.amount.to_string(),
         tally.open.amount.to_string(),
+        tally.dismissed.amount.to_string(),
         accounted.to_string(),
         Cents(stated.0.saturating_sub(accounted.0)).to_string(),
         if balances { "yes" } else { "no" }.to_string(),

@@ -21,7 +21,7 @@ use crate::read::{FileError, PaymentReader};
 pub struct FormatSpec {
     pub name: &'static str,
     /// Its own keys; a key of another format is refused by name (see
-    /// [`RawSource::format_keys_set`]).
+    /// `RawSource::format_keys_set`).
     pub keys: &'static [&'static str],
     /// Its options from a source's keys (taken out of it); an error names the key (without
     /// `sources.NAME.`) and what is wrong.
@@ -89,9 +89,9 @@ pub enum SourceFormat {
         columns: Columns,
         /// strftime formats tried in order.
         date_formats: Vec<String>,
-        /// `kind`: payment rows, or return rows (SPEC §8).
+        /// `kind`: payment rows, or return rows (docs/returns.md).
         kind: CsvKind,
-        /// `control_file` and `control_totals`: a CSV's expected count and total (SPEC §11).
+        /// `control_file` and `control_totals`: a CSV's expected count and total (docs/report.md).
         control: CsvControl,
     },
     Lockbox {
@@ -107,16 +107,16 @@ pub enum SourceFormat {
         control: ControlModes,
         /// `bai2_final_only`: skip interim groups (as-of-date modifier 1 or 3).
         final_only: bool,
-        /// The 16 type codes that are returns (SPEC §8), and whether a return's customer
+        /// The 16 type codes that are returns (docs/returns.md), and whether a return's customer
         /// reference is its original reference.
         return_type_codes: TypeCodes,
         return_reference: ReturnReference,
     },
-    /// An ACH return file (SPEC §8): every row is a return.
+    /// An ACH return file (docs/returns.md): every row is a return.
     Nacha { control_totals: ControlTotals },
 }
 
-/// Control totals for a CSV source (SPEC §11): whether each file has a `FILE.ctl` beside it,
+/// Control totals for a CSV source (docs/report.md): whether each file has a `FILE.ctl` beside it,
 /// and what a mismatch does (`control_totals`, default enforce).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CsvControl {

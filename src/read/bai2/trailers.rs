@@ -7,7 +7,7 @@ use super::Bai2Reader;
 use super::records::{Field, Record, field, parse_signed, parse_unsigned};
 use crate::money::Cents;
 use crate::money::minor_to_cents;
-use crate::read::control::{ControlCheck, SKIPPED};
+use crate::read::control::{ControlCheck, Counted};
 use crate::read::{FileError, NotPayment};
 
 impl<R: BufRead> Bai2Reader<R> {
@@ -85,7 +85,7 @@ impl<R: BufRead> Bai2Reader<R> {
             }
             if computed != details {
                 // The 49 counts the 03 summary amounts: they are in the file's stated total,
-                // and no payment (SPEC §11).
+                // and no payment (docs/report.md).
                 self.not_payments.push(NotPayment {
                     line,
                     code: "03".to_string(),
@@ -93,11 +93,11 @@ impl<R: BufRead> Bai2Reader<R> {
                     why: "03 account summary amounts, counted in the 49 total",
                 });
             }
-            checks.push((check(&scope, "amount", line, stated, computed), hint));
+            checks.push((check(&scope, Counted::Amount, line, stated, computed), hint));
         }
         if let Some(stated) = count {
             checks.push((
-                check(&scope, "records", line, stated, account.records),
+                check(&scope, Counted::Records, line, stated, account.records),
                 String::new(),
             ));
         }
@@ -163,13 +163,13 @@ impl<R: BufRead> Bai2Reader<R> {
         let mut checks = Vec::new();
         if let Some(stated) = total {
             checks.push((
-                check(&scope, "amount", line, stated, group.total),
+                check(&scope, Counted::Amount, line, stated, group.total),
                 String::new(),
             ));
         }
         if let Some(stated) = accounts {
             checks.push((
-                check(&scope, "accounts", line, stated, group.accounts),
+                check(&scope, Counted::Accounts, line, stated, group.accounts),
                 String::new(),
             ));
         }
@@ -179,7 +179,10 @@ impl<R: BufRead> Bai2Reader<R> {
             } else {
                 String::new()
             };
-            checks.push((check(&scope, "records", line, stated, group.records), hint));
+            checks.push((
+                check(&scope, Counted::Records, line, stated, group.records),
+                hint,
+            ));
         }
         if let Some(why) = group.skip {
             tracing::warn!(
@@ -192,7 +195,7 @@ impl<R: BufRead> Bai2Reader<R> {
             checks.push((
                 check(
                     &format!("group {} ({why})", group.number),
-                    SKIPPED,
+                    Counted::Skipped,
                     group.line,
                     group.skipped,
                     group.skipped,
@@ -254,19 +257,19 @@ impl<R: BufRead> Bai2Reader<R> {
         let mut checks = Vec::new();
         if let Some(stated) = total {
             checks.push((
-                check("file", "amount", line, stated, self.file_total),
+                check("file", Counted::Amount, line, stated, self.file_total),
                 String::new(),
             ));
         }
         if let Some(stated) = groups {
             checks.push((
-                check("file", "groups", line, stated, self.file_groups),
+                check("file", Counted::Groups, line, stated, self.file_groups),
                 String::new(),
             ));
         }
         if let Some(stated) = count {
             checks.push((
-                check("file", "records", line, stated, self.file_records),
+                check("file", Counted::Records, line, stated, self.file_records),
                 String::new(),
             ));
         }
@@ -332,7 +335,7 @@ impl<R: BufRead> Bai2Reader<R> {
     }
 }
 
-fn check(scope: &str, what: &'static str, line: u64, stated: i64, computed: i64) -> ControlCheck {
+fn check(scope: &str, what: Counted, line: u64, stated: i64, computed: i64) -> ControlCheck {
     ControlCheck {
         scope: scope.to_string(),
         what,
