@@ -223,7 +223,8 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
 
     println!(
         "== 4. The night tied out: for each bank file, what it states = posted + already posted\n\
-         ==    + rejected + not payments + still open (then reversed since, and net).\n"
+         ==    + rejected + not payments + still open + dismissed (then reversed since, and net);\n\
+         ==    the amended coupon counts once, as its corrected copy.\n"
     );
     {
         let ledger = Ledger::open_read_only(ledger)?;
