@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::ledger::{NewReturn, NewRow};
 use crate::read::bai2::Bai2Reader;
+use crate::read::camt::CamtReader;
 use crate::read::csv::CsvReader;
 use crate::read::lockbox::LockboxReader;
 use crate::read::nacha::NachaReader;
@@ -108,6 +109,10 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
         SourceFormat::Nacha { control_totals } => {
             Box::new(NachaReader::new(name, input, *control_totals))
         }
+        SourceFormat::Camt {
+            camt,
+            control_totals,
+        } => Box::new(CamtReader::new(name, input, camt, *control_totals)?),
     })
 }
 

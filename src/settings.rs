@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::read::bai2::{Bai2Options, CodeSpec, TypeCodes};
+use crate::read::camt::CamtOptions;
 use crate::read::control::{ControlModes, ControlTotals};
 use crate::read::csv::Columns;
 use crate::read::lockbox::LockboxLayout;
@@ -103,6 +104,7 @@ pub enum Format {
     Lockbox,
     Bai2,
     Nacha,
+    Camt,
 }
 
 impl Format {
@@ -113,6 +115,7 @@ impl Format {
             Format::Lockbox => "lockbox",
             Format::Bai2 => "bai2",
             Format::Nacha => "nacha",
+            Format::Camt => "camt",
         }
     }
 }
@@ -175,6 +178,11 @@ pub enum SourceFormat {
     },
     /// An ACH return file (SPEC §8): every row is a return.
     Nacha { control_totals: ControlTotals },
+    /// ISO 20022 statements and notifications (SPEC §10).
+    Camt {
+        camt: CamtOptions,
+        control_totals: ControlTotals,
+    },
 }
 
 /// What the rows of a CSV source are: the `kind` key.
@@ -442,17 +450,22 @@ struct RawSource {
     kind: Option<CsvKind>,
     return_type_codes: Option<Vec<CodeSpec>>,
     return_reference: Option<ReturnReference>,
+    loan_from: Option<Vec<crate::read::camt::LoanFrom>>,
+    loan_pattern: Option<String>,
+    accounts: Option<Vec<String>>,
+    bank_transaction_codes: Option<Vec<String>>,
+    unit: Option<crate::read::camt::Unit>,
 }
 
 /// Each format-specific key of a source and the formats it applies to.
-const FORMAT_KEYS: [(&str, &[Format]); 12] = [
+const FORMAT_KEYS: [(&str, &[Format]); 17] = [
     ("delimiter", &[Format::Csv]),
     ("columns", &[Format::Csv]),
     ("date_formats", &[Format::Csv]),
     ("layout", &[Format::Lockbox]),
     (
         "control_totals",
-        &[Format::Lockbox, Format::Bai2, Format::Nacha],
+        &[Format::Lockbox, Format::Bai2, Format::Nacha, Format::Camt],
     ),
     ("control_counts", &[Format::Lockbox, Format::Bai2]),
     ("type_codes", &[Format::Bai2]),
@@ -461,6 +474,11 @@ const FORMAT_KEYS: [(&str, &[Format]); 12] = [
     ("kind", &[Format::Csv]),
     ("return_type_codes", &[Format::Bai2]),
     ("return_reference", &[Format::Bai2]),
+    ("loan_from", &[Format::Camt]),
+    ("loan_pattern", &[Format::Camt]),
+    ("accounts", &[Format::Camt]),
+    ("bank_transaction_codes", &[Format::Camt]),
+    ("unit", &[Format::Camt]),
 ];
 
 impl RawSource {
@@ -480,6 +498,11 @@ impl RawSource {
             self.kind.is_some(),
             self.return_type_codes.is_some(),
             self.return_reference.is_some(),
+            self.loan_from.is_some(),
+            self.loan_pattern.is_some(),
+            self.accounts.is_some(),
+            self.bank_transaction_codes.is_some(),
+            self.unit.is_some(),
         ];
         FORMAT_KEYS
             .into_iter()
@@ -662,6 +685,10 @@ impl Settings {
                     ),
                 ));
             }
+            let camt = match s.format {
+                Format::Camt => s.camt_options().map_err(|(k, m)| invalid(&key(k), m))?,
+                _ => CamtOptions::default(),
+            };
             let method = s
                 .payment_method_id
                 .unwrap_or(payments.default_payment_method_id);
@@ -761,6 +788,10 @@ impl Settings {
                     }
                 }
                 Format::Nacha => SourceFormat::Nacha {
+                    control_totals: s.control_totals.unwrap_or_default(),
+                },
+                Format::Camt => SourceFormat::Camt {
+                    camt,
                     control_totals: s.control_totals.unwrap_or_default(),
                 },
             };
@@ -1571,5 +1602,21 @@ loan = "Loan Number"
                 .unwrap_err()
                 .contains("bank_csv, other")
         );
+    }
+}
+
+impl RawSource {
+    /// The camt options (SPEC §10), checked; the error names the key.
+    fn camt_options(&self) -> Result<CamtOptions, (&'static str, String)> {
+        let defaults = CamtOptions::default();
+        let options = CamtOptions {
+            loan_from: self.loan_from.clone().unwrap_or(defaults.loan_from),
+            loan_pattern: self.loan_pattern.clone(),
+            accounts: self.accounts.clone().unwrap_or_default(),
+            bank_transaction_codes: self.bank_transaction_codes.clone().unwrap_or_default(),
+            unit: self.unit.unwrap_or_default(),
+        };
+        options.validate()?;
+        Ok(options)
     }
 }

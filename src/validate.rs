@@ -81,7 +81,8 @@ impl<'a> Validator<'a> {
                 SourceFormat::Csv { date_formats, .. } => DateFormats::new(date_formats),
                 SourceFormat::Lockbox { .. }
                 | SourceFormat::Bai2 { .. }
-                | SourceFormat::Nacha { .. } => DateFormats::new(&["%Y-%m-%d".to_string()]),
+                | SourceFormat::Nacha { .. }
+                | SourceFormat::Camt { .. } => DateFormats::new(&["%Y-%m-%d".to_string()]),
             },
             returns: &DEFAULT_RETURNS,
         }
