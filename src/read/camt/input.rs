@@ -15,11 +15,12 @@ pub(super) enum Input<R: BufRead> {
 /// The encoding a file declares, read from its first bytes (the XML declaration); `Err` says
 /// why the file cannot be read.
 pub(super) fn open<R: BufRead>(mut input: R) -> Result<Input<R>, String> {
-    let head = input
-        .fill_buf()
-        .map_err(|e| format!("cannot read: {e}"))?;
+    let head = input.fill_buf().map_err(|e| format!("cannot read: {e}"))?;
     if head.starts_with(&[0xFE, 0xFF]) || head.starts_with(&[0xFF, 0xFE]) {
-        return Err("the file is UTF-16; payimport reads camt files in UTF-8, ISO-8859-1 or ISO-8859-15".into());
+        return Err(
+            "the file is UTF-16; payimport reads camt files in UTF-8, ISO-8859-1 or ISO-8859-15"
+                .into(),
+        );
     }
     let encoding = match declared_encoding(head) {
         None => UTF_8,
@@ -55,7 +56,10 @@ fn declared_encoding(head: &[u8]) -> Option<String> {
     let decl = text.strip_prefix("<?xml")?;
     let decl = &decl[..decl.find("?>")?];
     let at = decl.find("encoding")?;
-    let rest = decl[at + "encoding".len()..].trim_start().strip_prefix('=')?.trim_start();
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?
+        .trim_start();
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let rest = &rest[1..];
     Some(rest[..rest.find(quote)?].trim().to_string())

@@ -305,10 +305,9 @@ impl<R: BufRead> CamtReader<R> {
                     ));
                 }
                 if self.documents == 0 {
-                    return Err(self.error(
-                        self.line,
-                        "no camt.053 or camt.054 Document in the file",
-                    ));
+                    return Err(
+                        self.error(self.line, "no camt.053 or camt.054 Document in the file")
+                    );
                 }
                 return Ok(false);
             }
@@ -415,7 +414,9 @@ impl<R: BufRead> CamtReader<R> {
             if !ns.contains("camt.053.001.") && !ns.contains("camt.054.001.") {
                 return Err(self.error(
                     self.line,
-                    format!("namespace {ns:?} is not that of a camt.053.001 or camt.054.001 document"),
+                    format!(
+                        "namespace {ns:?} is not that of a camt.053.001 or camt.054.001 document"
+                    ),
                 ));
             }
         }
@@ -545,7 +546,10 @@ impl<R: BufRead> CamtReader<R> {
             Some(w) => w,
             None => {
                 let w = self.opts.accounts.is_empty()
-                    || self.opts.accounts.contains(&normalise_account(stmt.account()));
+                    || self
+                        .opts
+                        .accounts
+                        .contains(&normalise_account(stmt.account()));
                 stmt.wanted = Some(w);
                 w
             }
@@ -584,7 +588,8 @@ impl<R: BufRead> CamtReader<R> {
             }
         }
         let account_ccy = stmt.currency().to_string();
-        let in_account_ccy = |ccy: &str| ccy.is_empty() || account_ccy.is_empty() || ccy == account_ccy;
+        let in_account_ccy =
+            |ccy: &str| ccy.is_empty() || account_ccy.is_empty() || ccy == account_ccy;
         let per_detail = match self.opts.unit {
             Unit::Entry => false,
             Unit::Detail => !e.details.is_empty(),
@@ -593,9 +598,9 @@ impl<R: BufRead> CamtReader<R> {
                     let mut sum = Some(0i64);
                     for d in &e.details {
                         sum = match d.own_amount() {
-                            Some((amount, ccy)) if in_account_ccy(ccy) => {
-                                sum.zip(decimal_cents(amount)).map(|(s, c)| s.saturating_add(c))
-                            }
+                            Some((amount, ccy)) if in_account_ccy(ccy) => sum
+                                .zip(decimal_cents(amount))
+                                .map(|(s, c)| s.saturating_add(c)),
                             _ => None,
                         };
                     }
@@ -757,7 +762,10 @@ impl<R: BufRead> CamtReader<R> {
         let mut checks = Vec::new();
         if let Some((count, line)) = &s.stated_count {
             let stated = count.parse::<i64>().map_err(|_| {
-                self.error(*line, format!("TxsSummry NbOfNtries {count:?} is not a number"))
+                self.error(
+                    *line,
+                    format!("TxsSummry NbOfNtries {count:?} is not a number"),
+                )
             })?;
             checks.push((
                 ControlCheck {

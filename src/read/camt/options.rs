@@ -41,7 +41,11 @@ pub struct CamtOptions {
 impl Default for CamtOptions {
     fn default() -> Self {
         CamtOptions {
-            loan_from: vec![LoanFrom::Reference, LoanFrom::EndToEndId, LoanFrom::Remittance],
+            loan_from: vec![
+                LoanFrom::Reference,
+                LoanFrom::EndToEndId,
+                LoanFrom::Remittance,
+            ],
             loan_pattern: None,
             accounts: Vec::new(),
             bank_transaction_codes: Vec::new(),
@@ -84,7 +88,9 @@ impl CamtOptions {
                 if groups != 1 {
                     return Err((
                         "loan_pattern",
-                        format!("{p:?} must have exactly one capture group (the loan), it has {groups}"),
+                        format!(
+                            "{p:?} must have exactly one capture group (the loan), it has {groups}"
+                        ),
                     ));
                 }
                 Some(re)
@@ -152,7 +158,11 @@ impl CodeFilter {
             ));
         }
         let part = |p: &str| (p != "*").then(|| p.to_ascii_uppercase());
-        Ok(CodeFilter::Iso([part(parts[0]), part(parts[1]), part(parts[2])]))
+        Ok(CodeFilter::Iso([
+            part(parts[0]),
+            part(parts[1]),
+            part(parts[2]),
+        ]))
     }
 
     /// Whether an entry with this ISO code (domain, family, sub-family) and proprietary code
