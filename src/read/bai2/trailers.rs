@@ -35,7 +35,7 @@ impl<R: BufRead> Bai2Reader<R> {
             "number of records",
             "49 account trailer",
         )?;
-        let scope = format!("account {}", account.number);
+        let scope = self.scoped(&format!("account {}", account.number));
         let line = first.line;
         let details = account.details;
         let with_summaries = self.add(details, account.summaries, record, 0)?;
@@ -147,7 +147,7 @@ impl<R: BufRead> Bai2Reader<R> {
             "number of records",
             "98 group trailer",
         )?;
-        let scope = format!("group {}", group.number);
+        let scope = self.scoped(&format!("group {}", group.number));
         let line = first.line;
         let mut checks = Vec::new();
         if let Some(stated) = total {
@@ -180,7 +180,7 @@ impl<R: BufRead> Bai2Reader<R> {
             );
             checks.push((
                 check(
-                    &format!("group {} ({why})", group.number),
+                    &self.scoped(&format!("group {} ({why})", group.number)),
                     SKIPPED,
                     group.line,
                     group.skipped,
@@ -243,19 +243,37 @@ impl<R: BufRead> Bai2Reader<R> {
         let mut checks = Vec::new();
         if let Some(stated) = total {
             checks.push((
-                check("file", "amount", line, stated, self.file_total),
+                check(
+                    &self.scoped("file"),
+                    "amount",
+                    line,
+                    stated,
+                    self.file_total,
+                ),
                 String::new(),
             ));
         }
         if let Some(stated) = groups {
             checks.push((
-                check("file", "groups", line, stated, self.file_groups),
+                check(
+                    &self.scoped("file"),
+                    "groups",
+                    line,
+                    stated,
+                    self.file_groups,
+                ),
                 String::new(),
             ));
         }
         if let Some(stated) = count {
             checks.push((
-                check("file", "records", line, stated, self.file_records),
+                check(
+                    &self.scoped("file"),
+                    "records",
+                    line,
+                    stated,
+                    self.file_records,
+                ),
                 String::new(),
             ));
         }
