@@ -63,6 +63,21 @@ async fn a_statement_posts_its_booked_credits_and_lists_the_debit_it_skipped() {
     assert!(references.contains(&"E2E-LOAN-101"), "{references:?}");
     assert!(references.contains(&"BANKREF-0002"), "{references:?}");
 
+    // The report's summary lists what was not a payment, with its amount, and the totals.
+    let json = env.run(&["report", "--format", "json"]).await;
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    assert!(
+        json.stdout.contains("debit entries totalling 12.00"),
+        "{}",
+        json.stdout
+    );
+    assert!(
+        json.stdout
+            .contains("statement STMT-20261120-1 account 123456789 credit entries"),
+        "{}",
+        json.stdout
+    );
+
     // The same statement again: nothing sent twice.
     let again = import(&env, "camt", &["basic.053.xml"]).await;
     assert_eq!(again.code, 0, "{}", again.stderr);
@@ -262,4 +277,30 @@ loan_pattern = "LOAN"
         "{}",
         r.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_knows_a_camt_source_and_names_its_bad_keys() {
+    let env = env().await;
+    let r = env.run(&["check", "--loan", "camt=21"]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("source camt, loan 21: exists"),
+        "{}",
+        r.stdout
+    );
+
+    let gets = env.sandbox.stats().gets;
+    env.add_settings(
+        "\n[sources.camt_typo]\nformat = \"camt\"\nloan = \"id\"\nbank_transaction_codes = [\"PMNT-RCDT\"]\n",
+    );
+    let r = env.run(&["check"]).await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("sources.camt_typo.bank_transaction_codes"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(env.sandbox.stats().gets, gets, "nothing asked of LoanPro");
 }

@@ -29,6 +29,11 @@ const PAYMENT_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../samples/lockbox.lbx"),
     ),
     ("ach", "ach.bai", include_str!("../../samples/ach.bai")),
+    (
+        "camt",
+        "statement.053.xml",
+        include_str!("../../samples/statement.053.xml"),
+    ),
 ];
 /// Two of the night's payments come back (SPEC §8).
 const RETURN_FILE: (&str, &str, &str) = (
@@ -95,8 +100,9 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
 
     println!(
         "== 1. The night's payments: a CSV export (one row has an amount with three decimals),\n\
-         ==    a lockbox transmission and a BAI2 statement. LoanPro answers the first payment with\n\
-         ==    a 500 after logging it, as it does when it times out.\n"
+         ==    a lockbox transmission, a BAI2 statement and an ISO 20022 camt.053 statement (its\n\
+         ==    bank fee is counted, not sent). LoanPro answers the first payment with a 500 after\n\
+         ==    logging it, as it does when it times out.\n"
     );
     sandbox.push_faults([Fault::ErrorAfterCommit]);
     for file in PAYMENT_FILES {
@@ -124,7 +130,7 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
         night.posted
     );
 
-    println!("== 2. The same three files again, as a rerun of the cron job would bring them.\n");
+    println!("== 2. The same four files again, as a rerun of the cron job would bring them.\n");
     let puts_before = sandbox.stats().puts;
     for file in PAYMENT_FILES {
         import(*file).await?;
