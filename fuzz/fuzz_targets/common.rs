@@ -41,6 +41,10 @@ type_codes = [165, 175]
 [sources.nacha]
 format = "nacha"
 loan = "id"
+
+[sources.camt]
+format = "camt"
+loan = "id"
 "#;
 
 pub fn settings() -> &'static Settings {

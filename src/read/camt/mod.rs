@@ -229,13 +229,19 @@ impl<R: BufRead> CamtReader<R> {
 
     /// Reads one XML event; `Ok(false)` at the end of the file.
     fn step(&mut self) -> Result<bool, FileError> {
-        self.buf.clear();
-        let event = match self.xml.read_event_into(&mut self.buf) {
-            Ok(e) => e.into_owned(),
-            Err(e) => {
-                return Err(self.error(self.line, format!("not well-formed XML: {e}")));
-            }
+        // The event borrows the buffer, not the reader, so the handlers may change the reader.
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let result = match self.xml.read_event_into(&mut buf) {
+            Ok(event) => self.handle(event),
+            Err(e) => Err(self.error(self.line, format!("not well-formed XML: {e}"))),
         };
+        self.buf = buf;
+        result
+    }
+
+    /// Acts on one XML event; `Ok(false)` at the end of the file.
+    fn handle(&mut self, event: Event) -> Result<bool, FileError> {
         match event {
             Event::Start(e) => {
                 self.start(&e)?;
