@@ -2,62 +2,26 @@
 //! `cargo bench --bench pure`. Whole-process figures come from `benches/run.sh`.
 
 use std::hint::black_box;
-use std::path::Path;
 
 use chrono::NaiveDate;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use payimport::money::Cents;
 use payimport::payment::{Key, PaymentBody};
 use payimport::read::csv::CsvReader;
-use payimport::settings::{Settings, SourceFormat};
+use payimport::settings::SourceFormat;
+use payimport::testkit::{settings, today, valid_csv};
 use payimport::validate::Validator;
 
 const ROWS: usize = 10_000;
 
-fn settings() -> Settings {
-    Settings::from_toml(
-        r#"
-[loanpro]
-base_url = "https://example.com/api"
-tenant_id = "1"
-[payments]
-payment_methods = { 4 = "Check" }
-payment_types = { 1 = "Regular" }
-extra = ["payment.extra.tx.principal"]
-default_payment_method_id = 4
-default_payment_type_id = 1
-default_extra = "payment.extra.tx.principal"
-[sources.bank]
-format = "csv"
-"#,
-        Path::new("bench.toml"),
-    )
-    .expect("settings")
-}
-
-fn csv_text() -> String {
-    let mut s = String::from("loan,amount,date,reference\n");
-    for i in 0..ROWS {
-        s.push_str(&format!(
-            "{},{}.{:02},2026-11-{:02},{}\n",
-            1 + i % 1000,
-            10 + i % 490,
-            i % 100,
-            1 + i % 20,
-            100_000 + i
-        ));
-    }
-    s
-}
-
 fn read_and_validate(c: &mut Criterion) {
     let settings = settings();
-    let source = settings.source(None).expect("source");
+    let source = settings.source(Some("bank")).expect("source");
     let SourceFormat::Csv { columns, .. } = &source.format else {
         panic!("the bench source is csv");
     };
-    let text = csv_text();
-    let today = NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+    let text = valid_csv(ROWS);
+    let today = today();
     let mut group = c.benchmark_group("csv");
     group.throughput(Throughput::Elements(ROWS as u64));
     group.bench_function("read", |b| {

@@ -1,4 +1,4 @@
-//! The command line: the clap types, how a command ends ([`Exit`]), and logging set-up.
+//! The command line: the clap types and logging set-up.
 
 use std::path::PathBuf;
 
@@ -6,6 +6,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::cmd;
 use crate::settings::Settings;
+// Kept here too so that `cli::Exit` still names it (commands import it from either).
+pub use crate::exit::Exit;
 
 /// Imports bank payment files into LoanPro as log-only payments, exactly once.
 #[derive(Debug, Parser)]
@@ -61,28 +63,6 @@ pub enum Command {
     Completions(cmd::completions::CompletionsArgs),
     /// Print the man page (roff) on stdout
     Man,
-}
-
-/// How a command ended (SPEC §1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Exit {
-    /// Every row is `posted` or `already_posted`.
-    Done = 0,
-    /// Done, but some rows need attention.
-    Attention = 1,
-    /// Bad arguments or settings, a refused file, refused credentials, ledger in use, I/O error.
-    Fatal = 2,
-}
-
-impl Exit {
-    /// `Attention` when some rows need a person, else `Done`.
-    pub fn for_attention(rows_needing_attention: u64) -> Exit {
-        if rows_needing_attention > 0 {
-            Exit::Attention
-        } else {
-            Exit::Done
-        }
-    }
 }
 
 /// A write to stdout that stopped because its reader went away (`payimport report | head`) is

@@ -7,13 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::ledger::{NewReturn, NewRow};
-use crate::read::bai2::Bai2Reader;
-use crate::read::camt::CamtReader;
-use crate::read::csv::CsvReader;
-use crate::read::lockbox::LockboxReader;
-use crate::read::nacha::NachaReader;
 use crate::read::{FileError, PaymentReader, RawRow};
-use crate::settings::{CsvKind, Payments, ReturnReference, Source, SourceFormat};
+use crate::settings::{Payments, Source};
 use crate::validate::Validator;
 
 /// The largest file accepted: about 60 million CSV rows, far beyond any bank's nightly file.
@@ -75,45 +70,7 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
         ));
     }
     let input = BufReader::with_capacity(1 << 16, file);
-    Ok(match &source.format {
-        SourceFormat::Csv {
-            delimiter,
-            columns,
-            kind: CsvKind::Payments,
-            ..
-        } => Box::new(CsvReader::new(name, input, columns, *delimiter)?),
-        SourceFormat::Csv {
-            delimiter,
-            columns,
-            kind: CsvKind::Returns,
-            ..
-        } => Box::new(CsvReader::returns(name, input, columns, *delimiter)?),
-        SourceFormat::Lockbox { layout, control } => {
-            Box::new(LockboxReader::new(name, input, layout, *control)?)
-        }
-        SourceFormat::Bai2 {
-            type_codes,
-            bai2,
-            control,
-            final_only,
-            return_type_codes,
-            return_reference,
-        } => Box::new(
-            Bai2Reader::new(name, input, bai2, type_codes, *control)?
-                .final_only(*final_only)
-                .with_returns(
-                    return_type_codes,
-                    *return_reference == ReturnReference::Customer,
-                ),
-        ),
-        SourceFormat::Nacha { control_totals } => {
-            Box::new(NachaReader::new(name, input, *control_totals))
-        }
-        SourceFormat::Camt {
-            camt,
-            control_totals,
-        } => Box::new(CamtReader::new(name, input, camt, *control_totals)?),
-    })
+    source.format.open(name, input)
 }
 
 /// Validates a row into what the ledger stores.
@@ -186,17 +143,12 @@ pub fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Settings;
 
     #[test]
     fn a_fingerprint_no_longer_matches_a_file_changed_after_hashing() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = Settings::from_toml(
-            crate::cmd::demo::SAMPLE_SETTINGS,
-            &dir.path().join("payimport.toml"),
-        )
-        .unwrap();
-        let source = settings.source(Some("bank_csv")).unwrap();
+        let settings = crate::testkit::settings();
+        let source = settings.source(Some("bank")).unwrap();
         let path = dir.path().join("bank.csv");
         std::fs::write(&path, "loan,amount,date\n7,1.00,2026-11-20\n").unwrap();
         let before = fingerprint(&path, source, &settings.payments).unwrap();

@@ -2,40 +2,54 @@
 //!
 //! Where each concern lives (the flow is read → validate → stage → dispatch → record → report):
 //!
-//! - `cli` — the clap types, [`Exit`], logging. `cmd/` — one file per command; only commands
-//!   print for a person and choose an exit status. **Add a command:** a variant in `cli::Command`
-//!   and a file in `cmd/` (wired in `cmd::run`).
-//! - `settings` — the TOML file, validated strictly; a source's options are a
-//!   `settings::SourceFormat`, tagged by `format`. `read/` — one reader per bank format with its
-//!   own options type, streaming `RawRow`s (bank readers hand over cents); `read/control.rs` —
-//!   control totals, enforce or warn (amounts and counts each). Readers never import settings.
-//!   **Add a bank format:** a reader in `read/`, a variant of `SourceFormat` (its keys in
-//!   `settings::FORMAT_KEYS`) and its arm in `files::open_rows`.
+//! - `cli` — the clap types, logging; `exit` — [`Exit`], how a command ends. `cmd/` — one file
+//!   per command; only commands print for a person and choose an exit status.
+//! - `settings/` — the TOML file, validated strictly: `mod.rs` (the sections), `raw.rs` (the
+//!   TOML as written), `ranges.rs` (every number's bounds), `source.rs` (the bank formats: one
+//!   `FormatSpec` each in `FORMATS`, and `SourceFormat`, a source's options, which opens its
+//!   reader). `read/` — one reader per bank format with its own options type, streaming
+//!   `RawRow`s (bank readers hand over cents); `read/control.rs` — control totals, enforce or
+//!   warn. Readers import nothing above `money` and `payment`.
 //! - `validate` — a `RawRow` into a `payment::Payment` or a `RowError`; `payment` — the SPEC §4
-//!   body and the key; `money` — `Cents`, the one amount type and its one formatter;
-//!   `files` — a file's fingerprint, reader and validated rows for the ledger.
+//!   body and the key; `money` — `Cents`, amount parsing (every reader's), the currencies'
+//!   decimals, the one formatter; `template` — `{placeholder}` templates (info, return
+//!   comments); `files` — a file's fingerprint, reader and validated rows for the ledger.
 //! - `ledger/` — the SQLite ledger, split by concern: `file.rs` (header checks, lock),
 //!   `migrate.rs` (the numbered `migrations/`), `stage.rs` (runs, files, rows staged),
 //!   `queue.rs` (claim, record, retry, read-back results), `queries.rs` (totals, runs, report
-//!   rows); `status.rs` is the row state machine. **Add a status:** a line in `status.rs`'s
-//!   `states!` with its transitions, a migration rebuilding `rows` with the new `CHECK` list
-//!   (its tests fail until they agree), and the code of the step that moves rows into it
-//!   (a ledger method, or `dispatch::verdict` for a LoanPro answer).
+//!   rows); `status.rs` is the row state machine.
 //! - `session` — one run that talks to LoanPro; `interrupt` — SIGTERM, SIGINT and SIGHUP stop
-//!   it gracefully (a second signal at once); `dispatch` — the worker pool and rate limiter;
-//!   `reconcile` — reading uncertain rows back; `loanpro` — the API client and how an answer is
-//!   classified.
+//!   it gracefully (a second signal at once); `dispatch` — the worker pool; `reconcile` —
+//!   reading uncertain rows back; `loanpro` — the API client, the rate limiter and how an
+//!   answer is classified.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
 //! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
 //!   in a phase after the payments, `read/nacha/` reads ACH return files.
 //! - `report` — the reconciliation export; `output` — progress bar and summary text;
 //!   `sandbox/` — the LoanPro stand-in every test runs against.
+//!
+//! The files each change touches (the compiler or a test points to every one but the first):
+//!
+//! - **Add a bank format:** `read/NAME.rs` (or `read/NAME/`) with its reader and options type,
+//!   and `pub mod NAME;` in `read/mod.rs`; in `settings/source.rs` its `FormatSpec` in `FORMATS`
+//!   (name, keys, parse function), its `SourceFormat` variant and that variant's arm in each
+//!   `match` there (`spec`, `date_formats`, `rows_name_their_extra`, `open`); a key of its own
+//!   is a field of `RawSource` and a line of `RawSource::format_keys_set` in `settings/raw.rs`,
+//!   and a sample value in `settings/tests.rs`.
+//! - **Add a status:** a line in `ledger/status.rs`'s `states!` with its transitions (and `OPEN`
+//!   if a later run must find it); a migration in `migrations/` rebuilding `rows` with the new
+//!   `CHECK` list (listed in `ledger/migrate.rs`; its tests fail until they agree); its arm in
+//!   `report/html.rs` `status_class` and `cmd/retry.rs`; and the code of the step that moves
+//!   rows into it (a ledger method, or `dispatch::verdict` for a LoanPro answer).
+//! - **Add a command:** a variant in `cli::Command`, a file in `cmd/`, and its `mod` line and arm
+//!   in `cmd::run` (`cmd/mod.rs`).
 
 pub mod cli;
 pub mod cmd;
 pub mod crashpoint;
 pub mod dispatch;
+pub mod exit;
 pub mod files;
 pub mod interrupt;
 pub mod ledger;
@@ -51,7 +65,10 @@ pub mod returns;
 pub mod sandbox;
 pub mod session;
 pub mod settings;
+pub mod template;
+pub mod testkit;
 pub mod validate;
 
-pub use cli::{Cli, Exit, init_logging};
+pub use cli::{Cli, init_logging};
 pub use cmd::run;
+pub use exit::Exit;

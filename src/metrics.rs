@@ -17,7 +17,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::cli::Exit;
+use crate::exit::Exit;
 use crate::ledger::{Ledger, RunId, Status};
 
 /// The series that carries the last fully successful run over from one file to the next.

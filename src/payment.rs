@@ -113,6 +113,26 @@ impl fmt::Display for Key {
     }
 }
 
+/// The ledger stores a key as its 16 hex digits, as it shows it.
+impl rusqlite::ToSql for Key {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.to_string().into())
+    }
+}
+
+/// A malformed key in the ledger is an error, not "no key": read as "not found", it would let
+/// a payment be looked for under no key at all.
+impl rusqlite::types::FromSql for Key {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Key::parse(text).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(
+                format!("{text:?} is not a payment key (16 hex digits)").into(),
+            )
+        })
+    }
+}
+
 /// A key's 16 hex digits, on the stack.
 pub struct KeyHex([u8; 16]);
 
@@ -342,5 +362,33 @@ mod tests {
         assert_ne!(r, Key::of_return("12", a, d, "1042", "", "R01", 1));
         assert_ne!(r, Key::of_return("12", a, d, "1042", "9", "R01", 0));
         assert_eq!(Key::parse(&k0.to_string()), Some(k0));
+    }
+
+    #[test]
+    fn a_key_goes_through_sqlite_as_its_hex_and_a_malformed_one_is_an_error() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        let key = Key::parse("3f9a0c21d4e5b6a7").unwrap();
+        let (back, text): (Key, String) = db
+            .query_row("SELECT ?1, ?1", [key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((back, text.as_str()), (key, "3f9a0c21d4e5b6a7"));
+        for bad in [
+            "",
+            "3f9a0c21d4e5b6a",
+            "not a key at all",
+            "3f9a0c21d4e5b6ag",
+        ] {
+            let e = db
+                .query_row("SELECT ?1", [bad], |r| r.get::<_, Key>(0))
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("is not a payment key"),
+                "{bad:?}: {e}"
+            );
+        }
+        let e = db
+            .query_row("SELECT 7", [], |r| r.get::<_, Key>(0))
+            .unwrap_err();
+        assert!(matches!(e, rusqlite::Error::InvalidColumnType(..)), "{e}");
     }
 }

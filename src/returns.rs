@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::settings::{check_placeholders, render_template};
+use crate::template::{check_placeholders, render_template};
 
 /// `[returns]` as the settings file gives it. Every key is optional.
 #[derive(Debug, Default, Deserialize)]

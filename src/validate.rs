@@ -8,11 +8,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 use chrono::format::{Item, Numeric, Parsed, StrftimeItems};
 use chrono::{Days, NaiveDate};
 
-use crate::money::Cents;
+use crate::money::{Cents, check_cents, parse_amount};
 use crate::payment::{Key, Payment, Return, push_key_marker};
 use crate::read::{Position, RawAmount, RawReturn, RawRow};
 use crate::returns::Returns;
-use crate::settings::{InfoValues, LoanRef, Payments, Source, SourceFormat};
+use crate::settings::{InfoValues, LoanRef, Payments, Source};
 
 /// Today's local date, against which payment dates are checked. `PAYIMPORT_TODAY=YYYY-MM-DD`
 /// pins it: a test hook (like `PAYIMPORT_CRASH_AT`), so that fixtures dated November 2026 stay
@@ -77,12 +77,9 @@ impl<'a> Validator<'a> {
                 .unwrap_or(NaiveDate::MIN),
             occurrences: Occurrences::default(),
             // Lockbox and BAI2 readers decode their own date fields and hand over ISO dates.
-            dates: match &source.format {
-                SourceFormat::Csv { date_formats, .. } => DateFormats::new(date_formats),
-                SourceFormat::Lockbox { .. }
-                | SourceFormat::Bai2 { .. }
-                | SourceFormat::Nacha { .. }
-                | SourceFormat::Camt { .. } => DateFormats::new(&["%Y-%m-%d".to_string()]),
+            dates: match source.format.date_formats() {
+                Some(formats) => DateFormats::new(formats),
+                None => DateFormats::new(&["%Y-%m-%d".to_string()]),
             },
             returns: &DEFAULT_RETURNS,
         }
@@ -356,87 +353,6 @@ fn parse_setting_id(s: &str) -> Result<u32, String> {
         .map_err(|_| "expected a whole-number id from the settings file".to_string())
 }
 
-/// The largest amount accepted: anything bigger is a broken file, not a loan payment.
-const MAX_INTEGER_DIGITS: usize = 12;
-
-const NEGATIVE: &str = "must be greater than zero (a negative amount is no payment)";
-const ZERO: &str = "must be greater than zero";
-
-fn too_large() -> String {
-    format!("is too large (more than {MAX_INTEGER_DIGITS} digits before the point)")
-}
-
-/// Checks cents a bank reader decoded by the rules [`parse_amount`] applies to text, with the
-/// same messages: what the cents show as text would be refused for the same reason.
-pub fn check_cents(amount: Cents) -> Result<Cents, String> {
-    if amount.0 < 0 {
-        return Err(NEGATIVE.into());
-    }
-    if amount.0 / 100 >= 10_i64.pow(MAX_INTEGER_DIGITS as u32) {
-        return Err(too_large());
-    }
-    if amount == Cents::ZERO {
-        return Err(ZERO.into());
-    }
-    Ok(amount)
-}
-
-/// Parses `1234.5`, `1,234.50` or `$1,234.50`: ASCII digits, comma grouping, at most two decimals.
-pub fn parse_amount(s: &str) -> Result<Cents, String> {
-    const EXPECTED: &str = "expected an amount such as 1234.50, 1,234.50 or $1,234.50";
-    if s.is_empty() {
-        return Err(EXPECTED.into());
-    }
-    if s.starts_with('-') || s.starts_with("$-") || (s.starts_with('(') && s.ends_with(')')) {
-        return Err(NEGATIVE.into());
-    }
-    let body = s.strip_prefix('$').unwrap_or(s).trim_start();
-    let (int, frac) = match body.split_once('.') {
-        Some((i, f)) => (i, Some(f)),
-        None => (body, None),
-    };
-    let digits_only = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    let int_ok = if int.contains(',') {
-        let mut groups = int.split(',');
-        let first = groups.next().unwrap_or("");
-        digits_only(first) && first.len() <= 3 && groups.all(|g| g.len() == 3 && digits_only(g))
-    } else {
-        digits_only(int) || (int.is_empty() && frac.is_some())
-    };
-    if !int_ok {
-        return Err(EXPECTED.into());
-    }
-    if let Some(f) = frac {
-        if !digits_only(f) {
-            return Err(EXPECTED.into());
-        }
-        if f.len() > 2 {
-            return Err("has more than two decimals; cents are the smallest unit".into());
-        }
-    }
-    let int: String = int.chars().filter(|c| *c != ',').collect();
-    if int.trim_start_matches('0').len() > MAX_INTEGER_DIGITS {
-        return Err(too_large());
-    }
-    // Digits only by now, at most 12 before the point and 2 after: integer cents, exactly.
-    let whole: i64 = if int.is_empty() {
-        0
-    } else {
-        int.parse().map_err(|_| EXPECTED.to_string())?
-    };
-    let frac = frac.unwrap_or("");
-    let hundredths: i64 = match frac.len() {
-        0 => 0,
-        1 => frac.parse::<i64>().map_err(|_| EXPECTED.to_string())? * 10,
-        _ => frac.parse().map_err(|_| EXPECTED.to_string())?,
-    };
-    let amount = Cents(whole * 100 + hundredths);
-    if amount == Cents::ZERO {
-        return Err(ZERO.into());
-    }
-    Ok(amount)
-}
-
 /// A source's date formats, compiled once: chrono re-reads a format string on every
 /// `parse_from_str`, which dominated the import profile.
 struct DateFormats {
@@ -679,47 +595,6 @@ format = "csv"
         let mut r = row("12", "10", "2026-11-20");
         r.fields.payment_type_id = Some("x".into());
         assert_eq!(v.validate(&r).unwrap_err().1.field, "payment_type_id");
-    }
-
-    #[test]
-    fn amounts_in_the_spec_forms() {
-        for s in ["1234.5", "1,234.50", "$1,234.50", "$ 1234.50"] {
-            assert_eq!(parse_amount(s).unwrap(), Cents(123_450), "{s}");
-        }
-        assert_eq!(parse_amount(".5").unwrap(), Cents(50));
-        for s in [
-            "NaN",
-            "--5",
-            "1.2.3",
-            "12,34",
-            "$",
-            "1234567890123.00",
-            "+5",
-        ] {
-            assert!(parse_amount(s).is_err(), "{s}");
-        }
-    }
-
-    #[test]
-    fn cents_are_checked_as_the_text_they_show_would_be() {
-        for cents in [
-            1,
-            99,
-            100,
-            123_450,
-            99_999_999_999_999,
-            100_000_000_000_000,
-            100_000_000_000_099,
-            i64::MAX,
-            0,
-            -1,
-            -50,
-            -123_450,
-            i64::MIN,
-        ] {
-            let c = Cents(cents);
-            assert_eq!(check_cents(c), parse_amount(&c.to_string()), "{cents}");
-        }
     }
 
     #[test]

@@ -2,23 +2,9 @@
 //! not LoanPro's answer, or a body past the size bound, is uncertain and read back before
 //! anything is sent again.
 
-use std::collections::HashMap;
-
 use payimport::sandbox::{Fault, Sandbox, SandboxConfig, SandboxStats};
 
-use crate::util::{Env, Limits, key_of, summary_count, valid_csv};
-
-/// Every payment in the sandbox once, and `rows` of them.
-fn assert_each_once(env: &Env, rows: usize) {
-    let payments = env.sandbox.payments();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for p in &payments {
-        *seen.entry(key_of(&p.info)).or_default() += 1;
-    }
-    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "posted more than once: {twice:?}");
-    assert_eq!(payments.len(), rows, "{payments:?}");
-}
+use crate::util::{Env, Limits, assert_each_once, summary_count, valid_csv};
 
 /// A second LoanPro stand-in for redirects to point at: it would take a payment and answer
 /// 200 with `d`, so it must be proven to receive nothing at all.

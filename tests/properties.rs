@@ -5,7 +5,6 @@
 //! in `fuzz/` search the same ground for longer.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use chrono::{Days, NaiveDate};
 use payimport::payment::{Key, PaymentBody};
@@ -14,89 +13,17 @@ use payimport::read::control::ControlTotals;
 use payimport::read::csv::{Columns, CsvReader};
 use payimport::read::lockbox::{LoanFrom, LockboxLayout, LockboxReader, Span};
 use payimport::read::nacha::{NachaReader, ReturnEntry, return_file};
-use payimport::read::{FileError, PaymentReader, RawAmount, RawFields, RawRow};
+use payimport::read::{PaymentReader, RawAmount, RawFields, RawRow};
 use payimport::settings::Settings;
+use payimport::testkit::{drain, settings, today};
 use payimport::validate::Validator;
 use proptest::prelude::*;
-
-const SETTINGS: &str = r#"
-[loanpro]
-base_url = "https://loanpro.example/api/public/api/1"
-tenant_id = "1"
-
-[payments]
-payment_methods = { 3 = "Card", 4 = "Check", 5 = "ACH" }
-payment_types = { 1 = "Regular", 2 = "Payoff" }
-extra = ["payment.extra.tx.principal", "payment.extra.tx.classic", "payment.extra.periods.next"]
-default_payment_method_id = 4
-default_payment_type_id = 1
-default_extra = "payment.extra.tx.principal"
-info = "{date} {source} {reference}"
-
-[sources.bank]
-format = "csv"
-loan = "id"
-date_formats = ["%Y-%m-%d", "%m/%d/%Y"]
-max_age_days = 3650
-
-[sources.lockbox]
-format = "lockbox"
-loan = "display_id"
-
-[sources.ach]
-format = "bai2"
-loan = "id"
-type_codes = [165, 175]
-
-[sources.nacha]
-format = "nacha"
-loan = "id"
-"#;
 
 const EXTRAS: [&str; 3] = [
     "payment.extra.tx.principal",
     "payment.extra.tx.classic",
     "payment.extra.periods.next",
 ];
-
-fn settings() -> &'static Settings {
-    static S: OnceLock<Settings> = OnceLock::new();
-    S.get_or_init(|| Settings::from_toml(SETTINGS, Path::new("props.toml")).unwrap())
-}
-
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
-}
-
-/// Drains a reader: it must end (no more items than the input has bytes, plus the end), stop
-/// after a file error, and every row and error must print. Valid rows are validated and
-/// serialised, so that no input can make those panic either.
-fn drain(source: &str, len: usize, rows: impl Iterator<Item = Result<RawRow, FileError>>) {
-    let s = settings();
-    let mut v = Validator::new(s.source(Some(source)).unwrap(), &s.payments, today());
-    let mut items = 0;
-    let mut failed = false;
-    for item in rows {
-        assert!(!failed, "an item after a file error");
-        items += 1;
-        assert!(
-            items <= len + 2,
-            "more items than bytes: the reader does not end"
-        );
-        match item {
-            Ok(row) => {
-                let _ = row.pos.to_string();
-                if let Ok(p) = v.validate(&row) {
-                    serde_json::to_string(&PaymentBody::of(&p)).unwrap();
-                }
-            }
-            Err(e) => {
-                assert!(!e.to_string().is_empty());
-                failed = true;
-            }
-        }
-    }
-}
 
 fn read_csv(bytes: &[u8], delimiter: u8) {
     if let Ok(r) = CsvReader::new("p.csv".into(), bytes, &Columns::default(), delimiter) {

@@ -1,23 +1,9 @@
 //! Exactly once under faults: uncertain rows are read back from LoanPro and sent again only when
 //! their key is not there (issue #3).
 
-use std::collections::HashMap;
-
 use payimport::sandbox::{Fault, Faults, SandboxConfig};
 
-use crate::util::{Env, Limits, key_of, summary_count, valid_csv};
-
-/// Every payment in the sandbox once, and as many as the file has rows.
-fn assert_each_once(env: &Env, rows: usize) {
-    let payments = env.sandbox.payments();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for p in &payments {
-        *seen.entry(key_of(&p.info)).or_default() += 1;
-    }
-    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "posted more than once: {twice:?}");
-    assert_eq!(payments.len(), rows, "every row posted");
-}
+use crate::util::{Env, Limits, assert_each_once, key_of, summary_count, valid_csv};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_fault_kind_ends_in_exactly_one_payment() {

@@ -1,5 +1,6 @@
 //! Shared test fixtures: a sandbox, a settings file pointing at it, and a way to run the binary.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Output;
 
@@ -193,22 +194,6 @@ pub fn parse_report(text: &str) -> Vec<Record> {
         .collect()
 }
 
-/// A CSV of `n` valid rows with default headers: loan `1 + i % 1000`, varied amounts and dates.
-pub fn valid_csv(n: usize) -> String {
-    let mut s = String::from("loan,amount,date,reference\n");
-    for i in 0..n {
-        s.push_str(&format!(
-            "{},{}.{:02},2026-11-{:02},{}\n",
-            1 + i % 1000,
-            10 + i % 490,
-            i % 100,
-            1 + i % 20,
-            100_000 + i
-        ));
-    }
-    s
-}
-
 /// The key in a payment's info: the text between `[k:` and `]`.
 pub fn key_of(info: &str) -> &str {
     let start = info.rfind("[k:").expect("info carries a key") + 3;
@@ -296,4 +281,19 @@ impl Env {
             .spawn()
             .expect("payimport starts")
     }
+}
+
+/// A CSV of `n` valid rows with default headers: loan `1 + i % 1000`, varied amounts and dates.
+pub use payimport::testkit::valid_csv;
+
+/// Every payment in the sandbox once, and `rows` of them.
+pub fn assert_each_once(env: &Env, rows: usize) {
+    let payments = env.sandbox.payments();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for p in &payments {
+        *seen.entry(key_of(&p.info)).or_default() += 1;
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "posted more than once: {twice:?}");
+    assert_eq!(payments.len(), rows, "every row posted once: {payments:?}");
 }

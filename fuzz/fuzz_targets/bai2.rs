@@ -29,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut reader =
         Bai2Reader::new("fuzz.bai".into(), input, &options, &[165, 175], mode).expect("options");
-    common::drain("bai2", input.len(), reader.by_ref());
+    common::drain("ach", input.len(), reader.by_ref());
     for c in reader.control_checks() {
         let _ = c.to_string();
     }

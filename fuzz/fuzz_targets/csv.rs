@@ -15,6 +15,6 @@ fuzz_target!(|data: &[u8]| {
         None => (b',', data),
     };
     if let Ok(reader) = CsvReader::new("fuzz.csv".into(), input, &Columns::default(), delimiter) {
-        common::drain("csv", input.len(), reader);
+        common::drain("bank", input.len(), reader);
     }
 });

@@ -8,10 +8,11 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cli::{Cli, Exit};
+use crate::cli::Cli;
+use crate::exit::Exit;
 use crate::ledger::{Ledger, Status};
 use crate::loanpro::{Client, ClientConfig, ReadError};
-use crate::settings::{Settings, SettingsError, SourceFormat};
+use crate::settings::{Settings, SettingsError};
 
 /// `payimport check`.
 #[derive(Debug, Clone, clap::Args)]
@@ -242,15 +243,16 @@ async fn check_loan<W: Write>(
     }
     // A CSV row may name its own `extra`: those that cannot suit this loan are said, not failed,
     // as the bank file chooses them per loan.
-    let per_row: Vec<&str> = match source.format {
-        SourceFormat::Csv { .. } => settings
+    let per_row: Vec<&str> = if source.format.rows_name_their_extra() {
+        settings
             .payments
             .extra
             .iter()
             .map(String::as_str)
             .filter(|e| !e.starts_with(family))
-            .collect(),
-        _ => Vec::new(),
+            .collect()
+    } else {
+        Vec::new()
     };
     let note = if per_row.is_empty() {
         String::new()

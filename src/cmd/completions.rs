@@ -5,7 +5,8 @@ use std::io::Write;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Exit};
+use crate::cli::Cli;
+use crate::exit::Exit;
 
 /// `payimport completions`.
 #[derive(Debug, Clone, clap::Args)]

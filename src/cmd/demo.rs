@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 
 use super::import::{self, ImportArgs};
-use crate::cli::Exit;
+use crate::exit::Exit;
 use crate::ledger::{Ledger, Status};
 use crate::sandbox::{Fault, Sandbox, SandboxConfig};
 use crate::settings::{Settings, Token};

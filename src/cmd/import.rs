@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::cli::Exit;
+use crate::exit::Exit;
 use crate::files::{fingerprint, open_rows, to_new_row};
 use crate::ledger::{Ledger, ToMatch};
 use crate::money::Cents;

@@ -12,7 +12,8 @@ pub mod sandbox;
 
 use std::path::Path;
 
-use crate::cli::{Cli, Command, Exit};
+use crate::cli::{Cli, Command};
+use crate::exit::Exit;
 use crate::metrics::{Clock, RunEnd};
 use crate::settings::Settings;
 

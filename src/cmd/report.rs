@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::cli::Exit;
+use crate::exit::Exit;
 use crate::ledger::{Ledger, RunId};
 use crate::report::{write_csv, write_json};
 

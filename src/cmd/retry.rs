@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::Exit;
+use crate::exit::Exit;
 use crate::ledger::{RetryCandidate, RunId, Status, Step};
 use crate::session::Session;
 use crate::settings::{Settings, Token};
@@ -75,7 +75,14 @@ pub async fn run(
                 "{key}: rejected rows are not retryable: correct the file and import it again"
             )),
             s if s.is_settled() => done.push(format!("{key}: already posted; nothing to do")),
-            _ => notes.push(format!("{key}: {status}; not retryable now")),
+            // Listed, not `_`: a new state must be placed here (the settled ones are above).
+            Status::Posted
+            | Status::AlreadyPosted
+            | Status::Reversed
+            | Status::Unmatched
+            | Status::Failed
+            | Status::Unsent
+            | Status::Sending => notes.push(format!("{key}: {status}; not retryable now")),
         }
     }
     session.ledger().queue_for_retry(run, &queue)?;

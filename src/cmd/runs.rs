@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::Exit;
+use crate::exit::Exit;
 use crate::ledger::Ledger;
 
 /// `payimport runs`: one line per run.

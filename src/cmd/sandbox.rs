@@ -1,6 +1,7 @@
 //! `payimport sandbox`: the LoanPro stand-in served on loopback until Ctrl-C or SIGTERM.
 
-use crate::cli::{Cli, Exit};
+use crate::cli::Cli;
+use crate::exit::Exit;
 use crate::sandbox::{self, SandboxArgs, SandboxConfig};
 use crate::settings::Settings;
 

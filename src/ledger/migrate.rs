@@ -237,7 +237,7 @@ mod tests {
             assert_eq!(r.status, s);
             assert_eq!(r.message.as_deref(), Some("why"));
             let want = if s == Status::Rejected {
-                Amount::AsGiven("-5.0".into())
+                Amount::Text("-5.0".into())
             } else {
                 Amount::Cents(Cents(150))
             };

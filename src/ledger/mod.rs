@@ -25,7 +25,8 @@ mod stage;
 mod status;
 mod tenant;
 
-pub use queries::{Amount, AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
+pub use crate::money::Amount;
+pub use queries::{AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
 pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
 pub use returns::{Matched, Reversal, ToMatch};
 pub use stage::{NewReturn, NewRow, RunOutcome, Staged};

@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::stage::{LAST_ROW, RunOutcome};
 use super::status::in_states;
 use super::{Ledger, LedgerError, RunId, Status, file, sql};
-use crate::money::Cents;
+use crate::money::{Amount, Cents};
 
 /// Counts and amounts of one status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,40 +54,6 @@ pub struct FileInfo {
     pub message: Option<String>,
     /// JSON: every control total the file stated, stated vs computed.
     pub control_checks: Option<String>,
-}
-
-/// A row's amount, in the one form the ledger keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Amount {
-    /// A valid amount.
-    Cents(Cents),
-    /// An amount that was never valid, as the file gave it.
-    AsGiven(String),
-}
-
-impl Amount {
-    /// The amount for totals: an invalid one counts nothing.
-    pub fn cents(&self) -> Cents {
-        match self {
-            Amount::Cents(c) => *c,
-            Amount::AsGiven(_) => Cents::ZERO,
-        }
-    }
-}
-
-impl std::fmt::Display for Amount {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Amount::Cents(c) => c.fmt(f),
-            Amount::AsGiven(s) => f.write_str(s),
-        }
-    }
-}
-
-impl Serialize for Amount {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
 }
 
 /// One row of the report (SPEC §6), in the report's column order.
@@ -143,7 +109,7 @@ const ECHO_COLUMNS: &str = "SELECT e.run_id, e.path, r.line, r.key, ?2, r.loan, 
 fn report_row(r: &rusqlite::Row) -> rusqlite::Result<(ReportRow, Option<i64>)> {
     let amount = match r.get::<_, Option<Cents>>(7)? {
         Some(c) => Amount::Cents(c),
-        None => Amount::AsGiven(r.get(8)?),
+        None => Amount::Text(r.get(8)?),
     };
     Ok((
         ReportRow {

@@ -323,15 +323,7 @@ impl<R: Read> Iterator for CsvReader<R> {
     type Item = Result<RawRow, FileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let item = self.next_row().transpose();
-        // After a file-level error the rest of the file cannot be trusted.
-        if matches!(item, None | Some(Err(_))) {
-            self.done = true;
-        }
-        item
+        super::until_file_error(self, |r| &mut r.done, Self::next_row)
     }
 }
 

@@ -17,11 +17,11 @@ pub mod csv;
 pub mod lockbox;
 pub mod nacha;
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::money::Cents;
+// A row's amount: text as written, or cents a bank reader decoded (the ledger's type too).
+pub use crate::money::Amount as RawAmount;
 
 // The ledger stores the checks a file's reader made; they are part of what a reader yields.
 pub use control::{ControlCheck, ControlModes, ControlTotals};
@@ -36,42 +36,6 @@ pub struct Position {
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.file, self.line)
-    }
-}
-
-/// The amount of a row as its reader hands it over.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawAmount {
-    /// The cell as written (CSV): validation parses it, once.
-    Text(String),
-    /// Integer cents a bank reader decoded from its own amount field; validation checks them
-    /// as they are, so they never pass through text on the way.
-    Cents(Cents),
-}
-
-impl RawAmount {
-    /// The amount as text: the cell as written, or the cents as [`Cents`] shows them. This is
-    /// what messages show and what a rejected row's key is made from.
-    pub fn as_text(&self) -> Cow<'_, str> {
-        match self {
-            RawAmount::Text(text) => Cow::Borrowed(text),
-            RawAmount::Cents(cents) => Cow::Owned(cents.to_string()),
-        }
-    }
-}
-
-impl Default for RawAmount {
-    fn default() -> Self {
-        RawAmount::Text(String::new())
-    }
-}
-
-impl fmt::Display for RawAmount {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RawAmount::Text(text) => f.pad(text),
-            RawAmount::Cents(cents) => fmt::Display::fmt(cents, f),
-        }
     }
 }
 
@@ -147,4 +111,22 @@ pub trait PaymentReader: Iterator<Item = Result<RawRow, FileError>> {
     fn notices(&self) -> u64 {
         0
     }
+}
+
+/// Every reader's [`Iterator::next`]: the reader's next row, until the end or the first file
+/// error, after which it yields nothing more, because the rest of the file cannot be trusted.
+/// `ended` is the reader's flag for it, `next_row` its reading of one row.
+pub(crate) fn until_file_error<T>(
+    reader: &mut T,
+    ended: fn(&mut T) -> &mut bool,
+    next_row: fn(&mut T) -> Result<Option<RawRow>, FileError>,
+) -> Option<Result<RawRow, FileError>> {
+    if *ended(reader) {
+        return None;
+    }
+    let item = next_row(reader).transpose();
+    if matches!(item, None | Some(Err(_))) {
+        *ended(reader) = true;
+    }
+    item
 }

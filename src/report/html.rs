@@ -170,7 +170,13 @@ fn status_class(status: Status) -> &'static str {
     match status {
         Status::Posted | Status::AlreadyPosted => "ok",
         Status::Rejected | Status::Failed => "bad",
-        _ => "warn",
+        // Listed, not `_`: a new state must be given its colour here.
+        Status::Reversed
+        | Status::Unmatched
+        | Status::Unsent
+        | Status::Unknown
+        | Status::Pending
+        | Status::Sending => "warn",
     }
 }
 

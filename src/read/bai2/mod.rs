@@ -47,11 +47,13 @@ use std::sync::Arc;
 
 use regex::Regex;
 
+use crate::money::{currency_decimals, minor_to_cents};
+
 pub use self::codes::{CodeSpec, MAX_TYPE_CODE, TypeCodes};
 pub use self::options::{Bai2Options, LoanFrom};
 use self::records::{
-    Detail, Field, Join, Part, Record, currency_decimals, field, funds_fields, line_starts_record,
-    minor_to_cents, next_record_at, parse_as_of, parse_signed, parse_type_code, shown, split_code,
+    Detail, Field, Join, Part, Record, field, funds_fields, line_starts_record, next_record_at,
+    parse_as_of, parse_signed, parse_type_code, shown, split_code,
 };
 #[cfg(test)]
 use super::control::ControlTotals;
@@ -672,7 +674,7 @@ impl<R: BufRead> Bai2Reader<R> {
         let amount = match parse_signed(raw_amount) {
             Some(Some(a)) => Some(a),
             Some(None) => None,
-            None if crate::validate::parse_amount(raw_amount).is_err() => None,
+            None if crate::money::parse_amount(raw_amount).is_err() => None,
             None => {
                 // Text that validation would read as an amount (`15.00`) is no BAI2 amount
                 // either, and must not be posted as one.
@@ -829,15 +831,7 @@ impl<R: BufRead> Iterator for Bai2Reader<R> {
     type Item = Result<RawRow, FileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let item = self.next_row().transpose();
-        // After a file-level error the rest of the file cannot be trusted.
-        if matches!(item, None | Some(Err(_))) {
-            self.done = true;
-        }
-        item
+        super::until_file_error(self, |r| &mut r.done, Self::next_row)
     }
 }
 

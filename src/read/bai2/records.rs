@@ -3,8 +3,6 @@
 
 use chrono::NaiveDate;
 
-use crate::money::Cents;
-
 /// One physical record: a line, or one of several records on a line, trimmed.
 pub(super) struct Part {
     pub(super) line: u64,
@@ -305,40 +303,6 @@ pub(super) fn parse_as_of(s: &str) -> Option<NaiveDate> {
     }
     let n = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
     NaiveDate::from_ymd_opt(2000 + n(0..2)? as i32, n(2..4)?, n(4..6)?)
-}
-
-/// The implied decimals of the currencies payimport reads.
-pub(super) fn currency_decimals(code: &str) -> Result<u32, String> {
-    const TWO: &[&str] = &[
-        "USD", "CAD", "EUR", "GBP", "AUD", "NZD", "CHF", "MXN", "HKD", "SGD", "SEK", "NOK", "DKK",
-        "PLN", "CZK", "HUF", "ZAR", "INR", "CNY", "BRL", "ILS", "AED", "SAR", "PHP", "THB", "MYR",
-        "TWD", "TRY", "COP", "ARS", "PEN", "RON", "BGN", "QAR",
-    ];
-    const ZERO: &[&str] = &[
-        "JPY", "KRW", "CLP", "ISK", "VND", "PYG", "UGX", "XAF", "XOF", "XPF", "KMF", "GNF", "RWF",
-        "VUV", "DJF", "BIF",
-    ];
-    let upper = code.to_ascii_uppercase();
-    if TWO.contains(&upper.as_str()) {
-        Ok(2)
-    } else if ZERO.contains(&upper.as_str()) {
-        Ok(0)
-    } else {
-        Err(format!(
-            "unsupported currency code {code:?}; payimport reads amounts in {} (two decimals) and {} (no decimals)",
-            TWO.join(", "),
-            ZERO.join(", ")
-        ))
-    }
-}
-
-/// Minor units of a currency with `decimals` implied decimals (0 or 2) as cents; `None` when
-/// they are too many to count in cents.
-pub(super) fn minor_to_cents(minor: i64, decimals: u32) -> Option<Cents> {
-    match decimals {
-        0 => minor.checked_mul(100).map(Cents),
-        _ => Some(Cents(minor)),
-    }
 }
 
 /// A record as quoted in a message, cut short if long.

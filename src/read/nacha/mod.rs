@@ -443,14 +443,7 @@ impl<R: BufRead> Iterator for NachaReader<R> {
     type Item = Result<RawRow, FileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let item = self.next_row().transpose();
-        if matches!(item, None | Some(Err(_))) {
-            self.done = true;
-        }
-        item
+        super::until_file_error(self, |r| &mut r.done, Self::next_row)
     }
 }
 
