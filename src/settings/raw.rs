@@ -146,7 +146,10 @@ impl RawSource {
             ("loan_from", self.loan_from.is_some()),
             ("loan_pattern", self.loan_pattern.is_some()),
             ("accounts", self.accounts.is_some()),
-            ("bank_transaction_codes", self.bank_transaction_codes.is_some()),
+            (
+                "bank_transaction_codes",
+                self.bank_transaction_codes.is_some(),
+            ),
             ("unit", self.unit.is_some()),
         ]
     }

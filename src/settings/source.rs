@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::raw::RawSource;
 use crate::read::bai2::{Bai2Options, Bai2Reader, TypeCodes};
+use crate::read::camt::{CamtOptions, CamtReader};
 use crate::read::control::{ControlModes, ControlTotals};
 use crate::read::csv::{Columns, CsvReader};
 use crate::read::lockbox::{LockboxLayout, LockboxReader};
-use crate::read::camt::{CamtOptions, CamtReader};
 use crate::read::nacha::NachaReader;
 use crate::read::{FileError, PaymentReader};
 

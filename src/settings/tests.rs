@@ -658,7 +658,9 @@ fn every_format_accepts_its_own_keys_and_refuses_the_others_by_name() {
     }
     let e = err(&with_source("src", "format = \"xml\""));
     assert!(
-        e.contains("unknown variant `xml`, expected one of `csv`, `lockbox`, `bai2`, `nacha`, `camt`"),
+        e.contains(
+            "unknown variant `xml`, expected one of `csv`, `lockbox`, `bai2`, `nacha`, `camt`"
+        ),
         "{e}"
     );
 }
