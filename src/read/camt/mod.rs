@@ -433,9 +433,9 @@ impl<R: BufRead> CamtReader<R> {
         let text = std::mem::take(&mut self.text);
         let value = text.trim();
         let depth = self.path.len();
-        if self.detail.is_some() && depth > self.detail_at + 1 {
-            let rel = &self.path[self.detail_at + 1..];
-            let d = self.detail.as_mut().expect("open detail");
+        let (detail_at, entry_at, stmt_at) = (self.detail_at, self.entry_at, self.stmt_at);
+        if let Some(d) = self.detail.as_mut().filter(|_| depth > detail_at + 1) {
+            let rel = &self.path[detail_at + 1..];
             match rel {
                 [Tag::Amt] => {
                     d.amount = value.into();
@@ -465,9 +465,8 @@ impl<R: BufRead> CamtReader<R> {
                 }
                 _ => {}
             }
-        } else if self.entry.is_some() && depth > self.entry_at + 1 {
-            let rel = &self.path[self.entry_at + 1..];
-            let n = self.entry.as_mut().expect("open entry");
+        } else if let Some(n) = self.entry.as_mut().filter(|_| depth > entry_at + 1) {
+            let rel = &self.path[entry_at + 1..];
             match rel {
                 [Tag::Amt] => {
                     n.amount = value.into();
@@ -501,10 +500,9 @@ impl<R: BufRead> CamtReader<R> {
                 }
                 _ => {}
             }
-        } else if self.stmt.is_some() && depth > self.stmt_at + 1 {
+        } else if let Some(s) = self.stmt.as_mut().filter(|_| depth > stmt_at + 1) {
             let line = self.line;
-            let rel = &self.path[self.stmt_at + 1..];
-            let s = self.stmt.as_mut().expect("open statement");
+            let rel = &self.path[stmt_at + 1..];
             match rel {
                 [Tag::Id] => s.id = value.into(),
                 [Tag::CreDtTm] => s.created = value.into(),
