@@ -24,6 +24,7 @@ path = "ledger.sqlite"
 requests_per_second = 1000000
 concurrency = 16
 settle_secs = 1
+min_file_age_secs = 0
 [payments]
 payment_methods = { 3 = "Card", 4 = "Check", 5 = "ACH" }
 payment_types = { 1 = "Regular", 2 = "Payoff" }

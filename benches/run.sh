@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Whole-process benchmarks of payimport (issue #6). Prints one line per measurement; the medians
 # go into BENCHMARKS.md. Usage: bash benches/run.sh [RUNS]   (default 5 runs per measurement);
-# ONLY=camt bash benches/run.sh [RUNS] runs section 7 (camt.053 against BAI2) alone.
+# ONLY=camt bash benches/run.sh [RUNS] runs section 8 (camt.053 against BAI2) alone.
 # Needs: /usr/bin/time (GNU time), curl; optional: wrk (apt-get install wrk) for the HTTP baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
-cargo build --release --quiet --bin payimport --example gen
+cargo build --release --quiet --features test-hooks --bin payimport --example gen
 BIN=$PWD/target/release/payimport
 GEN=$PWD/target/release/examples/gen
 W=$(mktemp -d /tmp/payimport-bench.XXXXXX)
@@ -27,6 +27,7 @@ path = "ledger.sqlite"
 requests_per_second = $1
 concurrency = $2
 max_attempts = 5
+min_file_age_secs = 0
 settle_secs = 1
 [payments]
 payment_methods = { 3 = "Card", 4 = "Check", 5 = "ACH" }
@@ -61,7 +62,7 @@ median() { # median LABEL -> "wall_s rss_mb"
 
 export LOANPRO_TOKEN=sandbox-token
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)"
-if [ "${ONLY:-}" != camt ]; then  # ONLY=camt bash benches/run.sh: section 7 alone
+if [ "${ONLY:-}" != camt ]; then  # ONLY=camt bash benches/run.sh: section 8 alone
 "$GEN" --format csv --rows 1000000 --out "$W/1m.csv"
 "$GEN" --format csv --rows 100000 --out "$W/100k.csv"
 "$GEN" --format csv --rows 20000 --seed 2 --out "$W/20k.csv"
@@ -126,9 +127,35 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 stats=$(curl -s "http://127.0.0.1:$PORT/__sandbox/stats")
 echo "rate fidelity: 1500 rows in $(echo "$end - $start" | bc) s -> $(echo "scale=2; 1500 / ($end - $start)" | bc) req/s; sandbox: $stats"
+
+# 7. memory under hostile sizes (issue 20, SPEC §14: each under 150 MB): an import of 1,000,000
+#    NACHA returns (none has a payment in the ledger, so every one goes through matching and
+#    ends `unmatched`), and an import of a lockbox of 100,000 batches of one item each.
+"$GEN" --format nacha --rows 1000000 --per-batch 999 --out "$W/1m-returns.ach"
+"$GEN" --format lockbox --rows 100000 --per-batch 1 --out "$W/100k-batches.lbx"
+settings 1000000 16
+cat >> "$W/payimport.toml" <<EOT
+[sources.ach_returns]
+format = "nacha"
+loan = "id"
+[sources.lockbox]
+format = "lockbox"
+loan = "display_id"
+EOT
+mem_case() { # mem_case LABEL SOURCE FILE: three fresh imports, the median
+  for _ in $(seq 3); do
+    rm -f "$W"/ledger.sqlite*
+    measure "$1" "$BIN" --settings "$W/payimport.toml" -q import --source "$2" "$W/$3"
+  done
+}
+mem_case nacha1m ach_returns 1m-returns.ach
+echo "import of 1,000,000 NACHA returns (matching included): $(median nacha1m)"
+sandbox
+mem_case lockbox100k lockbox 100k-batches.lbx
+echo "import of a lockbox of 100,000 batches: $(median lockbox100k)"
 fi
 
-# 7. camt.053 against BAI2 of the same size (issue 23): 1,000,000 entries / 16 records each,
+# 8. camt.053 against BAI2 of the same size (issue 23): 1,000,000 entries / 16 records each,
 #    dry run (RUNS times) and one import against the sandbox, wall time and peak RSS
 settings 1000000 16
 cat >> "$W/payimport.toml" <<'EOT'

@@ -1,8 +1,10 @@
 //! Generates realistic bank payment files of any size, for benchmarks and manual tests.
 //!
-//! `cargo run --release --example gen -- --format csv|lockbox|bai2|camt --rows N [--loans 1000]
-//! [--seed 1] [--out PATH]` writes to PATH (default stdout). Every file is valid, control totals
-//! included, and rows are distinct payments (distinct references).
+//! `cargo run --release --example gen -- --format csv|lockbox|bai2|nacha|camt --rows N
+//! [--loans 1000] [--per-batch 100] [--seed 1] [--out PATH]` writes to PATH (default stdout).
+//! Every file is valid, control totals included, and rows are distinct payments (distinct
+//! references); a `nacha` file holds N returns (R01), `--per-batch` of them to a batch, and a
+//! lockbox file `--per-batch` items to a batch (1 for a file of N batches).
 
 use std::io::{BufWriter, Write};
 
@@ -11,6 +13,7 @@ struct Args {
     rows: u64,
     loans: u64,
     seed: u64,
+    per_batch: u64,
     out: Option<String>,
 }
 
@@ -20,6 +23,7 @@ fn parse_args() -> Result<Args, String> {
         rows: 1000,
         loans: 1000,
         seed: 1,
+        per_batch: 100,
         out: None,
     };
     let mut it = std::env::args().skip(1);
@@ -31,6 +35,13 @@ fn parse_args() -> Result<Args, String> {
             "--loans" => a.loans = value()?.parse().map_err(|e| format!("--loans: {e}"))?,
             "--seed" => a.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--out" => a.out = Some(value()?),
+            "--per-batch" => {
+                a.per_batch = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=999).contains(n))
+                    .ok_or("--per-batch: give 1 to 999")?
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -102,7 +113,7 @@ fn lockbox(out: &mut impl Write, a: &Args, rng: &mut Rng) -> std::io::Result<()>
     };
     line(out, "101021000021009876543212611200615".into())?;
     line(out, "202100002100987654321LBX   0001261120080".into())?;
-    let per_batch = 100u64;
+    let per_batch = a.per_batch;
     let per_lockbox = 50 * per_batch;
     let mut done = 0u64;
     let mut lockbox = 1_000_000u64;
@@ -249,6 +260,94 @@ fn camt(out: &mut impl Write, a: &Args, rng: &mut Rng) -> std::io::Result<()> {
     writeln!(out, "  </BkToCstmrStmt>\n</Document>")
 }
 
+/// A NACHA return file: `a.rows` returns (R01, each with its `99` addenda), `a.per_batch` to a
+/// batch, control totals right.
+fn nacha(out: &mut impl Write, a: &Args, rng: &mut Rng) -> std::io::Result<()> {
+    let mut records = 0u64;
+    let line = |out: &mut dyn Write, records: &mut u64, text: String| -> std::io::Result<()> {
+        *records += 1;
+        writeln!(out, "{text:<94}")
+    };
+    line(
+        out,
+        &mut records,
+        "101 091000019 0910000192611240000A094101FIRST BANK             PAYIMPORT SERVICER     "
+            .into(),
+    )?;
+    let (mut file_items, mut file_hash, mut file_debits, mut batches) = (0u64, 0u64, 0u64, 0u64);
+    let mut done = 0u64;
+    while done < a.rows {
+        batches += 1;
+        line(
+            out,
+            &mut records,
+            format!(
+                "5225PAYIMPORT                           1234567890PPDRETURNS         261124   1091000010{batches:06}"
+            ),
+        )?;
+        let (mut items, mut hash, mut debits) = (0u64, 0u64, 0u64);
+        let mut n = 0;
+        while done < a.rows && n < a.per_batch {
+            n += 1;
+            done += 1;
+            let p = payment(rng, a.loans);
+            let routing = 9_100_001 + n;
+            hash += routing;
+            items += 2;
+            debits += p.cents;
+            let trace = format!("091000{done:09}");
+            line(
+                out,
+                &mut records,
+                format!(
+                    "626{routing:08}1{:<17}{:010}{:<15}{:<22}  1{trace}",
+                    format!("ACCT{done}"),
+                    p.cents,
+                    p.loan,
+                    "BORROWER"
+                ),
+            )?;
+            line(
+                out,
+                &mut records,
+                format!(
+                    "799R01091000{:09}      09100001{:44}{trace}",
+                    done + 500_000_000,
+                    ""
+                ),
+            )?;
+        }
+        line(
+            out,
+            &mut records,
+            format!(
+                "8225{items:06}{:010}{debits:012}{:012}1234567890{:25}091000010{batches:06}",
+                hash % 10_000_000_000,
+                0,
+                ""
+            ),
+        )?;
+        file_items += items;
+        file_hash += hash;
+        file_debits += debits;
+    }
+    let blocks = (records + 1).div_ceil(10);
+    line(
+        out,
+        &mut records,
+        format!(
+            "9{batches:06}{blocks:06}{file_items:08}{:010}{file_debits:012}{:012}{:39}",
+            file_hash % 10_000_000_000,
+            0,
+            ""
+        ),
+    )?;
+    while !records.is_multiple_of(10) {
+        line(out, &mut records, "9".repeat(94))?;
+    }
+    Ok(())
+}
+
 fn main() {
     let a = match parse_args() {
         Ok(a) => a,
@@ -267,9 +366,10 @@ fn main() {
         "csv" => csv(&mut out, &a, &mut rng),
         "lockbox" => lockbox(&mut out, &a, &mut rng),
         "bai2" => bai2(&mut out, &a, &mut rng),
+        "nacha" => nacha(&mut out, &a, &mut rng),
         "camt" => camt(&mut out, &a, &mut rng),
         f => {
-            eprintln!("gen: unknown format {f}; csv, lockbox, bai2 or camt");
+            eprintln!("gen: unknown format {f}; csv, lockbox, bai2, nacha or camt");
             std::process::exit(2);
         }
     };

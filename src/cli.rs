@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::cmd;
 use crate::settings::Settings;
@@ -49,6 +49,13 @@ pub enum Command {
     Import(cmd::import::ImportArgs),
     /// Re-send rows that are failed, unsent or unknown (all runs, one run, or the named keys)
     Retry(cmd::retry::RetryArgs),
+    /// Send a corrected copy of a rejected or failed payment (loan, type, extra), or name an
+    /// unmatched return's original
+    Amend(cmd::amend::AmendArgs),
+    /// Close rows settled elsewhere (entered or reversed by hand in LoanPro): `dismissed`
+    Dismiss(cmd::dismiss::DismissArgs),
+    /// Send payments held as possible duplicates, once a person decided they are payments
+    Release(cmd::release::ReleaseArgs),
     /// List runs: id, start, end, source, files, counts per status
     Runs,
     /// Reconciliation export: one line per row
@@ -74,7 +81,22 @@ pub fn ignore_broken_pipe(result: anyhow::Result<()>) -> anyhow::Result<()> {
     }
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
+/// An error's message followed by its causes, each once: an error that already prints its
+/// cause (`cannot read X: No such file`) is not followed by the same text a second time.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+/// Whether an error is, somewhere in its chain, a write to a reader that went away.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
         let io = cause
             .downcast_ref::<std::io::Error>()
@@ -92,7 +114,38 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The options declared once, at the top, though accepted after any command too (`payimport
+/// report --ledger L`): each command's `--help` leaves them out, the top-level help has them.
+const SHOWN_ONCE: [&str; 2] = ["ledger", "metrics_file"];
+
+/// The command line as help, completions, the man page and parsing all see it.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    // Global options reach the commands when clap builds the tree; hide them there after.
+    cmd.build();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        // `mut_args` changes them in place (`mut_arg` would move them, out of the built order).
+        cmd = cmd.mut_subcommand(name, |sub| {
+            sub.mut_args(|a| {
+                let shown_once = SHOWN_ONCE.contains(&a.get_id().as_str());
+                a.hide(shown_once)
+            })
+        });
+    }
+    cmd
+}
+
 impl Cli {
+    /// Parses the process's arguments (exits with clap's message and status 2 on a bad one).
+    pub fn parse_args() -> Cli {
+        let matches = command().get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
     /// The settings file: `--settings`, else `$PAYIMPORT_SETTINGS`, else `./payimport.toml`.
     pub fn settings_path(&self) -> PathBuf {
         self.settings
@@ -105,6 +158,15 @@ impl Cli {
         Ok(Settings::load(&self.settings_path())?)
     }
 
+    /// The ledger of a command that only reads it (`runs`, `report`): `--ledger` needs no
+    /// settings file, so the summary's `payimport --ledger L report --run N` works anywhere.
+    pub fn ledger_to_read(&self) -> anyhow::Result<PathBuf> {
+        match &self.ledger {
+            Some(path) => Ok(path.clone()),
+            None => Ok(self.load_settings()?.ledger_path),
+        }
+    }
+
     /// The ledger: `--ledger`, else the settings' `[ledger] path`.
     pub fn ledger_path(&self, settings: &Settings) -> PathBuf {
         self.ledger
@@ -113,11 +175,21 @@ impl Cli {
     }
 }
 
+/// Colour only for a person at a terminal: never in a file, a pipe or cron's mail, and never
+/// when `NO_COLOR` is set to anything but the empty string (no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    std::io::stderr().is_terminal() && !no_color
+}
+
 /// Sets up logging on stderr. The token never reaches a log line: it is only ever in a
 /// sensitive header and in [`settings::Token`], whose `Debug` is redacted.
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
-    let level = match (cli.verbose as i8) - (cli.quiet as i8) {
+    // The demo tells its own story on stdout: its log lines only with -v.
+    let demo = i8::from(matches!(cli.command, Command::Demo));
+    let level = match (cli.verbose as i8) - (cli.quiet as i8) - demo {
         i8::MIN..=-2 => "error",
         -1 => "warn",
         0 => "info",
@@ -129,7 +201,8 @@ pub fn init_logging(cli: &Cli) {
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,payimport={level}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::output::log_writer)
+        .with_ansi(colour_on_stderr())
         .with_target(false);
     let _ = match cli.log_format {
         LogFormat::Json => builder.json().try_init(),

@@ -1,7 +1,9 @@
-//! Sending: workers take claimed rows, PUT them through the shared client, retry what is safe to
-//! retry, and hand results to one ledger writer that commits them in groups. Returns go the
-//! same way in a phase of their own (SPEC §8): each claimed return finds its payment's system
-//! id by reading the loan's payments, then POSTs `VoidPayment` through the same client.
+//! Sending: workers take claimed rows, send them through the shared client, retry what is safe
+//! to retry, and hand results to one ledger writer that commits them in groups. Payments and
+//! returns go the same way (one claim, one retry loop), returns in a phase of their own
+//! (docs/returns.md): a claimed return first finds its payment's system id by reading the loan's
+//! payments, then POSTs `VoidPayment`. A stop ends every wait at once; only requests in flight
+//! are awaited (docs/loanpro.md).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,10 +16,10 @@ use tokio::task::JoinSet;
 
 use crate::crashpoint;
 use crate::interrupt::Interrupt;
-use crate::ledger::{Claimed, Ledger, LedgerError, Outcome, Reversal, RunId, Status};
-use crate::loanpro::{Answer, Client, ReadError};
+use crate::ledger::{Claim, Claimed, Kind, Ledger, LedgerError, Outcome, Reversal, RunId, Status};
+use crate::loanpro::{Answer, Client, ReadError, Request};
 use crate::payment::{Key, PaymentBody, VoidBody, key_marker};
-use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
+use crate::readback::{ReadBackConfig, ReadBackReport, read_back};
 use crate::returns::nacha_return_code;
 
 /// How hard to press.
@@ -44,14 +46,6 @@ impl DispatchConfig {
             backoff_cap: Duration::from_secs(30),
         }
     }
-}
-
-/// What a dispatch sends: payments, or (once every payment of the run has settled and the
-/// returns are matched) reversals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Payments,
-    Returns,
 }
 
 /// Why a run stopped sending before it was done.
@@ -99,7 +93,7 @@ impl StopFlag {
     }
 }
 
-/// Sends every pending row of `run`. Returns `Err(Stopped)` inside `Ok` when LoanPro refused
+/// Sends every pending row of `kind` of `run`. Returns `Err(Stopped)` inside `Ok` when LoanPro refused
 /// the credentials or a signal interrupted the run; rows not sent by then stay `pending` for the
 /// caller to close. A ledger error stops everything at once: requests in flight are abandoned
 /// (their rows are durably `sending`, read back by the next run) rather than awaited for
@@ -111,7 +105,7 @@ pub async fn dispatch(
     config: DispatchConfig,
     progress: ProgressBar,
     interrupt: Interrupt,
-    phase: Phase,
+    kind: Kind,
 ) -> Result<Result<(), Stopped>, LedgerError> {
     let stop = Arc::new(StopFlag::default());
     let (row_tx, row_rx) = mpsc::channel::<Claimed>(config.batch);
@@ -156,10 +150,7 @@ pub async fn dispatch(
                 let l = ledger.clone();
                 let rows = tokio::task::spawn_blocking(move || {
                     let mut l = l.lock().expect("ledger");
-                    let rows = match phase {
-                        Phase::Payments => l.claim(run, batch),
-                        Phase::Returns => l.claim_returns(run, batch),
-                    }?;
+                    let rows = l.claim(run, batch, kind)?;
                     if crashpoint::ledger_fails_now() {
                         l.refuse_writes()?;
                     }
@@ -271,7 +262,7 @@ pub struct SendReport {
     pub stopped: Option<String>,
     /// The signal that interrupted the run, if one did.
     pub interrupted: Option<&'static str>,
-    pub reconciled: ReconcileReport,
+    pub reconciled: ReadBackReport,
 }
 
 /// What one run sends with, in both of its phases (payments, then reversals).
@@ -281,7 +272,7 @@ pub struct Sending<'a> {
     pub run: RunId,
     pub client: &'a Arc<Client>,
     pub config: &'a DispatchConfig,
-    pub reconcile: &'a ReconcileConfig,
+    pub read_back: &'a ReadBackConfig,
     pub progress: &'a ProgressBar,
     pub interrupt: &'a Interrupt,
 }
@@ -289,13 +280,13 @@ pub struct Sending<'a> {
 /// Sends everything queued for `run`; then reads back the rows whose outcome is unknown, sends
 /// again those LoanPro does not have, and repeats until no row is left to send. Rows still
 /// queued when the run stops are closed as `unsent`.
-pub async fn send_all(sending: &Sending<'_>, phase: Phase) -> Result<SendReport, LedgerError> {
+pub async fn send_all(sending: &Sending<'_>, kind: Kind) -> Result<SendReport, LedgerError> {
     let Sending {
         ledger,
         run,
         client,
         config,
-        reconcile: reconcile_config,
+        read_back: read_back_config,
         progress,
         interrupt,
     } = *sending;
@@ -308,7 +299,7 @@ pub async fn send_all(sending: &Sending<'_>, phase: Phase) -> Result<SendReport,
             config.clone(),
             progress.clone(),
             interrupt.clone(),
-            phase,
+            kind,
         )
         .await?
         {
@@ -321,14 +312,14 @@ pub async fn send_all(sending: &Sending<'_>, phase: Phase) -> Result<SendReport,
         let mut uncertain = ledger.lock().expect("ledger").uncertain(Some(run))?;
         // Each phase reads back its own rows: a payment whose read-back failed is not read
         // again in the returns phase (one read-back round per uncertain answer).
-        uncertain.retain(|u| u.original.is_some() == (phase == Phase::Returns));
+        uncertain.retain(|u| u.original.is_some() == (kind == Kind::Return));
         if uncertain.is_empty() {
             break;
         }
         // Read-backs only read, so a signal may cut them short: the rows stay `unknown` for
         // the next run. Results already being recorded are recorded (that runs on its own).
         let round = tokio::select! {
-            round = reconcile(ledger, client, uncertain, run, reconcile_config) => round?,
+            round = read_back(ledger, client, uncertain, run, read_back_config) => round?,
             signal = interrupt.wait() => {
                 report.interrupted = Some(signal);
                 break;
@@ -362,71 +353,159 @@ pub async fn send_all(sending: &Sending<'_>, phase: Phase) -> Result<SendReport,
     Ok(report)
 }
 
-/// The outcome of a row claimed but never sent because the run stopped.
-fn not_sent(row: &Claimed, stop: &StopFlag) -> Outcome {
-    Outcome {
-        id: row.id,
-        status: Status::Unsent,
-        attempts: 0,
-        http_status: None,
-        message: Some(format!(
-            "not sent: the run stopped ({})",
-            stop.reason().unwrap_or_default()
-        )),
-        loanpro_payment_id: None,
-        sent_at: None,
-        reverses: None,
+/// Where sending one row ended, before it is an [`Outcome`].
+struct Sent {
+    status: Status,
+    attempts: u32,
+    http_status: Option<u16>,
+    message: String,
+    payment_id: Option<u64>,
+    sent_at: Option<String>,
+    /// Ended by the run's stop, before any answer (nothing of this attempt left).
+    stopped: bool,
+    /// The credentials were refused or `base_url` redirected: no request may leave after this
+    /// one (the message says why).
+    stop_run: bool,
+}
+
+impl Sent {
+    /// Not sent (again): the run stopped first.
+    fn stopped(attempts: u32, sent_at: Option<String>, stop: &StopFlag) -> Sent {
+        Sent {
+            status: Status::Unsent,
+            attempts,
+            http_status: None,
+            message: format!(
+                "not sent: the run stopped ({})",
+                stop.reason().unwrap_or_default()
+            ),
+            payment_id: None,
+            sent_at,
+            stopped: true,
+            stop_run: false,
+        }
+    }
+
+    /// An outcome reached without a request to LoanPro's write API.
+    fn without_request(status: Status, message: String, payment_id: Option<u64>) -> Sent {
+        Sent {
+            status,
+            attempts: 1,
+            http_status: None,
+            message,
+            payment_id,
+            sent_at: None,
+            stopped: false,
+            stop_run: false,
+        }
     }
 }
 
-/// Sends one row until it has an outcome.
+/// The outcome of a row claimed but never sent because the run stopped.
+fn not_sent(row: &Claimed, stop: &StopFlag) -> Outcome {
+    outcome(row, Sent::stopped(0, None, stop), stop)
+}
+
+/// The one place a row's outcome is made, and where a refusal stops the run.
+fn outcome(row: &Claimed, sent: Sent, stop: &StopFlag) -> Outcome {
+    if sent.stop_run {
+        // Logged once, when the run has stopped (`Session::send`), not once per worker.
+        tracing::debug!("{}; stopping the run", sent.message);
+        stop.stop(Stopped {
+            reason: sent.message.clone(),
+            signal: None,
+        });
+    }
+    let reverses = match &row.request {
+        Claim::Reversal(r) if sent.status == Status::Posted => Some(r.original_row),
+        _ => None,
+    };
+    Outcome {
+        id: row.id,
+        status: sent.status,
+        attempts: sent.attempts,
+        http_status: sent.http_status,
+        message: Some(sent.message).filter(|m| !m.is_empty()),
+        loanpro_payment_id: sent.payment_id,
+        sent_at: sent.sent_at,
+        reverses,
+    }
+}
+
+/// Sends one claimed row until it has an outcome: a payment is PUT; a return first finds the
+/// payment it reverses (SPEC §8), then POSTs `VoidPayment`. Both go through one retry loop.
 async fn send_row(
     row: &Claimed,
     client: &Client,
     stop: &StopFlag,
     config: &DispatchConfig,
 ) -> Outcome {
-    if let Some(reversal) = &row.reversal {
-        return send_reversal(row, reversal, client, stop, config).await;
-    }
-    let body = PaymentBody::new(
-        row.amount,
-        &row.date,
-        &row.info,
-        row.payment_method_id,
-        row.payment_type_id,
-        &row.extra,
-    );
+    let sent = match &row.request {
+        Claim::Payment(p) => {
+            let body = PaymentBody::new(
+                p.amount,
+                &p.date,
+                &p.info,
+                p.payment_method_id,
+                p.payment_type_id,
+                &p.extra,
+            );
+            send_until_done(
+                Request::payment(row.loan_id, &body),
+                row,
+                client,
+                stop,
+                config,
+            )
+            .await
+        }
+        Claim::Reversal(reversal) => match find_original(row, reversal, client, stop, config).await
+        {
+            Ok(payment_id) => {
+                let body = VoidBody {
+                    reverse_reason: &reversal.reverse_reason,
+                    comments: &reversal.comments,
+                    nacha_return_code: nacha_return_code(&reversal.return_code),
+                    log_only: true,
+                };
+                let request = Request::reversal(row.loan_id, payment_id, &body);
+                let mut sent = send_until_done(request, row, client, stop, config).await;
+                if !sent.stopped {
+                    // The payment an answer is about.
+                    sent.payment_id = Some(payment_id);
+                }
+                sent
+            }
+            Err(sent) => sent,
+        },
+    };
+    outcome(row, sent, stop)
+}
+
+/// Sends `request` until LoanPro's answer gives the row an outcome: again after answers that
+/// prove it was not logged (429, a refused connection), up to `max_attempts`. A stop ends
+/// every wait (Retry-After, backoff, the rate limiter) at once; a request already sent is
+/// awaited.
+async fn send_until_done(
+    request: Request,
+    row: &Claimed,
+    client: &Client,
+    stop: &StopFlag,
+    config: &DispatchConfig,
+) -> Sent {
     let mut attempts = 0u32;
     let mut sent_at = None;
-    let outcome =
-        |status, attempts, http_status, message: String, payment_id, sent_at: &Option<String>| {
-            Outcome {
-                id: row.id,
-                status,
-                attempts,
-                http_status,
-                message: Some(message).filter(|m| !m.is_empty()),
-                loanpro_payment_id: payment_id,
-                sent_at: sent_at.clone(),
-                reverses: None,
-            }
-        };
     loop {
         if stop.is_set() {
-            let reason = stop.reason().unwrap_or_default();
-            return outcome(
-                Status::Unsent,
-                attempts,
-                None,
-                format!("not sent: the run stopped ({reason})"),
-                None,
-                &sent_at,
-            );
+            return Sent::stopped(attempts, sent_at, stop);
         }
+        let Some(answer) = client.send(&request, stop.wait()).await else {
+            return Sent::stopped(attempts, sent_at, stop);
+        };
         attempts += 1;
+        // Taken once the answer is in: never earlier than the request left, so the settle
+        // wait before a read-back counts from no earlier than LoanPro may have logged it.
         sent_at = Some(crate::ledger::now());
-        let answer = client.put_payment(row.loan_id, &body).await;
         match verdict(answer, attempts, config.max_attempts) {
             Verdict::Done {
                 status,
@@ -435,14 +514,16 @@ async fn send_row(
                 payment_id,
                 stop_run,
             } => {
-                if stop_run {
-                    tracing::error!("{message}; stopping the run");
-                    stop.stop(Stopped {
-                        reason: message.clone(),
-                        signal: None,
-                    });
-                }
-                return outcome(status, attempts, http_status, message, payment_id, &sent_at);
+                return Sent {
+                    status,
+                    attempts,
+                    http_status,
+                    message,
+                    payment_id,
+                    sent_at,
+                    stopped: false,
+                    stop_run,
+                };
             }
             Verdict::Again {
                 retry_after,
@@ -462,167 +543,81 @@ async fn send_row(
     }
 }
 
-/// Sends one return's reversal until it has an outcome (SPEC §8): the loan's payments are read
-/// (every page) to find the original by its key; one already reversed is recorded, not sent;
-/// otherwise `VoidPayment` is POSTed and its answer given the meaning a PUT's answer has.
-async fn send_reversal(
+/// The LoanPro id of the payment a return reverses, read from the loan's payments (every page)
+/// by the original row's key; or the return's outcome when there is nothing to send: not
+/// found, already reversed by someone (recorded, not reversed again), or not readable.
+async fn find_original(
     row: &Claimed,
     reversal: &Reversal,
     client: &Client,
     stop: &StopFlag,
     config: &DispatchConfig,
-) -> Outcome {
-    let mut attempts = 0u32;
-    let mut sent_at = None;
-    let outcome = |status: Status,
-                   attempts,
-                   http_status,
-                   message: String,
-                   payment_id,
-                   sent_at: &Option<String>| Outcome {
-        id: row.id,
-        status,
-        attempts,
-        http_status,
-        message: Some(message).filter(|m| !m.is_empty()),
-        loanpro_payment_id: payment_id,
-        sent_at: sent_at.clone(),
-        reverses: (status == Status::Posted).then_some(reversal.original_row),
+) -> Result<u64, Sent> {
+    // Only reads: a stop may cut it short.
+    let read = tokio::select! {
+        biased;
+        () = stop.wait() => return Err(Sent::stopped(0, None, stop)),
+        read = client.loan_payments(row.loan_id, config.max_attempts) => read,
+    };
+    let payments = match read {
+        Ok(p) => p,
+        Err(e) => {
+            let (message, stop_run) = match e {
+                ReadError::AuthRefused(m) => {
+                    (format!("LoanPro refused the credentials ({m})"), true)
+                }
+                ReadError::Redirected(m) => (m, true),
+                ReadError::Failed(m) => (
+                    format!(
+                        "could not read loan {}'s payments to find the one to reverse: {m}; nothing was sent",
+                        row.loan_id
+                    ),
+                    false,
+                ),
+            };
+            return Err(Sent {
+                stop_run,
+                ..Sent::without_request(Status::Unsent, message, None)
+            });
+        }
     };
     let marker = Key::parse(&reversal.original_key)
         .map(key_marker)
         .unwrap_or_default();
-    loop {
-        if stop.is_set() {
-            let reason = stop.reason().unwrap_or_default();
-            return outcome(
-                Status::Unsent,
-                attempts,
-                None,
-                format!("not sent: the run stopped ({reason})"),
-                None,
-                &sent_at,
-            );
-        }
-        attempts += 1;
-        let payments = match client.loan_payments(row.loan_id, config.max_attempts).await {
-            Ok(p) => p,
-            Err(e) => {
-                let (message, stop_run) = match e {
-                    ReadError::AuthRefused(m) => {
-                        (format!("LoanPro refused the credentials ({m})"), true)
-                    }
-                    ReadError::Redirected(m) => (m, true),
-                    ReadError::Failed(m) => (
-                        format!(
-                            "could not read loan {}'s payments to find the one to reverse: {m}; nothing was sent",
-                            row.loan_id
-                        ),
-                        false,
-                    ),
-                };
-                if stop_run {
-                    tracing::error!("{message}; stopping the run");
-                    stop.stop(Stopped {
-                        reason: message.clone(),
-                        signal: None,
-                    });
-                }
-                return outcome(Status::Unsent, attempts, None, message, None, &sent_at);
-            }
-        };
-        let found = payments
-            .iter()
-            .find(|p| !marker.is_empty() && p.info.contains(&marker));
-        let payment = match found {
-            None => {
-                return outcome(
-                    Status::Failed,
-                    attempts,
-                    None,
-                    format!(
-                        "the payment with key {} is not among loan {}'s payments in LoanPro; nothing was reversed",
-                        reversal.original_key, row.loan_id
-                    ),
-                    None,
-                    &sent_at,
-                );
-            }
-            Some(p) if !p.active => {
-                return outcome(
-                    Status::Posted,
-                    attempts,
-                    None,
-                    format!(
-                        "the payment (id {}) was already reversed in LoanPro{}; recorded, not reversed again",
-                        p.id.map_or("?".into(), |i| i.to_string()),
-                        p.reverse_reason
-                            .as_deref()
-                            .map(|r| format!(" ({r})"))
-                            .unwrap_or_default()
-                    ),
-                    p.id,
-                    &sent_at,
-                );
-            }
-            Some(p) => p,
-        };
-        let Some(payment_id) = payment.id else {
-            return outcome(
+    let found = payments
+        .iter()
+        .find(|p| !marker.is_empty() && p.info.contains(&marker));
+    match found {
+        None => Err(Sent::without_request(
+            Status::Failed,
+            format!(
+                "the payment with key {} is not among loan {}'s payments in LoanPro; nothing was reversed",
+                reversal.original_key, row.loan_id
+            ),
+            None,
+        )),
+        Some(p) if !p.active => Err(Sent::without_request(
+            Status::Posted,
+            format!(
+                "the payment (id {}) was already reversed in LoanPro{}; recorded, not reversed again",
+                p.id.map_or("?".into(), |i| i.to_string()),
+                p.reverse_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+            p.id,
+        )),
+        Some(p) => p.id.ok_or_else(|| {
+            Sent::without_request(
                 Status::Failed,
-                attempts,
-                None,
                 format!(
                     "LoanPro lists the payment with key {} without an id; nothing was reversed",
                     reversal.original_key
                 ),
                 None,
-                &sent_at,
-            );
-        };
-        let body = VoidBody {
-            reverse_reason: &reversal.reverse_reason,
-            comments: &reversal.comments,
-            nacha_return_code: nacha_return_code(&reversal.return_code),
-            log_only: true,
-        };
-        sent_at = Some(crate::ledger::now());
-        let answer = client.void_payment(row.loan_id, payment_id, &body).await;
-        match verdict(answer, attempts, config.max_attempts) {
-            Verdict::Done {
-                status,
-                http_status,
-                message,
-                stop_run,
-                ..
-            } => {
-                if stop_run {
-                    tracing::error!("{message}; stopping the run");
-                    stop.stop(Stopped {
-                        reason: message.clone(),
-                        signal: None,
-                    });
-                }
-                return outcome(
-                    status,
-                    attempts,
-                    http_status,
-                    message,
-                    Some(payment_id),
-                    &sent_at,
-                );
-            }
-            Verdict::Again {
-                retry_after,
-                message,
-            } => {
-                tracing::debug!(key = %row.key, attempts, "{message}; trying again");
-                if let Some(wait) = retry_after {
-                    client.pause_all(wait);
-                }
-                tokio::time::sleep(backoff(attempts, config)).await;
-            }
-        }
+            )
+        }),
     }
 }
 
@@ -646,7 +641,7 @@ enum Verdict {
     },
 }
 
-/// The state a classified LoanPro answer puts a row in (SPEC §5), after `attempts` of at most
+/// The state a classified LoanPro answer puts a row in (docs/states.md), after `attempts` of at most
 /// `max_attempts`. Every `Answer` is matched by name, so a new kind of answer must be given a
 /// meaning here before anything compiles.
 fn verdict(answer: Answer, attempts: u32, max_attempts: u32) -> Verdict {
@@ -672,7 +667,10 @@ fn verdict(answer: Answer, attempts: u32, max_attempts: u32) -> Verdict {
         } => Verdict::Done {
             status: Status::Unsent,
             http_status: Some(http_status),
-            message: format!("LoanPro refused the credentials (HTTP {http_status}: {message})"),
+            message: format!(
+                "{} (HTTP {http_status}: {message})",
+                crate::loanpro::CREDENTIALS_REFUSED
+            ),
             payment_id: None,
             stop_run: true,
         },

@@ -1,6 +1,6 @@
-//! How a command ends (SPEC §1): the exit status `cmd/` chooses and `metrics` records.
+//! How a command ends (docs/commands.md): the exit status `cmd/` chooses and `metrics` records.
 
-/// How a command ended (SPEC §1).
+/// How a command ended (docs/commands.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// Every row is `posted` or `already_posted`.

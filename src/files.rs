@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::ledger::{NewReturn, NewRow};
+use crate::read::line_ends::LineEnds;
 use crate::read::{FileError, PaymentReader, RawRow};
-use crate::settings::{Payments, Source};
+use crate::settings::{Payments, Source, SourceFormat};
 use crate::validate::Validator;
 
 /// The largest file accepted: about 60 million CSV rows, far beyond any bank's nightly file.
@@ -69,8 +70,23 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
             ),
         ));
     }
-    let input = BufReader::with_capacity(1 << 16, file);
-    source.format.open(name, input)
+    // Every reader sees LF alone, whatever the bank's line ends (SPEC §14).
+    let input = LineEnds::new(BufReader::with_capacity(1 << 16, file));
+    // A CSV header error may mean the wrong `--source` (SPEC §12): it names the source.
+    let csv = matches!(source.format, SourceFormat::Csv { .. });
+    source
+        .format
+        .open(name, input)
+        .map_err(|e| if csv { e.in_source(source) } else { e })
+}
+
+impl FileError {
+    /// The error of a file's header, naming the source it was read with: the header may be
+    /// right and the `--source` wrong.
+    fn in_source(mut self, source: &Source) -> Self {
+        self.message = format!("{} (read as source {:?})", self.message, source.name);
+        self
+    }
 }
 
 /// Validates a row into what the ledger stores.
@@ -94,11 +110,13 @@ pub fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
                 extra: payment.then_some(p.extra),
                 info: (payment || !p.info.is_empty()).then_some(p.info),
                 rejection: None,
+                repeat_of: p.repeat_of,
                 ret: p.ret.map(|r| NewReturn {
                     code: r.code,
                     original_reference: r.original_reference,
                     original_key: r.original_key,
                     reverse_reason: Some(r.reverse_reason),
+                    trace_reference: r.trace_reference,
                 }),
             }
         }
@@ -124,7 +142,9 @@ pub fn to_new_row(row: &RawRow, validator: &mut Validator) -> NewRow {
                     original_reference: r.original_reference.clone(),
                     original_key: None,
                     reverse_reason: None,
+                    trace_reference: r.trace_reference,
                 }),
+                repeat_of: None,
                 rejection: Some(format!(
                     "field `{}`{}: {}",
                     e.field,

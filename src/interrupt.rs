@@ -1,4 +1,4 @@
-//! Stopping a run gracefully on SIGTERM, SIGINT (Ctrl-C) and SIGHUP (SPEC §5).
+//! Stopping a run gracefully on SIGTERM, SIGINT (Ctrl-C) and SIGHUP (docs/states.md).
 //!
 //! Killed at once, a run would lose the answers of the requests in flight (their rows stay
 //! `sending` and must be read back), print no summary, and leave the run without an end. So

@@ -1,33 +1,42 @@
 //! payimport: imports bank payment files into LoanPro as log-only payments, exactly once.
+//! What it does, in full, is in `docs/` (settings, formats, states, exit status, the report);
+//! comments point there.
 //!
 //! Where each concern lives (the flow is read → validate → stage → dispatch → record → report):
 //!
 //! - `cli` — the clap types, logging; `exit` — [`Exit`], how a command ends. `cmd/` — one file
-//!   per command; only commands print for a person and choose an exit status.
+//!   per command; only commands choose an exit status and print for a person (and
+//!   `session`'s summary, which `import` and `retry` share).
 //! - `settings/` — the TOML file, validated strictly: `mod.rs` (the sections), `raw.rs` (the
 //!   TOML as written), `ranges.rs` (every number's bounds), `source.rs` (the bank formats: one
 //!   `FormatSpec` each in `FORMATS`, and `SourceFormat`, a source's options, which opens its
 //!   reader). `read/` — one reader per bank format with its own options type, streaming
 //!   `RawRow`s (bank readers hand over cents); `read/control.rs` — control totals, enforce or
 //!   warn. Readers import nothing above `money` and `payment`.
-//! - `validate` — a `RawRow` into a `payment::Payment` or a `RowError`; `payment` — the SPEC §4
-//!   body and the key; `money` — `Cents`, amount parsing (every reader's), the currencies'
+//! - `validate` — a `RawRow` into a `payment::Payment` or a `RowError`; `payment` — the body of
+//!   docs/loanpro.md and the key; `money` — `Cents`, amount parsing (every reader's), the currencies'
 //!   decimals, the one formatter; `template` — `{placeholder}` templates (info, return
 //!   comments); `files` — a file's fingerprint, reader and validated rows for the ledger.
 //! - `ledger/` — the SQLite ledger, split by concern: `file.rs` (header checks, lock),
 //!   `migrate.rs` (the numbered `migrations/`), `stage.rs` (runs, files, rows staged),
 //!   `queue.rs` (claim, record, retry, read-back results), `queries.rs` (totals, runs, report
-//!   rows); `status.rs` is the row state machine.
+//!   rows), `resolve.rs` (amend, dismiss and their audit trail, SPEC §13), `verify.rs` (a new
+//!   or lost ledger reads LoanPro first, SPEC §12); `status.rs` is the row state machine.
 //! - `session` — one run that talks to LoanPro; `interrupt` — SIGTERM, SIGINT and SIGHUP stop
-//!   it gracefully (a second signal at once); `dispatch` — the worker pool; `reconcile` —
-//!   reading uncertain rows back; `loanpro` — the API client, the rate limiter and how an
-//!   answer is classified.
+//!   it gracefully (a second signal at once); `dispatch` — the worker pool: one claim
+//!   and one retry loop for payments and reversals; `readback` — reading uncertain rows back;
+//!   `loanpro` — the API client, the rate limiter and how an answer is classified.
+//!   `crashpoint` — test hooks, compiled only with the `test-hooks` feature (`cargo test`).
+//! - `archive` — `import --archive DIR`: done and failed folders, moves that never overwrite.
 //! - `metrics` — the Prometheus textfile written after every `import` and `retry`.
-//! - `returns` — returns and reversals (SPEC §8): `[returns]`, the NACHA reason texts, the
+//! - `fsutil` — the one writer of every file payimport writes (report, metrics, ...): regular
+//!   files only, through an exclusive temporary file, with the promised mode (docs/loanpro.md).
+//! - `returns` — returns and reversals (docs/returns.md): `[returns]`, the NACHA reason texts, the
 //!   matching rule; the ledger matches (`ledger/returns.rs`), `dispatch` sends the reversals
 //!   in a phase after the payments, `read/nacha/` reads ACH return files.
 //! - `report` — the reconciliation export; `output` — progress bar and summary text;
-//!   `sandbox/` — the LoanPro stand-in every test runs against.
+//!   `sandbox/` — the LoanPro stand-in every test runs against; `testkit` — test support
+//!   shared by tests, benches and fuzz targets (settings with a source per format, `drain`).
 //!
 //! The files each change touches (the compiler or a test points to every one but the first):
 //!
@@ -45,12 +54,14 @@
 //! - **Add a command:** a variant in `cli::Command`, a file in `cmd/`, and its `mod` line and arm
 //!   in `cmd::run` (`cmd/mod.rs`).
 
+pub mod archive;
 pub mod cli;
 pub mod cmd;
 pub mod crashpoint;
 pub mod dispatch;
 pub mod exit;
 pub mod files;
+pub mod fsutil;
 pub mod interrupt;
 pub mod ledger;
 pub mod loanpro;
@@ -59,7 +70,7 @@ pub mod money;
 pub mod output;
 pub mod payment;
 pub mod read;
-pub mod reconcile;
+pub mod readback;
 pub mod report;
 pub mod returns;
 pub mod sandbox;

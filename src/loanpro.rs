@@ -1,7 +1,7 @@
 //! The LoanPro API client: requests, one shared rate limiter, and the classification of answers.
 //!
 //! Classifying an answer ([`classify`]) is kept apart from deciding what to do about it (the
-//! dispatcher), so the rules of SPEC §4 can be tested on their own.
+//! dispatcher), so the rules of docs/loanpro.md can be tested on their own.
 //!
 //! Only LoanPro's own answers are trusted: a 200 with `d` is a yes and a JSON error body in one
 //! of LoanPro's shapes is a no. Anything else between the two (a proxy's page, an empty body, a
@@ -25,12 +25,15 @@ use crate::settings::Token;
 /// misbehaving server fill the memory.
 pub const MAX_BODY: usize = 1 << 20;
 
-/// Requests per HTTP status this process made to LoanPro, for the metrics file. Process-wide,
-/// not per client: a run that fails before it has a session still reports what it asked.
-pub static REQUESTS: RequestCounts = RequestCounts::new();
+/// How every refusal of the credentials begins, wherever it is found (a PUT, a read-back).
+pub const CREDENTIALS_REFUSED: &str = "LoanPro refused the credentials";
 
-/// A counter per HTTP status (100..=599), and one for requests that got no answer at all
-/// (refused connection, timeout, reset): lock-free, as every worker counts.
+/// What a person does about refused credentials: `check` and a stopped run say the same.
+pub const CREDENTIALS_ADVICE: &str = "check the token's value and `loanpro.tenant_id` (the Autopal-Instance-Id), in LoanPro under Settings > Company > API";
+
+/// Requests per HTTP status a client made to LoanPro, for the metrics file: a counter per
+/// HTTP status (100..=599), and one for requests that got no answer at all (refused
+/// connection, timeout, reset); lock-free, as every worker counts.
 pub struct RequestCounts {
     /// Index `status - 100` for an answer; [`NO_ANSWER`] for none.
     counts: [AtomicU64; 501],
@@ -38,13 +41,15 @@ pub struct RequestCounts {
 
 const NO_ANSWER: usize = 500;
 
-impl RequestCounts {
-    const fn new() -> RequestCounts {
+impl Default for RequestCounts {
+    fn default() -> RequestCounts {
         RequestCounts {
             counts: [const { AtomicU64::new(0) }; 501],
         }
     }
+}
 
+impl RequestCounts {
     /// Counts one request: its status, or `None` when no answer came.
     pub fn count(&self, status: Option<u16>) {
         let i = match status {
@@ -290,12 +295,24 @@ pub struct ClientConfig {
 pub struct Client {
     http: reqwest::Client,
     odata: String,
+    /// What of the token an answer may echo, replaced before any message leaves the client.
+    redact: Redact,
     limiter: DefaultDirectRateLimiter,
     paused_until: Mutex<Option<Instant>>,
+    /// Every request's status, for the metrics file.
+    requests: Arc<RequestCounts>,
 }
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Arc<Client>, String> {
+        Client::counted(config, Arc::default())
+    }
+
+    /// A client that counts its requests in `requests`.
+    pub fn counted(
+        config: ClientConfig,
+        requests: Arc<RequestCounts>,
+    ) -> Result<Arc<Client>, String> {
         let mut headers = HeaderMap::new();
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", config.token.expose()))
             .map_err(|_| {
@@ -309,7 +326,7 @@ impl Client {
                 "loanpro.tenant_id contains characters not allowed in a header".to_string()
             })?,
         );
-        let http = reqwest::Client::builder()
+        let http = http_client_builder()
             .default_headers(headers)
             // A redirect would re-send the PUT, its body and the token to wherever it points.
             .redirect(reqwest::redirect::Policy::none())
@@ -326,8 +343,10 @@ impl Client {
         Ok(Arc::new(Client {
             http,
             odata: format!("{}/odata.svc", config.base_url.trim_end_matches('/')),
+            redact: Redact::new(config.token.expose()),
             limiter: RateLimiter::direct(quota),
             paused_until: Mutex::new(None),
+            requests,
         }))
     }
 
@@ -352,47 +371,61 @@ impl Client {
         self.limiter.until_ready().await;
     }
 
-    /// Logs one payment: `PUT Loans(id)`.
-    pub async fn put_payment(&self, loan_id: i64, body: &PaymentBody<'_>) -> Answer {
-        self.ready().await;
-        let url = format!("{}/Loans({loan_id})", self.odata);
-        let body = match serde_json::to_vec(body) {
-            Ok(b) => b,
-            Err(e) => {
-                return Answer::Refused {
-                    http_status: 0,
-                    message: format!("cannot encode the payment: {e}"),
-                };
-            }
+    /// Sends a request that writes to LoanPro and classifies the answer, after waiting for any
+    /// pause (a 429's Retry-After) and for the rate limiter. `None`: `stop` came during that
+    /// wait, so nothing left. Once the request leaves it is not cancelled: its answer is awaited
+    /// (at most `timeout_secs`) so that the row's outcome is known.
+    pub async fn send(&self, request: &Request, stop: impl Future<Output = ()>) -> Option<Answer> {
+        tokio::select! {
+            biased;
+            () = stop => return None,
+            () = self.ready() => {}
+        }
+        let (builder, void) = match request {
+            Request::Payment { loan_id, .. } => (
+                self.http.put(format!("{}/Loans({loan_id})", self.odata)),
+                false,
+            ),
+            Request::Reversal {
+                loan_id,
+                payment_id,
+                ..
+            } => (
+                self.http.post(format!(
+                    "{}/Loans({loan_id})/VoidPayment({payment_id})",
+                    self.odata
+                )),
+                true,
+            ),
         };
-        self.send(self.http.put(url), body, false).await
+        Some(self.send_json(builder, request.body().to_vec(), void).await)
     }
 
-    /// Reverses one payment (SPEC §8): `POST Loans(id)/VoidPayment(pid)`. Classified as a PUT
-    /// is, and a 200 whose `d` is `true` is a yes too.
-    pub async fn void_payment(&self, loan_id: i64, payment_id: u64, body: &VoidBody<'_>) -> Answer {
-        self.ready().await;
-        let url = format!("{}/Loans({loan_id})/VoidPayment({payment_id})", self.odata);
-        let body = match serde_json::to_vec(body) {
-            Ok(b) => b,
-            Err(e) => {
-                return Answer::Refused {
-                    http_status: 0,
-                    message: format!("cannot encode the reversal: {e}"),
-                };
-            }
-        };
-        self.send(self.http.post(url), body, true).await
+    /// Sends a JSON body and classifies the answer; no message it carries holds the token.
+    /// A reversal's answer is classified as a PUT's is, and a 200 whose `d` is `true` is a yes too.
+    async fn send_json(
+        &self,
+        request: reqwest::RequestBuilder,
+        body: Vec<u8>,
+        void: bool,
+    ) -> Answer {
+        let answer = self.send_unredacted(request, body, void).await;
+        self.redact.answer(answer)
     }
 
-    /// Sends a JSON body and classifies the answer.
-    async fn send(&self, request: reqwest::RequestBuilder, body: Vec<u8>, void: bool) -> Answer {
+    async fn send_unredacted(
+        &self,
+        request: reqwest::RequestBuilder,
+        body: Vec<u8>,
+        void: bool,
+    ) -> Answer {
         let sent = request
             .header(CONTENT_TYPE, "application/json")
             .body(body)
             .send()
             .await;
-        REQUESTS.count(sent.as_ref().ok().map(|r| r.status().as_u16()));
+        self.requests
+            .count(sent.as_ref().ok().map(|r| r.status().as_u16()));
         match sent {
             Ok(mut resp) => {
                 let status = resp.status().as_u16();
@@ -413,6 +446,8 @@ impl Client {
                         }
                     }
                     Ok(Some(body)) => {
+                        // Before a message is cut from it, so no part of the token survives.
+                        let body = self.redact.bytes(body);
                         classify(status, retry_after, location, Body::Complete(&body))
                     }
                     Ok(None) => classify(status, retry_after, location, Body::TooLarge),
@@ -427,12 +462,53 @@ impl Client {
     }
 }
 
+/// A request that writes to LoanPro, encoded once and sent as often as its answers allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Logs one payment: `PUT Loans(id)` (SPEC §4).
+    Payment { loan_id: i64, body: Vec<u8> },
+    /// Reverses one payment: `POST Loans(id)/VoidPayment(pid)` (SPEC §8).
+    Reversal {
+        loan_id: i64,
+        payment_id: u64,
+        body: Vec<u8>,
+    },
+}
+
+impl Request {
+    pub fn payment(loan_id: i64, body: &PaymentBody<'_>) -> Request {
+        Request::Payment {
+            loan_id,
+            body: encode(body),
+        }
+    }
+
+    pub fn reversal(loan_id: i64, payment_id: u64, body: &VoidBody<'_>) -> Request {
+        Request::Reversal {
+            loan_id,
+            payment_id,
+            body: encode(body),
+        }
+    }
+
+    fn body(&self) -> &[u8] {
+        match self {
+            Request::Payment { body, .. } | Request::Reversal { body, .. } => body,
+        }
+    }
+}
+
+/// Our own bodies are structs of strings, numbers and booleans: JSON always encodes them.
+fn encode(body: &impl serde::Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).expect("a request body of strings and numbers encodes as JSON")
+}
+
 /// A payment as LoanPro lists it: enough to find a key again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedPayment {
     pub id: Option<u64>,
     pub info: String,
-    /// `active` = 0 means the payment is reversed (SPEC §8); missing reads as active.
+    /// `active` = 0 means the payment is reversed (docs/returns.md); missing reads as active.
     pub active: bool,
     pub reverse_reason: Option<String>,
 }
@@ -453,22 +529,30 @@ pub enum ReadError {
 const PAGE: usize = 50;
 
 impl Client {
-    /// Every payment of a loan: `GET Loans(id)/Payments`, page after page until `total`.
+    /// Every payment of a loan: `GET Loans(id)/Payments`, page after page until `total` or an
+    /// empty page. A server that ignores `$skip` or whose pages never end is an error, not a
+    /// loop (SPEC §14): see [`PageGuard`].
     pub async fn loan_payments(
         &self,
         loan_id: i64,
         max_attempts: u32,
     ) -> Result<Vec<LoggedPayment>, ReadError> {
         let mut all = Vec::new();
+        let mut guard = PageGuard::default();
         loop {
             let url = format!(
                 "{}/Loans({loan_id})/Payments?$top={PAGE}&$skip={}&$orderby=id",
                 self.odata,
                 all.len()
             );
-            let d = self.get_d(&url, max_attempts).await?;
-            let page = results(&d, &url)?;
-            let got = page.len();
+            let mut d = self.get_d(&url, max_attempts).await?;
+            let total = d
+                .pointer("/summary/total")
+                .and_then(serde_json::Value::as_u64);
+            let page = results(&mut d, &url)?;
+            if page.is_empty() {
+                return Ok(all);
+            }
             all.extend(page.iter().map(|p| {
                 LoggedPayment {
                     id: p.get("id").and_then(serde_json::Value::as_u64),
@@ -489,11 +573,9 @@ impl Client {
                         .map(str::to_string),
                 }
             }));
+            guard.check(std::mem::take(page), all.len(), total, &url)?;
             // Page until LoanPro's own total, or until it has nothing more to give.
-            let total = d
-                .pointer("/summary/total")
-                .and_then(serde_json::Value::as_u64);
-            if got == 0 || total.is_some_and(|t| all.len() as u64 >= t) {
+            if total.is_some_and(|t| all.len() as u64 >= t) {
                 return Ok(all);
             }
         }
@@ -518,8 +600,8 @@ impl Client {
             })
             .collect();
         let url = format!("{}/Loans?$filter={filter}", self.odata);
-        let d = self.get_d(&url, max_attempts).await?;
-        let found = results(&d, &url)?;
+        let mut d = self.get_d(&url, max_attempts).await?;
+        let found = results(&mut d, &url)?;
         Ok(found
             .iter()
             .find(|l| {
@@ -535,23 +617,24 @@ impl Client {
     /// `GET Loans?$top=1`, its `d` as LoanPro gives it. Nothing is written.
     pub async fn probe(&self, max_attempts: u32) -> Result<serde_json::Value, ReadError> {
         let url = format!("{}/Loans?$top=1", self.odata);
-        let d = self.get_d(&url, max_attempts).await?;
-        results(&d, &url)?;
+        let mut d = self.get_d(&url, max_attempts).await?;
+        results(&mut d, &url)?;
         Ok(d)
     }
 
-    /// The tenant's reverse reasons (`GET collections(payment.reverse)/items`, SPEC §8): the
+    /// The tenant's reverse reasons (`GET collections(payment.reverse)/items`, docs/returns.md): the
     /// `value` of every item, every page.
     pub async fn reverse_reasons(&self, max_attempts: u32) -> Result<Vec<String>, ReadError> {
         let mut reasons = Vec::new();
+        let mut guard = PageGuard::default();
         loop {
             let url = format!(
                 "{}/collections(payment.reverse)/items?$top={PAGE}&$skip={}",
                 self.odata,
                 reasons.len()
             );
-            let d = self.get_d(&url, max_attempts).await?;
-            let page = results(&d, &url)?;
+            let mut d = self.get_d(&url, max_attempts).await?;
+            let page = results(&mut d, &url)?;
             let before = reasons.len();
             reasons.extend(
                 page.iter()
@@ -561,11 +644,12 @@ impl Client {
             if page.len() < PAGE || reasons.len() == before {
                 return Ok(reasons);
             }
+            guard.check(std::mem::take(page), reasons.len(), None, &url)?;
         }
     }
 
     /// A loan's setup (`GET Loans(id)/LoanSetup`): its `d`, where `interestApplication` says
-    /// which `extra` values suit it (SPEC §2).
+    /// which `extra` values suit it (docs/settings.md).
     pub async fn loan_setup(
         &self,
         loan_id: i64,
@@ -576,14 +660,25 @@ impl Client {
     }
 
     /// GETs `url` and returns its `d`. GETs are safe to repeat, so transient failures (429,
-    /// 5xx, timeouts, resets) are retried up to `max_attempts`.
+    /// 5xx, timeouts, resets) are retried up to `max_attempts`. No error it gives holds the token.
     async fn get_d(&self, url: &str, max_attempts: u32) -> Result<serde_json::Value, ReadError> {
+        self.get_d_unredacted(url, max_attempts)
+            .await
+            .map_err(|e| self.redact.read_error(e))
+    }
+
+    async fn get_d_unredacted(
+        &self,
+        url: &str,
+        max_attempts: u32,
+    ) -> Result<serde_json::Value, ReadError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.ready().await;
             let sent = self.http.get(url).send().await;
-            REQUESTS.count(sent.as_ref().ok().map(|r| r.status().as_u16()));
+            self.requests
+                .count(sent.as_ref().ok().map(|r| r.status().as_u16()));
             let failure = match sent {
                 Ok(mut resp) => 'answer: {
                     let status = resp.status().as_u16();
@@ -598,7 +693,7 @@ impl Client {
                         )));
                     }
                     let body = match read_body(&mut resp).await {
-                        Ok(Some(body)) => body,
+                        Ok(Some(body)) => self.redact.bytes(body),
                         // Not LoanPro's answer, and likely the same next time: give up on it
                         // rather than fetch several MiB again.
                         Ok(None) => {
@@ -646,14 +741,138 @@ impl Client {
     }
 }
 
+/// What replaces the token wherever an answer echoes it (SPEC §14).
+pub const REDACTED: &str = "[redacted]";
+
+/// Replaces the token in what LoanPro (or a gateway in front of it) answers, before any of it
+/// becomes a message that is logged, stored in the ledger, written to a report or printed:
+/// the token as sent, and as a JSON string would escape it.
+#[derive(Clone)]
+struct Redact {
+    forms: Vec<String>,
+}
+
+impl Redact {
+    fn new(token: &str) -> Self {
+        let mut forms = Vec::new();
+        if !token.is_empty() {
+            forms.push(token.to_string());
+            let escaped = serde_json::to_string(token).unwrap_or_default();
+            let escaped = escaped.trim_matches('"');
+            if escaped != token {
+                forms.push(escaped.to_string());
+            }
+        }
+        Redact { forms }
+    }
+
+    fn text(&self, text: String) -> String {
+        self.forms.iter().fold(text, |text, form| {
+            if text.contains(form.as_str()) {
+                text.replace(form.as_str(), REDACTED)
+            } else {
+                text
+            }
+        })
+    }
+
+    /// A body, before a message is cut from it. Bytes that are not UTF-8 are compared as they
+    /// are, so an echo inside a binary body goes too.
+    fn bytes(&self, body: Vec<u8>) -> Vec<u8> {
+        let mut body = body;
+        for form in &self.forms {
+            let form = form.as_bytes();
+            if body.windows(form.len()).any(|w| w == form) {
+                let mut out = Vec::with_capacity(body.len());
+                let mut rest = body.as_slice();
+                while let Some(at) = rest.windows(form.len()).position(|w| w == form) {
+                    out.extend_from_slice(&rest[..at]);
+                    out.extend_from_slice(REDACTED.as_bytes());
+                    rest = &rest[at + form.len()..];
+                }
+                out.extend_from_slice(rest);
+                body = out;
+            }
+        }
+        body
+    }
+
+    fn answer(&self, mut answer: Answer) -> Answer {
+        if let Answer::Refused { message, .. }
+        | Answer::AuthRefused { message, .. }
+        | Answer::Redirected { message, .. }
+        | Answer::RetryLater { message, .. }
+        | Answer::Unknown { message, .. } = &mut answer
+        {
+            *message = self.text(std::mem::take(message));
+        }
+        answer
+    }
+
+    fn read_error(&self, e: ReadError) -> ReadError {
+        match e {
+            ReadError::AuthRefused(m) => ReadError::AuthRefused(self.text(m)),
+            ReadError::Redirected(m) => ReadError::Redirected(self.text(m)),
+            ReadError::Failed(m) => ReadError::Failed(self.text(m)),
+        }
+    }
+}
+
 /// The `results` array of a collection's `d`.
 fn results<'a>(
-    d: &'a serde_json::Value,
+    d: &'a mut serde_json::Value,
     url: &str,
-) -> Result<&'a Vec<serde_json::Value>, ReadError> {
-    d.get("results")
-        .and_then(|r| r.as_array())
+) -> Result<&'a mut Vec<serde_json::Value>, ReadError> {
+    d.get_mut("results")
+        .and_then(|r| r.as_array_mut())
         .ok_or_else(|| ReadError::Failed(format!("the answer to {url} has no `d.results` list")))
+}
+
+/// The most pages of one collection read when LoanPro gives no total: 500,000 payments of one
+/// loan, far beyond any real loan. Also the ceiling with a total, which a broken server can
+/// make as large as it likes.
+pub const MAX_PAGES: u64 = 10_000;
+
+/// Keeps paging finite (SPEC §14): a page that repeats the previous one (`$skip` ignored),
+/// more items than `summary.total`, or more than [`MAX_PAGES`] pages end the reading with an
+/// error, so that what was being looked for is left uncertain rather than guessed, and the run
+/// goes on to release the ledger's lock.
+#[derive(Default)]
+struct PageGuard {
+    previous: Vec<serde_json::Value>,
+    pages: u64,
+}
+
+impl PageGuard {
+    /// Checks a non-empty page read from `url`, after which `read` items have been read in all.
+    fn check(
+        &mut self,
+        page: Vec<serde_json::Value>,
+        read: usize,
+        total: Option<u64>,
+        url: &str,
+    ) -> Result<(), ReadError> {
+        self.pages += 1;
+        let fail = |why: String| {
+            Err(ReadError::Failed(format!(
+                "LoanPro's pages do not end ({why}, at {url}); reading stopped after {} pages",
+                self.pages
+            )))
+        };
+        if page == self.previous {
+            return fail("a page repeats the previous one: is `$skip` ignored?".into());
+        }
+        if let Some(total) = total
+            && read as u64 > total
+        {
+            return fail(format!("{read} items read of a `summary.total` of {total}"));
+        }
+        if self.pages > MAX_PAGES {
+            return fail(format!("more than {MAX_PAGES} pages"));
+        }
+        self.previous = page;
+        Ok(())
+    }
 }
 
 /// A request that got no HTTP answer. Only a refused connection proves nothing was sent.
@@ -690,6 +909,14 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// A reqwest client builder with rustls on *ring* as its crypto provider, installed once per
+/// process (reqwest is built without a provider of its own: see Cargo.toml).
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    // An Err means a provider is installed already, which serves as well.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }
 
 #[cfg(test)]
@@ -900,6 +1127,51 @@ mod tests {
             assert_eq!(kind(&a), *want, "{status} {body:?}: {a:?}");
             assert!(message(&a).contains(text), "{status} {body:?}: {a:?}");
         }
+    }
+
+    #[test]
+    fn paging_ends_on_a_repeated_page_past_the_total_or_past_the_ceiling() {
+        let page = |i: u64| vec![serde_json::json!({"id": i, "info": "x"})];
+        let failed = |r: Result<(), ReadError>, why: &str| match r {
+            Err(ReadError::Failed(m)) => assert!(m.contains(why), "{m}"),
+            other => panic!("{other:?}"),
+        };
+        let mut g = PageGuard::default();
+        g.check(page(1), 1, None, "u").unwrap();
+        failed(g.check(page(1), 2, None, "u"), "repeats the previous one");
+
+        let mut g = PageGuard::default();
+        g.check(page(1), 1, Some(2), "u").unwrap();
+        g.check(page(2), 2, Some(2), "u").unwrap();
+        failed(
+            g.check(page(3), 3, Some(2), "u"),
+            "3 items read of a `summary.total` of 2",
+        );
+
+        let mut g = PageGuard::default();
+        for i in 1..=MAX_PAGES {
+            g.check(page(i), i as usize, None, "u").unwrap();
+        }
+        failed(g.check(page(0), 0, None, "u"), "more than 10000 pages");
+    }
+
+    #[test]
+    fn an_echoed_token_is_redacted_even_where_a_message_is_cut() {
+        let r = Redact::new("s3cr\"et/tok");
+        let body = format!("{}Authorization: Bearer s3cr\\\"et/tok", "x".repeat(190));
+        // The body is cut to 200 characters in its message: redacted first, no prefix is left.
+        let body = r.bytes(body.into_bytes());
+        let cut = error_message(None, &body, 502);
+        assert!(!cut.contains("s3cr"), "{cut}");
+        let a = r.answer(Answer::Refused {
+            http_status: 400,
+            message: "bad header: Bearer s3cr\"et/tok, again s3cr\"et/tok".into(),
+        });
+        assert_eq!(
+            message(&a),
+            "bad header: Bearer [redacted], again [redacted]"
+        );
+        assert_eq!(Redact::new("").text("anything".into()), "anything");
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //! not added to), except `payimport_last_success_timestamp_seconds`, which is carried over from
 //! the previous file (or, without one, found in the ledger) until a run succeeds again.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -18,18 +18,27 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::exit::Exit;
+use crate::fsutil::Target;
 use crate::ledger::{Ledger, RunId, Status};
+use crate::loanpro::RequestCounts;
 
 /// The series that carries the last fully successful run over from one file to the next.
 const LAST_SUCCESS: &str = "payimport_last_success_timestamp_seconds";
 
-/// The run this process started, once it has one (0: none yet). Set by the session, read here:
-/// a run that fails before it has an id still writes its metrics, with no rows.
-static CURRENT_RUN: AtomicI64 = AtomicI64::new(0);
+/// What a command tells its metrics as it goes, handed to the session: the run it started
+/// (none when it failed before it had one: its metrics have no rows) and the requests it made
+/// to LoanPro (counted by the client, so a run that fails half-way still reports them).
+#[derive(Default)]
+pub struct Meter {
+    run: OnceLock<RunId>,
+    pub requests: Arc<RequestCounts>,
+}
 
-/// Notes the run this process started, for the metrics written when it ends.
-pub fn run_started(run: RunId) {
-    CURRENT_RUN.store(run, Ordering::Relaxed);
+impl Meter {
+    /// Notes the run this command started.
+    pub fn run_started(&self, run: RunId) {
+        let _ = self.run.set(run);
+    }
 }
 
 /// When the command started.
@@ -55,11 +64,13 @@ pub struct RunEnd<'a> {
     pub exit: Exit,
     /// The ledger, when the settings could be read.
     pub ledger: Option<&'a Path>,
+    /// The run's id and requests.
+    pub meter: &'a Meter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RowLabels {
-    /// `payment` or `return` (SPEC §8).
+    /// `payment` or `return` (docs/returns.md).
     kind: &'static str,
     status: &'static str,
 }
@@ -79,10 +90,38 @@ struct InfoLabels {
 type IntGauge = Gauge<i64, AtomicI64>;
 type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// The metrics file's mode, whatever the umask: node_exporter usually runs as its own user.
+pub const METRICS_MODE: u32 = 0o644;
+
+/// The metrics file as the one file writer sees it; `option` is how it was named
+/// (`--metrics-file` or `metrics.textfile`), for messages.
+fn target<'a>(option: &'a str, path: &'a Path, ledger: Option<&'a Path>) -> Target<'a> {
+    Target {
+        option,
+        path,
+        mode: METRICS_MODE,
+        ledger,
+    }
+}
+
+/// Checks the metrics file before a run starts: one that may never be written (a device, a
+/// FIFO, the ledger...) stops the command with exit 2 before anything is imported, rather
+/// than after the night's work. A name node_exporter ignores (not `*.prom`) is warned about.
+pub fn check_file(option: &str, path: &Path, ledger: Option<&Path>) -> anyhow::Result<()> {
+    target(option, path, ledger).check()?;
+    if path.extension().is_none_or(|e| e != "prom") {
+        tracing::warn!(
+            "{option} {}: node_exporter's textfile collector reads only files whose name ends in `.prom`; this one will be ignored",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Writes the metrics file for a run that ended, logging (not failing) if it cannot: the run's
 /// own outcome matters more, and a file that stops changing is what monitoring alerts on.
-pub fn write_after_run(path: &Path, clock: &Clock, end: &RunEnd<'_>) {
-    if let Err(e) = try_write(path, clock, end) {
+pub fn write_after_run(option: &str, path: &Path, clock: &Clock, end: &RunEnd<'_>) {
+    if let Err(e) = try_write(option, path, clock, end) {
         tracing::error!(
             "cannot write the metrics file {}: {e:#}; monitoring will see the previous one",
             path.display()
@@ -90,14 +129,17 @@ pub fn write_after_run(path: &Path, clock: &Clock, end: &RunEnd<'_>) {
     }
 }
 
-fn try_write(path: &Path, clock: &Clock, end: &RunEnd<'_>) -> anyhow::Result<()> {
+fn try_write(option: &str, path: &Path, clock: &Clock, end: &RunEnd<'_>) -> anyhow::Result<()> {
+    let target = target(option, path, end.ledger);
+    // Before the previous file is read: reading a FIFO would wait forever.
+    target.check()?;
     let now = unix_seconds(SystemTime::now());
-    let run = CURRENT_RUN.load(Ordering::Relaxed);
+    let run = end.meter.run.get().copied().unwrap_or(0);
     let ledger = end
         .ledger
         .filter(|p| p.exists())
         .and_then(|p| Ledger::open_read_only(p).ok());
-    // Payments and returns apart, as the summary shows them (SPEC §8).
+    // Payments and returns apart, as the summary shows them (docs/returns.md).
     let (payments, returns) = match (&ledger, run) {
         (Some(l), run) if run > 0 => {
             let returns = l.return_totals(run)?;
@@ -140,7 +182,7 @@ fn try_write(path: &Path, clock: &Clock, end: &RunEnd<'_>) -> anyhow::Result<()>
         amounts,
     );
     let requests = Family::<CodeLabels, IntGauge>::default();
-    for (status, n) in crate::loanpro::REQUESTS.snapshot() {
+    for (status, n) in end.meter.requests.snapshot() {
         let code = status.map_or_else(|| "none".to_string(), |s| s.to_string());
         requests.get_or_create(&CodeLabels { code }).set(n as i64);
     }
@@ -198,7 +240,7 @@ fn try_write(path: &Path, clock: &Clock, end: &RunEnd<'_>) -> anyhow::Result<()>
     let mut text = String::new();
     prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
         .context("cannot encode the metrics")?;
-    write_atomically(path, text.as_bytes())
+    target.write(|w| Ok(w.write_all(text.as_bytes())?))
 }
 
 /// Seconds since the Unix epoch, with milliseconds.
@@ -241,38 +283,4 @@ fn success_in_ledger(ledger: &Ledger) -> Option<f64> {
         let t = chrono::NaiveDateTime::parse_from_str(ended, crate::ledger::TIME_FORMAT).ok()?;
         Some(t.and_utc().timestamp_millis() as f64 / 1000.0)
     })
-}
-
-/// Replaces the file so node_exporter reads the old one or the whole new one, never a part.
-/// World-readable (0644): node_exporter usually runs as its own user. The temporary name does
-/// not end in `.prom`, so the collector never reads it.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} names no file", path.display()))?
-        .to_string_lossy();
-    let tmp: PathBuf = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| -> anyhow::Result<()> {
-        let mut o = std::fs::OpenOptions::new();
-        o.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o644);
-        }
-        let mut f = o
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

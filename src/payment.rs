@@ -1,4 +1,4 @@
-//! The payment LoanPro receives (SPEC §4) and its idempotency key (SPEC §5).
+//! The payment LoanPro receives (docs/loanpro.md) and its idempotency key (docs/states.md).
 
 use std::fmt;
 
@@ -34,7 +34,7 @@ impl Key {
         Key::from_digest(h)
     }
 
-    /// The key of a return (SPEC §8): `return`, loan, amount, date, reference, original
+    /// The key of a return (docs/returns.md): `return`, loan, amount, date, reference, original
     /// reference, code and occurrence. It never meets a payment's key.
     #[allow(clippy::too_many_arguments)]
     pub fn of_return(
@@ -56,6 +56,15 @@ impl Key {
         h.update(date.num_days_from_ce().to_le_bytes());
         h.update(occurrence.to_le_bytes());
         Key::from_digest(h)
+    }
+
+    /// The key of a corrected copy (`payimport amend`, SPEC §13): the original's key and the
+    /// correction (loan, payment type, extra). The same correction of the same row has the
+    /// same key, so it is never staged twice; it never meets a file's key.
+    pub fn of_amend(original: Key, loan: &str, payment_type_id: u32, extra: &str) -> Key {
+        let original = original.to_string();
+        let payment_type = payment_type_id.to_string();
+        Key::hash(&["payimport-amend-v1", &original, loan, &payment_type, extra])
     }
 
     /// The key of a row that could not be validated: a hash of its raw cells, so that the report
@@ -184,8 +193,11 @@ pub struct Payment {
     pub extra: String,
     /// The info text sent, ending with ` [k:KEY]`. For a return: its own comment, if any.
     pub info: String,
-    /// Set for a return (SPEC §8): what its reversal needs.
+    /// Set for a return (docs/returns.md): what its reversal needs.
     pub ret: Option<Return>,
+    /// For a row that repeats an earlier row of its file (same loan, amount, date and a
+    /// non-empty reference): that row's key. A possible duplicate (SPEC §12).
+    pub repeat_of: Option<Key>,
 }
 
 /// What a validated return carries beyond a payment's fields.
@@ -197,9 +209,11 @@ pub struct Return {
     pub original_key: Option<String>,
     /// A reason of `returns.reverse_reasons`.
     pub reverse_reason: String,
+    /// The original reference is a NACHA trace number ([`crate::read::RawReturn`]).
+    pub trace_reference: bool,
 }
 
-/// The body of `POST Loans(id)/VoidPayment(pid)` (SPEC §8), field for field.
+/// The body of `POST Loans(id)/VoidPayment(pid)` (docs/returns.md), field for field.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VoidBody<'a> {
@@ -211,7 +225,7 @@ pub struct VoidBody<'a> {
     pub log_only: bool,
 }
 
-/// The log-only payment body of `PUT Loans(id)`, field for field as SPEC §4 gives it.
+/// The log-only payment body of `PUT Loans(id)`, field for field as docs/loanpro.md gives it.
 #[derive(Serialize)]
 pub struct PaymentBody<'a> {
     #[serde(rename = "Payments")]
@@ -314,6 +328,7 @@ mod tests {
             extra: "payment.extra.tx.principal".into(),
             info: "2026-11-20 bank_csv 1042 [k:3f9a0c21d4e5b6a7]".into(),
             ret: None,
+            repeat_of: None,
         };
         let spec = r#"{"Payments":{"results":[{"selectedProcessor":"0","paymentMethodId":4,"early":0,"amount":"250.00",
 "date":"2026-11-20","info":"2026-11-20 bank_csv 1042 [k:3f9a0c21d4e5b6a7]","paymentTypeId":1,

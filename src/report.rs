@@ -1,8 +1,10 @@
-//! The reconciliation report (SPEC §6), as CSV or JSON: read from the ledger only. The HTML
+//! The reconciliation report (docs/report.md), as CSV or JSON: read from the ledger only. The HTML
 //! page is `report/html.rs`, its charts `report/chart.rs`.
 
 pub mod chart;
+pub mod corrections;
 pub mod html;
+pub mod visible;
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -216,6 +218,7 @@ mod tests {
                     info: cents.map(|_| format!("2026-11-20 bank_csv chk {line}")),
                     rejection: rejection.map(str::to_string),
                     ret: None,
+                    repeat_of: None,
                 }
             };
         let rows = vec![
@@ -241,7 +244,7 @@ mod tests {
             .stage_file::<std::convert::Infallible>(run, file, rows.into_iter().map(Ok))
             .unwrap()
             .unwrap();
-        let claimed = ledger.claim(run, 10).unwrap();
+        let claimed = ledger.claim(run, 10, crate::ledger::Kind::Payment).unwrap();
         let outcome = |i: usize, status, http: Option<u16>, message: Option<&str>| Outcome {
             id: claimed[i].id,
             status,

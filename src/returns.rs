@@ -1,4 +1,4 @@
-//! Returns and reversals (SPEC §8): the `[returns]` settings, the NACHA return reason texts,
+//! Returns and reversals (docs/returns.md): the `[returns]` settings, the NACHA return reason texts,
 //! the `comments` template, and the matching rule that picks a return's original payment.
 //!
 //! The rule is kept pure ([`decide`]) so it can be tested on its own; the ledger finds the
@@ -34,7 +34,7 @@ pub struct Returns {
     pub match_window_days: u32,
 }
 
-/// The reasons of a stock LoanPro tenant's `payment.reverse` collection (SPEC §8).
+/// The reasons of a stock LoanPro tenant's `payment.reverse` collection (docs/returns.md).
 const DEFAULT_REASONS: [&str; 4] = [
     "payment.reverse.checkBounce",
     "payment.reverse.nsf",
@@ -180,18 +180,36 @@ impl CommentsTemplate {
         Ok(CommentsTemplate(template.to_string()))
     }
 
-    /// The filled-in comment; blanks an empty value leaves are folded.
+    /// The filled-in comment; blanks an empty value leaves are folded. The template's
+    /// `;`-separated parts whose placeholders are all empty are left out, label and all
+    /// (`ref {reference}` with no reference), so no comment ends in a dangling label.
     pub fn render(&self, v: &CommentValues) -> String {
         let mut out = String::new();
-        render_template(&self.0, &mut out, |name, out| match name {
-            "code" => out.push_str(v.code),
-            "description" => out.push_str(description(v.code)),
-            "date" => out.push_str(v.date),
-            "reference" => out.push_str(v.reference),
-            "file" => out.push_str(v.file),
-            "line" => out.push_str(&v.line.to_string()),
-            _ => out.push_str(v.original_key),
-        });
+        for part in self.0.split(';') {
+            let (mut placeholders, mut filled) = (0, 0);
+            let mut text = String::new();
+            render_template(part, &mut text, |name, out| {
+                let before = out.len();
+                match name {
+                    "code" => out.push_str(v.code),
+                    "description" => out.push_str(description(v.code)),
+                    "date" => out.push_str(v.date),
+                    "reference" => out.push_str(v.reference),
+                    "file" => out.push_str(v.file),
+                    "line" => out.push_str(&v.line.to_string()),
+                    _ => out.push_str(v.original_key),
+                }
+                placeholders += 1;
+                filled += usize::from(out.len() > before);
+            });
+            if text.is_empty() || (placeholders > 0 && filled == 0) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str("; ");
+            }
+            out.push_str(&text);
+        }
         out
     }
 }
@@ -317,7 +335,7 @@ const R_CODES: &[(u32, &str)] = &[
     (85, "Incorrectly Coded Outbound International Payment"),
 ];
 
-/// A payment row a return may reverse: a candidate of SPEC §8 rule 2.
+/// A payment row a return may reverse: a candidate of docs/returns.md rule 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub id: i64,
@@ -330,34 +348,65 @@ pub struct Candidate {
 pub enum Match {
     /// This payment row is the original.
     Original(Candidate),
-    /// None or several: the return is `unmatched`, with this message.
-    Unmatched(String),
+    /// None or several, or a reference that names another payment: the return is `unmatched`,
+    /// with this message. `candidates` says how many there were: `retry` matches again only a
+    /// return that had none (SPEC §8 rule 4).
+    Unmatched { why: String, candidates: usize },
 }
 
-/// SPEC §8 rules 2 and 3: the candidate whose reference is the return's original reference if
-/// exactly one has it, else the only candidate; none or several is no match, never a guess.
+/// What the return's original reference names, when no candidate has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Named {
+    /// A payment row of the loan that is no candidate, and why (reversed, claimed, ...).
+    Other(String),
+    /// No payment of the loan at all.
+    Nothing,
+}
+
+/// docs/returns.md, matching rules 2 and 3: the candidate whose reference is the return's original reference if
+/// exactly one has it; a reference that names another payment (`named`), or that names none
+/// when it is not a NACHA trace number (`trace`), is no match; else the only candidate. None or
+/// several is no match, never a guess.
 pub fn decide(
     loan: &str,
     amount: crate::money::Cents,
     original_reference: &str,
+    trace: bool,
     candidates: &[Candidate],
+    named: Option<Named>,
 ) -> Match {
+    let unmatched = |why: String| Match::Unmatched {
+        why,
+        candidates: candidates.len(),
+    };
     let original_reference = original_reference.trim();
     if !original_reference.is_empty() {
         let by_ref: Vec<&Candidate> = candidates
             .iter()
             .filter(|c| c.reference.trim() == original_reference)
             .collect();
-        if let [one] = by_ref[..] {
-            return Match::Original(one.clone());
+        match (&by_ref[..], named) {
+            ([one], _) => return Match::Original((*one).clone()),
+            // Fixed monthly installments make "the only other one" the wrong one.
+            ([], Some(Named::Other(which))) => {
+                return unmatched(format!(
+                    "the return names reference {original_reference:?}, which is {which}; no other payment is taken in its place and nothing was sent"
+                ));
+            }
+            ([], Some(Named::Nothing)) if !trace => {
+                return unmatched(format!(
+                    "the return names reference {original_reference:?}, which no posted payment of loan {loan} has (not imported yet?); no other payment is taken in its place and nothing was sent"
+                ));
+            }
+            _ => {}
         }
     }
     match candidates {
         [one] => Match::Original(one.clone()),
-        [] => Match::Unmatched(format!(
+        [] => unmatched(format!(
             "no posted payment of loan {loan} for {amount} within the match window (returns.match_window_days) that is not reversed or claimed by another return; nothing was sent"
         )),
-        many => Match::Unmatched(format!(
+        many => unmatched(format!(
             "{} posted payments of loan {loan} for {amount} could be the original ({}){}; none is chosen by guess and nothing was sent: give the return's original_key",
             many.len(),
             many.iter()
@@ -433,7 +482,13 @@ match_window_days = 120
             "R01 Insufficient Funds; returned 2026-11-24; ref 0910000123"
         );
         let v = CommentValues { code: "CHK", ..v };
-        assert_eq!(t.render(&v), "CHK ; returned 2026-11-24; ref 0910000123");
+        assert_eq!(t.render(&v), "CHK; returned 2026-11-24; ref 0910000123");
+        // A part whose values are all empty goes, its label with it.
+        let none = CommentValues { reference: "", ..v };
+        assert_eq!(t.render(&none), "CHK; returned 2026-11-24");
+        // Parts without placeholders stay.
+        let fixed = CommentsTemplate::parse("returned; {reference}").unwrap();
+        assert_eq!(fixed.render(&none), "returned");
         assert_eq!(
             nacha_return_code("R01").as_deref(),
             Some("nacha.returnCode.r01")
@@ -456,25 +511,46 @@ match_window_days = 120
             reference: reference.into(),
         };
         let a = Cents(25000);
-        assert_eq!(decide("7", a, "", &[c(1, "x")]), Match::Original(c(1, "x")));
+        let d = |r: &str, trace: bool, cs: &[Candidate], named: Option<Named>| {
+            decide("7", a, r, trace, cs, named)
+        };
+        assert_eq!(d("", false, &[c(1, "x")], None), Match::Original(c(1, "x")));
         assert_eq!(
-            decide("7", a, "y", &[c(1, "x"), c(2, "y")]),
+            d("y", false, &[c(1, "x"), c(2, "y")], None),
             Match::Original(c(2, "y"))
         );
         // A trace number that names nothing: the only candidate is still the original.
         assert_eq!(
-            decide("7", a, "z", &[c(1, "x")]),
+            d("z", true, &[c(1, "x")], Some(Named::Nothing)),
             Match::Original(c(1, "x"))
         );
-        let Match::Unmatched(m) = decide("7", a, "", &[c(1, "x"), c(2, "x")]) else {
+        // A CSV reference that names nothing, or a payment that is no candidate: no match.
+        for (trace, named) in [
+            (false, Named::Nothing),
+            (true, Named::Other("reversed already".into())),
+            (false, Named::Other("reversed already".into())),
+        ] {
+            let Match::Unmatched { why, candidates } = d("z", trace, &[c(1, "x")], Some(named))
+            else {
+                panic!()
+            };
+            assert!(why.contains("\"z\""), "{why}");
+            assert_eq!(candidates, 1);
+        }
+        let Match::Unmatched { why: m, candidates } = d("", false, &[c(1, "x"), c(2, "x")], None)
+        else {
             panic!()
         };
+        assert_eq!(candidates, 2);
         assert!(m.contains("loan 7") && m.contains("250.00"), "{m}");
         assert!(m.contains("0000000000000001, 0000000000000002"), "{m}");
-        let Match::Unmatched(m) = decide("7", a, "x", &[c(1, "x"), c(2, "x")]) else {
+        let Match::Unmatched { why: m, .. } = d("x", false, &[c(1, "x"), c(2, "x")], None) else {
             panic!()
         };
         assert!(m.contains("not exactly one has reference"), "{m}");
-        assert!(matches!(decide("7", a, "", &[]), Match::Unmatched(_)));
+        assert!(matches!(
+            d("", false, &[], None),
+            Match::Unmatched { candidates: 0, .. }
+        ));
     }
 }

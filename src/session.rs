@@ -5,14 +5,15 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::dispatch::{DispatchConfig, Phase, SendReport, Sending, send_all};
+use crate::dispatch::{DispatchConfig, SendReport, Sending, send_all};
 use crate::interrupt::Interrupt;
-use crate::ledger::{Ledger, RunId, RunOutcome, Status};
+use crate::ledger::{Kind, Ledger, RunId, RunOutcome, Status};
 use crate::loanpro::{Client, ClientConfig, ReadError};
+use crate::metrics::Meter;
 use crate::output;
-use crate::reconcile::{ReconcileConfig, ReconcileReport, reconcile};
+use crate::readback::{ReadBackConfig, ReadBackReport, read_back};
 use crate::returns::{CommentValues, Returns};
-use crate::settings::{Settings, Token};
+use crate::settings::{Settings, Token, Verify};
 
 /// How many rows needing attention the summary lists.
 const ATTENTION_SHOWN: usize = 10;
@@ -23,15 +24,20 @@ pub struct Session {
     ledger: Arc<Mutex<Ledger>>,
     client: Arc<Client>,
     dispatch: DispatchConfig,
-    reconcile: ReconcileConfig,
+    read_back: ReadBackConfig,
     /// What reconciliation did, at the start and during the run.
-    pub reconciled: ReconcileReport,
+    pub reconciled: ReadBackReport,
     /// SIGTERM, SIGINT or SIGHUP: the run stops gracefully (`interrupt`).
     interrupt: Interrupt,
     /// `[returns]`: how returns are matched and what their reversals say.
     returns: Returns,
-    /// What matching did with this run's returns, for the summary.
-    pub matched: Vec<crate::ledger::Matched>,
+    /// `[ledger] verify` and the run's date, when this run may have to read LoanPro before
+    /// sending (SPEC §12): set by `import`.
+    verify: Option<(Verify, String)>,
+    /// What that read found, for the summary: loans read, rows found there, loans unread.
+    verified: Option<(u64, u64, u64)>,
+    /// A file of this run was refused whole: the run ends `refused`, not `completed`.
+    refused_file: bool,
 }
 
 impl Session {
@@ -43,6 +49,7 @@ impl Session {
         token: Option<Token>,
         command: &str,
         source: Option<&str>,
+        meter: &Meter,
     ) -> anyhow::Result<Session> {
         // First, so that from here on a signal stops the run gracefully instead of killing it.
         let interrupt = Interrupt::install()
@@ -52,13 +59,16 @@ impl Session {
             Some(t) => t,
             None => settings.loanpro.token().map_err(anyhow::Error::msg)?,
         };
-        let client = Client::new(ClientConfig {
-            base_url: settings.loanpro.base_url.clone(),
-            tenant_id: settings.loanpro.tenant_id.clone(),
-            token,
-            timeout: Duration::from_secs_f64(settings.loanpro.timeout_secs),
-            requests_per_second: settings.limits.requests_per_second,
-        })
+        let client = Client::counted(
+            ClientConfig {
+                base_url: settings.loanpro.base_url.clone(),
+                tenant_id: settings.loanpro.tenant_id.clone(),
+                token,
+                timeout: Duration::from_secs_f64(settings.loanpro.timeout_secs),
+                requests_per_second: settings.limits.requests_per_second,
+            },
+            meter.requests.clone(),
+        )
         .map_err(anyhow::Error::msg)?;
 
         let mut ledger = Ledger::open(ledger_path)?;
@@ -82,7 +92,7 @@ impl Session {
             );
         }
         let run = ledger.begin_run(command, source)?;
-        crate::metrics::run_started(run);
+        meter.run_started(run);
         tracing::info!(run, command, "run started");
         let limits = &settings.limits;
         let mut session = Session {
@@ -94,15 +104,17 @@ impl Session {
                 limits.max_attempts,
                 limits.requests_per_second,
             ),
-            reconcile: ReconcileConfig {
+            read_back: ReadBackConfig {
                 settle: Duration::from_secs_f64(limits.settle_secs),
                 max_attempts: limits.max_attempts,
                 concurrency: limits.concurrency,
             },
-            reconciled: ReconcileReport::default(),
+            reconciled: ReadBackReport::default(),
             interrupt,
             returns: settings.returns.clone(),
-            matched: Vec::new(),
+            verify: None,
+            verified: None,
+            refused_file: false,
         };
         let earlier = session.ledger().uncertain(None)?;
         if !earlier.is_empty() {
@@ -112,15 +124,15 @@ impl Session {
             );
             // Read-backs only read: a signal may cut them short, the rows stay `unknown` for
             // the next run, and the run goes on to end as interrupted.
-            let read_back = reconcile(
+            let reading = read_back(
                 &session.ledger,
                 &session.client,
                 earlier,
                 run,
-                &session.reconcile,
+                &session.read_back,
             );
             let report = tokio::select! {
-                report = read_back => Some(report?),
+                report = reading => Some(report?),
                 _ = session.interrupt.wait() => None,
             };
             if let Some(report) = report {
@@ -139,6 +151,11 @@ impl Session {
         self.interrupt.signal()
     }
 
+    /// Notes that a file of this run was refused whole, so the run ends `refused`.
+    pub fn file_refused(&mut self) {
+        self.refused_file = true;
+    }
+
     /// The ledger, for staging and queries between the sending phases.
     pub fn ledger(&self) -> MutexGuard<'_, Ledger> {
         self.ledger.lock().expect("ledger lock")
@@ -148,6 +165,7 @@ impl Session {
     /// returns what happened.
     pub async fn send(&mut self) -> anyhow::Result<SendReport> {
         self.resolve_display_ids().await?;
+        self.verify_first().await?;
         let queued = self.ledger().queued(self.run)?;
         let bar = output::progress_bar(queued);
         let sending = Sending {
@@ -155,16 +173,18 @@ impl Session {
             run: self.run,
             client: &self.client,
             config: &self.dispatch,
-            reconcile: &self.reconcile,
+            read_back: &self.read_back,
             progress: &bar,
             interrupt: &self.interrupt,
         };
-        let mut report = send_all(&sending, Phase::Payments).await?;
+        let mut report = send_all(&sending, Kind::Payment).await?;
         // Returns go once every payment of the run has settled, so that a deposit and its
-        // return in one run match (SPEC §8).
+        // return in one run match (docs/returns.md).
         if report.stopped.is_none() && report.interrupted.is_none() {
             let returns = &self.returns;
-            let matched = self.ledger.lock().expect("ledger lock").match_returns(
+            // The summary and the report read what matching did from the ledger: nothing of
+            // a million returns is held here (SPEC §14).
+            self.ledger.lock().expect("ledger lock").match_returns(
                 self.run,
                 returns.match_window_days,
                 |r, original_key| {
@@ -180,14 +200,15 @@ impl Session {
                         original_key,
                     })
                 },
+                |m| tracing::debug!(file = %m.file, line = m.line, key = %m.key, "matched: {:?}", m.result),
             )?;
-            self.matched = matched;
-            let reversals = send_all(&sending, Phase::Returns).await?;
+            let reversals = send_all(&sending, Kind::Return).await?;
             report.stopped = reversals.stopped;
             report.interrupted = reversals.interrupted;
             report.reconciled.add(&reversals.reconciled);
         }
-        bar.finish_and_clear();
+        // Off the screen before the summary (and on an error path, when `bar` is dropped).
+        drop(bar);
         self.reconciled.add(&report.reconciled);
         // A signal during staging or the first read-backs stops the run before any sending.
         if report.stopped.is_none() {
@@ -197,12 +218,20 @@ impl Session {
             RunOutcome::Stopped
         } else if report.interrupted.is_some() {
             RunOutcome::Interrupted
+        } else if self.refused_file {
+            RunOutcome::Refused
         } else {
             RunOutcome::Completed
         };
         self.ledger().end_run(self.run, outcome)?;
         if let Some(reason) = &report.stopped {
-            tracing::error!("{reason}; the run stopped");
+            // One line, with what to do: the workers that met the refusal said nothing.
+            let advice = if reason.starts_with(crate::loanpro::CREDENTIALS_REFUSED) {
+                format!(": {}", crate::loanpro::CREDENTIALS_ADVICE)
+            } else {
+                String::new()
+            };
+            tracing::error!("{reason}; the run stopped{advice}");
         }
         if let Some(signal) = report.interrupted {
             tracing::warn!(
@@ -210,6 +239,63 @@ impl Session {
             );
         }
         Ok(report)
+    }
+
+    /// Reads LoanPro before this run sends, when `[ledger] verify` asks for it (SPEC §12): for
+    /// an import on a new or lost ledger, `today` being the run's date.
+    pub fn verify_before_sending(&mut self, mode: Verify, today: chrono::NaiveDate) {
+        self.verify = Some((mode, crate::payment::iso_date(today)));
+    }
+
+    /// A new or lost ledger (or `verify = "always"`): each loan's payments are read, one loan
+    /// at a time within the rate limit, and queued rows whose keys LoanPro holds are
+    /// `already_posted` before anything is sent.
+    async fn verify_first(&mut self) -> anyhow::Result<()> {
+        let Some((mode, today)) = self.verify.take() else {
+            return Ok(());
+        };
+        let read = match mode {
+            Verify::Never => false,
+            Verify::Always => true,
+            Verify::Auto => self.ledger().looks_new(self.run, &today)?,
+        };
+        if !read {
+            return Ok(());
+        }
+        let loans = self.ledger().queued_loans(self.run)?;
+        tracing::info!(
+            loans = loans.len(),
+            "reading each loan's payments from LoanPro before sending (a new or lost ledger, or verify = \"always\")"
+        );
+        let (mut read, mut found, mut unread) = (0, 0, 0);
+        for loan_id in loans {
+            if self.interrupt.is_set() {
+                break;
+            }
+            // Only reads: a signal ends their waits (a 429's Retry-After) at once.
+            let payments = self
+                .client
+                .loan_payments(loan_id, self.read_back.max_attempts);
+            let answer = tokio::select! {
+                biased;
+                _ = self.interrupt.wait() => break,
+                answer = payments => answer,
+            };
+            match answer {
+                Ok(payments) => {
+                    read += 1;
+                    let logged: Vec<String> = payments.into_iter().map(|p| p.info).collect();
+                    found += self.ledger().verified(self.run, loan_id, &logged)?;
+                }
+                Err(ReadError::Failed(m)) => {
+                    unread += 1;
+                    self.ledger().verify_failed(self.run, loan_id, &m)?;
+                }
+                Err(e) => return Err(self.stop_after_read(e)),
+            }
+        }
+        self.verified = Some((read, found, unread));
+        Ok(())
     }
 
     /// Finds the LoanPro loan id of every display id (coupon loan number) queued for this run:
@@ -223,38 +309,54 @@ impl Session {
                 break;
             }
             let cached = self.ledger().cached_loan_id(&display_id)?;
-            let result = match cached {
-                Some(id) => Ok(id),
-                None => match self
-                    .client
-                    .loan_by_display_id(&display_id, self.reconcile.max_attempts)
-                    .await
-                {
-                    Ok(Some(id)) => Ok(id),
-                    Ok(None) => Err((
-                        Status::Rejected,
-                        format!(
-                            "field `loan` value {display_id:?}: unidentified: no loan in LoanPro has this display id; route the payment to suspense"
-                        ),
-                    )),
-                    Err(ReadError::Failed(m)) => Err((
-                        Status::Unsent,
-                        format!("could not look up the display id {display_id:?}: {m}"),
-                    )),
-                    Err(ReadError::AuthRefused(m)) => {
-                        self.ledger().end_run(self.run, RunOutcome::Stopped)?;
-                        anyhow::bail!("LoanPro refused the credentials ({m})")
+            let found = match cached {
+                Some(id) => Ok(Some(id)),
+                None => {
+                    // Only reads: a signal ends its waits (a 429's Retry-After) at once.
+                    let lookup = self
+                        .client
+                        .loan_by_display_id(&display_id, self.read_back.max_attempts);
+                    tokio::select! {
+                        biased;
+                        _ = self.interrupt.wait() => break,
+                        found = lookup => found,
                     }
-                    Err(ReadError::Redirected(reason)) => {
-                        self.ledger().end_run(self.run, RunOutcome::Stopped)?;
-                        anyhow::bail!("{reason}")
-                    }
-                },
+                }
+            };
+            let result = match found {
+                Ok(Some(id)) => Ok(id),
+                Ok(None) => Err((
+                    Status::Rejected,
+                    format!(
+                        "field `loan` value {display_id:?}: unidentified: no loan in LoanPro has this display id; `payimport amend KEY --loan DISPLAY_ID` sends it to the right loan"
+                    ),
+                )),
+                Err(ReadError::Failed(m)) => Err((
+                    Status::Unsent,
+                    format!("could not look up the display id {display_id:?}: {m}"),
+                )),
+                Err(e) => return Err(self.stop_after_read(e)),
             };
             self.ledger()
                 .resolve_display_id(self.run, &display_id, result)?;
         }
         Ok(())
+    }
+
+    /// Ends the run as stopped after a read LoanPro refused (the credentials) or redirected
+    /// (`base_url` is wrong): the error the command exits 2 with.
+    fn stop_after_read(&self, e: ReadError) -> anyhow::Error {
+        if let Err(ledger) = self.ledger().end_run(self.run, RunOutcome::Stopped) {
+            return ledger.into();
+        }
+        match e {
+            ReadError::AuthRefused(m) => {
+                anyhow::anyhow!("{} ({m})", crate::loanpro::CREDENTIALS_REFUSED)
+            }
+            ReadError::Redirected(reason) | ReadError::Failed(reason) => {
+                anyhow::anyhow!("{reason}")
+            }
+        }
     }
 
     /// Prints the end-of-run summary on stdout and returns how many rows need a person.
@@ -273,7 +375,7 @@ impl Session {
         if returns.is_empty() {
             output::write_totals(&mut out, &totals)?;
         } else {
-            // Returns apart from payments (SPEC §8): a reversal is no payment.
+            // Returns apart from payments (docs/returns.md): a reversal is no payment.
             let payments = output::minus(&totals, &returns);
             if !payments.is_empty() {
                 writeln!(out, "payments:")?;
@@ -288,6 +390,17 @@ impl Session {
                 out,
                 "reconciled: {} row(s) on {} loan(s) read back from LoanPro: {} found there, {} sent again, {} given up, {} could not be read",
                 r.rows, r.loans, r.found, r.resent, r.given_up, r.read_failed
+            )?;
+        }
+        if let Some((loans, found, unread)) = self.verified {
+            writeln!(
+                out,
+                "verified: {loans} loan(s) read from LoanPro before sending (a new or lost ledger): {found} payment(s) found there, recorded as already_posted{}",
+                if unread > 0 {
+                    format!("; {unread} loan(s) could not be read, their payments left unsent")
+                } else {
+                    String::new()
+                }
             )?;
         }
         for n in notes {

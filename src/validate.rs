@@ -1,4 +1,4 @@
-//! Row validation (SPEC §3): a [`RawRow`] and the settings become a [`Payment`] or a [`RowError`]
+//! Row validation (docs/formats.md): a [`RawRow`] and the settings become a [`Payment`] or a [`RowError`]
 //! that names the position, the field and the value.
 
 use std::collections::{HashMap, HashSet};
@@ -14,14 +14,18 @@ use crate::read::{Position, RawAmount, RawReturn, RawRow};
 use crate::returns::Returns;
 use crate::settings::{InfoValues, LoanRef, Payments, Source};
 
-/// Today's local date, against which payment dates are checked. `PAYIMPORT_TODAY=YYYY-MM-DD`
-/// pins it: a test hook (like `PAYIMPORT_CRASH_AT`), so that fixtures dated November 2026 stay
-/// within `max_age_days` for as long as the tests live.
+/// Today's local date, against which payment dates are checked. With the `test-hooks` feature
+/// (tests only, like `PAYIMPORT_CRASH_AT`), `PAYIMPORT_TODAY=YYYY-MM-DD` pins it, so that
+/// fixtures dated November 2026 stay within `max_age_days` for as long as the tests live.
 pub fn today() -> NaiveDate {
-    std::env::var("PAYIMPORT_TODAY")
+    #[cfg(feature = "test-hooks")]
+    if let Some(pinned) = std::env::var("PAYIMPORT_TODAY")
         .ok()
         .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
-        .unwrap_or_else(|| chrono::Local::now().date_naive())
+    {
+        return pinned;
+    }
+    chrono::Local::now().date_naive()
 }
 
 /// How far ahead of today a payment date may be.
@@ -88,6 +92,17 @@ impl<'a> Validator<'a> {
     /// Validates return rows by these `[returns]` settings (their reasons).
     pub fn with_returns(mut self, returns: &'a Returns) -> Self {
         self.returns = returns;
+        self
+    }
+
+    /// Validates rows the ledger kept (`payimport amend`): a date is as the file gave it, or
+    /// `YYYY-MM-DD` once it was valid.
+    pub fn for_ledger_rows(mut self) -> Self {
+        let mut formats: Vec<String> = self.dates.compiled.iter().map(|(f, _)| f.clone()).collect();
+        if !formats.iter().any(|f| f == "%Y-%m-%d") {
+            formats.push("%Y-%m-%d".into());
+        }
+        self.dates = DateFormats::new(&formats);
         self
     }
 
@@ -202,9 +217,14 @@ impl<'a> Validator<'a> {
         };
 
         let identity = Key::of(&loan, amount, date, &f.reference, 0);
-        let key = match self.occurrence(identity) {
-            0 => identity,
-            n => Key::of(&loan, amount, date, &f.reference, n),
+        let (key, repeat_of) = match self.occurrence(identity) {
+            0 => (identity, None),
+            // Twins without a reference are two payments (SPEC §5); with the same reference,
+            // the second may be the first delivered twice (SPEC §12).
+            n => (
+                Key::of(&loan, amount, date, &f.reference, n),
+                (!f.reference.trim().is_empty()).then_some(identity),
+            ),
         };
         // The info text and its ` [k:KEY]` marker, built in one buffer.
         let mut info = String::with_capacity(96);
@@ -237,10 +257,11 @@ impl<'a> Validator<'a> {
             extra,
             info,
             ret: None,
+            repeat_of,
         })
     }
 
-    /// The rest of a return row (SPEC §8): its reason and the key of the original it names.
+    /// The rest of a return row (docs/returns.md): its reason and the key of the original it names.
     fn check_return(
         &mut self,
         row: &RawRow,
@@ -321,7 +342,9 @@ impl<'a> Validator<'a> {
                 original_reference,
                 original_key,
                 reverse_reason,
+                trace_reference: ret.trace_reference,
             }),
+            repeat_of: None,
         })
     }
 }

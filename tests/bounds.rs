@@ -1,5 +1,5 @@
-//! Dates a person would never mean (SPEC §3) and settings that could crash payimport or point
-//! it astray (SPEC §2), through the binary.
+//! Dates a person would never mean (docs/formats.md) and settings that could crash payimport or point
+//! it astray (docs/settings.md), through the binary.
 
 use chrono::Days;
 

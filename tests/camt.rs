@@ -1,4 +1,4 @@
-//! camt.053 and camt.054 files end to end (SPEC §10, issue 23): the real binary against the
+//! camt.053 and camt.054 files end to end (docs/formats.md, issue 23): the real binary against the
 //! sandbox, with the fixtures of tests/data/camt/.
 
 use crate::util::{Env, summary_count};
@@ -111,7 +111,7 @@ async fn versions_prefixes_envelopes_and_iso_8859_15_in_one_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_return_with_a_nacha_code_reverses_the_payment_its_end_to_end_id_names() {
+async fn a_return_with_a_nacha_code_reverses_the_payment_its_end_to_end_id_names_a_reversal_naming_none_is_unmatched() {
     let env = env().await;
     let r = import(&env, "camt", &["basic.053.xml"]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -141,12 +141,23 @@ async fn a_return_with_a_nacha_code_reverses_the_payment_its_end_to_end_id_names
         .expect("its original");
     assert_eq!(original.get("reference"), "E2E-LOAN-101");
     assert_eq!(original.get("status"), "reversed");
-    // The reversal (RvslInd) is a return too, with its ISO code.
+    // The reversal (RvslInd) is a return too, with its ISO code. Its InstrId names no payment
+    // (loan 102's was logged under its AcctSvcrRef): a camt reference that names nothing is
+    // `unmatched` (docs/returns.md, rule 3), never the loan's only payment of that amount.
+    let reversal = report
+        .iter()
+        .find(|r| r.get("kind") == "return" && r.get("return_code") == "AC04")
+        .expect("the AC04 reversal");
+    assert_eq!(reversal.get("status"), "unmatched");
+    assert_eq!(reversal.get("original_key"), "");
     assert!(
-        report
+        payments
             .iter()
-            .any(|r| r.get("kind") == "return" && r.get("return_code") == "AC04")
+            .filter(|p| p.loan_id == 102)
+            .all(|p| p.reversal.is_none()),
+        "loan 102's payment is not reversed"
     );
+    assert_eq!(r.code, 1, "an unmatched return needs attention");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

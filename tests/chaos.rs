@@ -1,8 +1,8 @@
 //! Kill -9 chaos: the real binary is SIGKILLed at random moments while it sends 400 rows (with a
 //! few answers lost after LoanPro logged the payment), rerun each time, and finally run to the
-//! end. Every row must be in LoanPro exactly once (SPEC §5: no payment is ever posted twice).
+//! end. Every row must be in LoanPro exactly once (docs/states.md: no payment is ever posted twice).
 //! The same kill loop runs a return file naming 200 posted payments: each is reversed exactly
-//! once (SPEC §8), with a few `VoidPayment` answers lost after LoanPro logged the reversal.
+//! once (docs/returns.md), with a few `VoidPayment` answers lost after LoanPro logged the reversal.
 
 use std::collections::{BTreeMap, HashSet};
 use std::os::unix::process::ExitStatusExt;
@@ -327,7 +327,7 @@ fn read_backs<'a>(summaries: impl IntoIterator<Item = &'a str>) -> (u64, u64, u6
     sums
 }
 
-/// SPEC §8 under kill -9: 200 posted payments, then a return file naming each of them, imported
+/// docs/returns.md under kill -9: 200 posted payments, then a return file naming each of them, imported
 /// while the importer is SIGKILLed at random moments and LoanPro loses a few VoidPayment
 /// answers after logging the reversal. Every payment must be reversed exactly once: no
 /// VoidPayment ever reaches a payment reversed already (LoanPro would refuse it, 409).

@@ -1,6 +1,6 @@
 //! A table over the sending state machine: every kind of fault on the first PUT, crossed with a
 //! SIGKILL at every crash point (`PAYIMPORT_CRASH_AT`), then a clean rerun. Whatever the step
-//! the process died at, each row ends in LoanPro exactly once (SPEC §5).
+//! the process died at, each row ends in LoanPro exactly once (docs/states.md).
 
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::process::ExitStatusExt;
@@ -220,4 +220,35 @@ async fn every_fault_and_crash_point_ends_in_exactly_one_payment_per_row() {
         failures.len()
     );
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// The crash points, `PAYIMPORT_TODAY` and `PAYIMPORT_LEDGER_FAIL_AFTER` are compiled only with
+/// the `test-hooks` feature. Only the tests turn it on (the crate's dev-dependency on itself,
+/// which `cargo build --release` and `cargo install` never see); no default or other feature
+/// does, so a production binary ignores the variables.
+#[test]
+fn only_the_tests_build_the_test_hooks() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let manifest: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+    let names = |v: &toml::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let features = manifest["features"].as_table().expect("[features]");
+    assert_eq!(names(&features["test-hooks"]), Vec::<String>::new());
+    for (feature, enables) in features {
+        assert!(
+            !names(enables).iter().any(|f| f.contains("test-hooks")),
+            "feature {feature} turns the test hooks on"
+        );
+    }
+    let dependencies = manifest["dependencies"].as_table().unwrap();
+    assert!(!dependencies.contains_key("payimport"));
+    let itself = &manifest["dev-dependencies"]["payimport"];
+    assert_eq!(names(&itself["features"]), ["test-hooks"]);
 }

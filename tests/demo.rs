@@ -22,7 +22,8 @@ async fn the_demo_tells_the_night_and_writes_its_report_in_the_working_folder() 
         assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
         for expected in [
             "== 1. The night's payments",
-            "1 row rejected with its message",
+            "2 rows rejected with their messages",
+            "the coupon is posted on loan LN000999",
             "has more than two decimals",
             "payimport import: run 4, source camt, 1 file(s)",
             "debit entries totalling 15.00: 1 payment detail(s) skipped, not sent",

@@ -1,4 +1,4 @@
-//! Hostile surroundings (SPEC §4): redirects are never followed and stop the run; a 2xx that is
+//! Hostile surroundings (docs/loanpro.md): redirects are never followed and stop the run; a 2xx that is
 //! not LoanPro's answer, or a body past the size bound, is uncertain and read back before
 //! anything is sent again.
 

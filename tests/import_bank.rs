@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::util::{Env, key_of, summary_count};
 
-const BANK_SOURCES: &str = r#"
+pub(crate) const BANK_SOURCES: &str = r#"
 [sources.lockbox]
 format = "lockbox"
 loan = "display_id"
@@ -107,7 +107,13 @@ async fn an_unknown_display_id_is_rejected_as_unidentified() {
         "{:?}",
         unknown
     );
-    assert!(unknown.get("message").contains("suspense"), "{:?}", unknown);
+    assert!(
+        unknown
+            .get("message")
+            .contains("payimport amend KEY --loan"),
+        "{:?}",
+        unknown
+    );
     assert_eq!(unknown.get("amount"), "75.00");
     assert_eq!(env.sandbox.payments().len(), 1);
 }
@@ -210,7 +216,7 @@ async fn a_bai2_file_with_a_wrong_file_total_sends_nothing() {
     assert_eq!(env.sandbox.stats().puts, 0);
 }
 
-/// Sources for the corpus of tests/data/real/ (SPEC §9).
+/// Sources for the corpus of tests/data/real/ (docs/formats.md).
 const REAL_SOURCES: &str = r#"
 [sources.real_bai2]
 format = "bai2"

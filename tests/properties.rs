@@ -261,7 +261,7 @@ impl GoodRow {
 fn good_row() -> impl Strategy<Value = GoodRow> {
     (
         (1..=i64::MAX as u64, 1..100_000_000_000_000_u64, 0..4u8),
-        // Back as far as the source's `max_age_days`, ahead as far as SPEC §3 allows.
+        // Back as far as the source's `max_age_days`, ahead as far as docs/formats.md allows.
         (0..=3650u64, 0..=7u64, any::<bool>()),
         "[A-Za-z0-9 ,\"'=#/.-]{0,20}",
         (
@@ -783,7 +783,7 @@ proptest! {
 
         use payimport::dispatch::DispatchConfig;
         use payimport::loanpro::{Client, ClientConfig};
-        use payimport::reconcile::ReconcileConfig;
+        use payimport::readback::ReadBackConfig;
         use payimport::settings::Token;
 
         let Ok(s) = Settings::from_toml(&text, Path::new("/etc/payimport/p.toml")) else {
@@ -793,7 +793,7 @@ proptest! {
         let timeout = Duration::from_secs_f64(s.loanpro.timeout_secs);
         let l = &s.limits;
         let _ = DispatchConfig::new(l.concurrency, l.max_attempts, l.requests_per_second);
-        let _ = ReconcileConfig {
+        let _ = ReadBackConfig {
             settle: Duration::from_secs_f64(l.settle_secs),
             max_attempts: l.max_attempts,
             concurrency: l.concurrency,
@@ -842,7 +842,7 @@ fn nacha_entry() -> impl Strategy<Value = ReturnEntry> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// The NACHA return reader (SPEC §8), like the others: any bytes end without a panic.
+    /// The NACHA return reader (docs/returns.md), like the others: any bytes end without a panic.
     #[test]
     fn any_bytes_to_the_nacha_reader_end_without_a_panic(
         bytes in proptest::collection::vec(any::<u8>(), 0..2048),

@@ -144,7 +144,7 @@ async fn the_html_report_renders_in_a_browser_with_totals_and_attention_rows() {
         let row = &dom[at..dom[at..].find("</tr>").map(|e| at + e).unwrap()];
         let (message, to_do) = match rec.get("status") {
             "failed" => ("Loan 5000 not found", "then `payimport retry KEY`"),
-            _ => ("field `loan`", "Correct the row in the bank file"),
+            _ => ("field `loan`", "`payimport amend KEY --loan ID`"),
         };
         assert!(row.contains(message) && row.contains(to_do), "{row}");
     }

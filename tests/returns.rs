@@ -1,4 +1,4 @@
-//! Returns and reversals end to end (SPEC §8, issue #12): each source of returns, matching
+//! Returns and reversals end to end (docs/returns.md, issue #12): each source of returns, matching
 //! (and not guessing), and every returned payment reversed exactly once under faults, kills
 //! and reruns, over real HTTP to the sandbox.
 
@@ -30,14 +30,14 @@ reasons_by_code = { R01 = "payment.reverse.nsf", R09 = "payment.reverse.nsf", "5
 match_window_days = 120
 "#;
 
-async fn env() -> Env {
+pub(crate) async fn env() -> Env {
     let env = Env::new().await;
     env.add_settings(RETURN_SOURCES);
     env
 }
 
 /// Imports payments (`loan,amount,date,reference` lines) and expects them all posted.
-async fn import_payments(env: &Env, rows: &str) {
+pub(crate) async fn import_payments(env: &Env, rows: &str) {
     let file = env.write(
         "payments.csv",
         &format!("loan,amount,date,reference\n{rows}"),
@@ -49,7 +49,7 @@ async fn import_payments(env: &Env, rows: &str) {
 }
 
 /// Imports a CSV return file; returns the run.
-async fn import_returns(env: &Env, name: &str, rows: &str) -> crate::util::Run {
+pub(crate) async fn import_returns(env: &Env, name: &str, rows: &str) -> crate::util::Run {
     let file = env.write(
         name,
         &format!("loan,amount,date,return_code,original_reference,original_key\n{rows}"),
@@ -94,8 +94,8 @@ async fn a_return_reverses_its_payment_once_with_one_get_and_one_post() {
         Some("nacha.returnCode.r01")
     );
     assert_eq!(
-        rev.comments,
-        "R01 Insufficient Funds; returned 2026-11-24; ref"
+        rev.comments, "R01 Insufficient Funds; returned 2026-11-24",
+        "no reference: the `ref {{reference}}` part is left out, label and all"
     );
 
     let report = env.report(&[]).await;

@@ -1,4 +1,4 @@
-//! A ledger belongs to one LoanPro tenant and base URL (SPEC §5): another settings file's tenant
+//! A ledger belongs to one LoanPro tenant and base URL (docs/states.md): another settings file's tenant
 //! or base URL on it exits 2 naming both, before anything is staged or sent, because its keys
 //! say which payments *that* tenant holds, not which the other one does.
 

@@ -68,12 +68,18 @@ timeout_secs = {timeout}
 
 [ledger]
 path = "ledger.sqlite"
+# Every fixture is dated before TODAY on a new ledger: `auto` would read each loan from LoanPro
+# first, in every test. That read is tested on its own (tests/nevertwice.rs), with `auto`.
+verify = "never"
 
 [limits]
 requests_per_second = {rps}
 concurrency = {concurrency}
 max_attempts = {attempts}
 settle_secs = {settle}
+# Tests write a file and import it at once: the age guard (SPEC §12) is tested on its own
+# (tests/nevertwice.rs), with its default.
+min_file_age_secs = 0
 
 [payments]
 payment_methods = {{ 3 = "Credit/Debit Card", 4 = "Check", 5 = "ACH" }}

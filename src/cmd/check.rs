@@ -1,8 +1,11 @@
 //! `payimport check`: before the first night, and from cron as a canary, everything a run
 //! needs, verified without logging anything in LoanPro and without writing to the ledger.
 //!
-//! One line per check, `✓` or `✗` with what to do; exit 0 when all pass, 2 otherwise. A check
-//! that depends on one that failed says it was not made, rather than failing for the same cause.
+//! One line per check, `✓`, `!` or `✗` with what to do; exit 0 when none fails, 2 otherwise. A
+//! `!` warns of rows that need a person but would not stop tonight's run (a cron canary that
+//! fails every night for a return a person reversed by hand is soon ignored); `✗` is only for
+//! what would. A check that depends on one that failed says it was not made, rather than
+//! failing for the same cause.
 
 use std::io::Write;
 use std::path::Path;
@@ -30,18 +33,42 @@ const ATTEMPTS: u32 = 3;
 struct Report<W: Write> {
     out: W,
     failed: bool,
+    /// The reader went away (`check | head -2`): not an error, the checks go on unprinted
+    /// and the exit status still tells.
+    closed: bool,
 }
 
 impl<W: Write> Report<W> {
     fn pass(&mut self, what: &str) -> std::io::Result<()> {
-        writeln!(self.out, "✓ {what}")
+        self.write(format_args!("✓ {what}\n"))
     }
     fn fail(&mut self, what: &str) -> std::io::Result<()> {
         self.failed = true;
-        writeln!(self.out, "✗ {what}")
+        self.write(format_args!("✗ {what}\n"))
     }
-    fn line(&mut self, ok: bool, what: &str) -> std::io::Result<()> {
-        if ok { self.pass(what) } else { self.fail(what) }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.out.flush();
+        self.unless_closed(result)
+    }
+    fn write(&mut self, line: std::fmt::Arguments) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.out.write_fmt(line);
+        self.unless_closed(result)
+    }
+    fn unless_closed(&mut self, result: std::io::Result<()>) -> std::io::Result<()> {
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+    /// Rows that need a person but do not stop a run: said, without failing the check.
+    fn warn(&mut self, what: &str) -> std::io::Result<()> {
+        writeln!(self.out, "! {what}")
     }
 }
 
@@ -51,6 +78,7 @@ pub async fn run(cli: &Cli, args: &CheckArgs) -> anyhow::Result<Exit> {
     let mut r = Report {
         out: stdout.lock(),
         failed: false,
+        closed: false,
     };
     let path = cli.settings_path();
     let settings = match settings_errors(&path) {
@@ -63,7 +91,7 @@ pub async fn run(cli: &Cli, args: &CheckArgs) -> anyhow::Result<Exit> {
                 r.fail(&format!("settings: {}", one_line(&e)))?;
             }
             r.fail("the other checks need valid settings: correct the settings file, then run `payimport check` again")?;
-            r.out.flush()?;
+            r.flush()?;
             return Ok(Exit::Fatal);
         }
     };
@@ -74,7 +102,7 @@ pub async fn run(cli: &Cli, args: &CheckArgs) -> anyhow::Result<Exit> {
 
     check_loanpro(&mut r, &settings, &loans).await?;
     check_ledger(&mut r, &cli.ledger_path(&settings))?;
-    r.out.flush()?;
+    r.flush()?;
     Ok(if r.failed { Exit::Fatal } else { Exit::Done })
 }
 
@@ -143,7 +171,8 @@ async fn check_loanpro<W: Write>(
         Err(ReadError::AuthRefused(m)) => {
             r.pass(&format!("LoanPro API: {} answers", lp.base_url))?;
             r.fail(&format!(
-                "{credentials} are refused ({m}): check the token's value and `loanpro.tenant_id` (the Autopal-Instance-Id), in LoanPro under Settings > Company > API"
+                "{credentials} are refused ({m}): {}",
+                crate::loanpro::CREDENTIALS_ADVICE
             ))?;
             return Ok(());
         }
@@ -311,18 +340,14 @@ fn check_ledger<W: Write>(r: &mut Report<W>, path: &Path) -> anyhow::Result<()> 
             "returns whose payment was not found alone: see their messages in `payimport report`; `payimport retry` matches them again",
         ),
     ] {
+        // None of these stops tonight's run: the import reads `unknown` rows back first,
+        // `unsent` ones wait for `retry`, and an `unmatched` return waits for a person.
         let n = ledger.live_count(status)?;
-        r.line(
-            n == 0,
-            &format!(
-                "{n} row(s) wait in `{status}`{}",
-                if n == 0 {
-                    String::new()
-                } else {
-                    format!(": {what}")
-                }
-            ),
-        )?;
+        if n == 0 {
+            r.pass(&format!("{n} row(s) wait in `{status}`"))?;
+        } else {
+            r.warn(&format!("{n} row(s) wait in `{status}`: {what}"))?;
+        }
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `payimport demo`: one night of bank files told as a story against the sandbox, in-process:
-//! payments posted (one bad row rejected, one LoanPro timeout settled by reading back), the same
+//! payments posted (one bad row rejected, one LoanPro timeout settled by reading back, one
+//! unidentified lockbox coupon amended to its loan), the same
 //! files again with nothing sent, two returned payments reversed, and the reconciliation report
 //! written to `payimport-demo/` in the working folder.
 
@@ -9,8 +10,11 @@ use anyhow::Context;
 use chrono::NaiveDate;
 
 use super::import::{self, ImportArgs};
+use super::report::REPORT_MODE;
 use crate::exit::Exit;
+use crate::fsutil::Target;
 use crate::ledger::{Ledger, Status};
+use crate::metrics::Meter;
 use crate::sandbox::{Fault, Sandbox, SandboxConfig};
 use crate::settings::{Settings, Token};
 
@@ -35,7 +39,7 @@ const PAYMENT_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../samples/statement.053.xml"),
     ),
 ];
-/// Two of the night's payments come back (SPEC §8).
+/// Two of the night's payments come back (docs/returns.md).
 const RETURN_FILE: (&str, &str, &str) = (
     "returns_csv",
     "returns.csv",
@@ -45,6 +49,18 @@ const RETURN_FILE: (&str, &str, &str) = (
 const SAMPLE_BASE_URL: &str = "http://127.0.0.1:8080/api/public/api/1";
 /// The folder the demo writes, relative to the working folder.
 const DEMO_DIR: &str = "payimport-demo";
+
+/// Writes one of the demo's files through the one file writer ([`crate::fsutil`]): the demo's
+/// folder is the person's, and a symlink or FIFO found there is not followed.
+fn write_file(path: &Path, mode: u32, bytes: &[u8]) -> anyhow::Result<()> {
+    Target {
+        option: "the demo's file",
+        path,
+        mode,
+        ledger: None,
+    }
+    .write(|w| Ok(w.write_all(bytes)?))
+}
 
 /// `payimport demo`. Exits 0 when the story went as told (the sample night itself has a row
 /// that needs attention, by design), 2 when it did not.
@@ -71,7 +87,7 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
     let text = SAMPLE_SETTINGS
         .replace(SAMPLE_BASE_URL, &sandbox.base_url())
         .replace("settle_secs = 60", "settle_secs = 1");
-    std::fs::write(&settings_path, &text)?;
+    write_file(&settings_path, 0o644, text.as_bytes())?;
     let settings = Settings::from_toml(&text, &settings_path)?;
     let ledger = &settings.ledger_path;
     // The samples are the night of 20 November 2026; the demo is told as of a few days later.
@@ -81,13 +97,24 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
         let settings = &settings;
         let token = token.clone();
         async move {
-            std::fs::write(&path, content)?;
+            write_file(&path, 0o644, content.as_bytes())?;
             let args = ImportArgs {
                 source: Some(source.to_string()),
                 dry_run: false,
+                archive: None,
+                // The samples were just written (or checked out): their age says nothing.
+                min_file_age: Some(0),
                 files: vec![path],
             };
-            import::run_on(settings, ledger, &args, Some(token), today).await
+            import::run_on(
+                settings,
+                ledger,
+                &args,
+                Some(token),
+                today,
+                &Meter::default(),
+            )
+            .await
         }
     };
     let mut surprises = Vec::new();
@@ -111,8 +138,8 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
     }
     let night = count(ledger)?;
     let payments_logged = sandbox.payments().len();
-    if night.rejected != 1 {
-        surprises.push(format!("{} rejected rows, not 1", night.rejected));
+    if night.rejected != 2 {
+        surprises.push(format!("{} rejected rows, not 2", night.rejected));
     }
     if night.read_back != 1 {
         surprises.push(format!("{} rows read back, not 1", night.read_back));
@@ -125,10 +152,39 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
     }
     println!(
         "-> {} payments posted, each exactly once (the one that timed out was read back and found\n\
-         \x20  logged, not sent again); 1 row rejected with its message. Exit status 1: a person\n\
-         \x20  must look at the rejected row.\n",
+         \x20  logged, not sent again); 2 rows rejected with their messages (a bad amount, and a\n\
+         \x20  lockbox coupon whose loan number LN009990 is no loan). Exit status 1: a person must\n\
+         \x20  look at the rejected rows.\n",
         night.posted
     );
+
+    println!(
+        "== 1b. The coupon's loan number was misread: the lockbox image shows LN000999. A person\n\
+         ==     amends it; payimport sends a corrected copy, once, and keeps who did it and why:\n\
+         ==     payimport amend KEY --loan LN000999 --note \"coupon image shows LN000999\"\n"
+    );
+    let puts_before = sandbox.stats().puts;
+    let coupon = unidentified_coupon(ledger)?;
+    let amend = super::amend::AmendArgs {
+        key: coupon,
+        loan: Some("LN000999".into()),
+        payment_type: None,
+        extra: None,
+        original: None,
+        move_posted: false,
+        note: Some("coupon image shows LN000999".into()),
+        audit: super::dismiss::AuditArgs {
+            by: Some("demo".into()),
+        },
+    };
+    super::amend::run(&settings, ledger, &amend, Some(token.clone())).await?;
+    let amended = sandbox.stats().puts - puts_before;
+    if amended != 1 || !sandbox.payments().iter().any(|p| p.loan_id == 999) {
+        surprises.push(format!(
+            "the amend sent {amended} payment(s), not 1 on loan 999"
+        ));
+    }
+    println!("-> the coupon is posted on loan LN000999; its original row is `amended`.\n");
 
     println!("== 2. The same four files again, as a rerun of the cron job would bring them.\n");
     let puts_before = sandbox.stats().puts;
@@ -175,10 +231,10 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
         let ledger = Ledger::open_read_only(ledger)?;
         let mut page = Vec::new();
         crate::report::html::write_html(&ledger, None, &mut page)?;
-        std::fs::write(&html, page)?;
+        write_file(&html, REPORT_MODE, &page)?;
         let mut rows = Vec::new();
         crate::report::write_csv(&ledger, None, &mut rows)?;
-        std::fs::write(&csv, rows)?;
+        write_file(&csv, REPORT_MODE, &rows)?;
     }
     println!(
         "== 4. The reconciliation report for accounting: {} (open it in a browser)\n\
@@ -200,6 +256,19 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
         );
         Ok(Exit::Fatal)
     }
+}
+
+/// The key of the lockbox coupon no loan matched (the demo's sample has one).
+fn unidentified_coupon(ledger: &Path) -> anyhow::Result<String> {
+    let ledger = Ledger::open_read_only(ledger)?;
+    let mut key = None;
+    ledger.for_each_report_row(None, |r| -> anyhow::Result<()> {
+        if r.status == Status::Rejected && r.loan == "LN009990" {
+            key = Some(r.key);
+        }
+        Ok(())
+    })?;
+    key.context("the sample lockbox's unidentified coupon is not in the ledger")
 }
 
 /// What the ledger says of the rows of every run so far.

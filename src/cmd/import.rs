@@ -9,24 +9,34 @@ use chrono::NaiveDate;
 use crate::exit::Exit;
 use crate::files::{fingerprint, open_rows, to_new_row};
 use crate::ledger::{Ledger, ToMatch};
+use crate::metrics::Meter;
 use crate::money::Cents;
 use crate::payment::Payment;
-use crate::read::control::SKIPPED;
+use crate::read::control::Counted;
 use crate::read::{ControlCheck, FileError, background};
 use crate::returns::Match;
 use crate::session::Session;
-use crate::settings::{Settings, Source, Token};
+use crate::settings::{Duplicates, Settings, Source, Token};
 use crate::validate::Validator;
 
 /// `payimport import`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ImportArgs {
     /// The `[sources.NAME]` these files come from (default: the only source)
-    #[arg(long)]
+    #[arg(long, value_hint = clap::ValueHint::Other)]
     pub source: Option<String>,
     /// Parse and validate, print what would be sent and every rejection; write and send nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// After the run's outcome is committed, move each file it finished with into
+    /// DIR/done/YYYY-MM-DD/ and each refused one into DIR/failed/YYYY-MM-DD/ (same filesystem;
+    /// never overwriting: a numbered suffix)
+    #[arg(long, value_name = "DIR")]
+    pub archive: Option<PathBuf>,
+    /// Refuse files modified less than SECS seconds ago: they may still be being written
+    /// [default: `[limits] min_file_age_secs`, 60; 0 reads every file]
+    #[arg(long, value_name = "SECS")]
+    pub min_file_age: Option<u64>,
     /// The bank files
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -38,8 +48,10 @@ pub async fn run(
     ledger_path: &Path,
     args: &ImportArgs,
     token: Option<Token>,
+    meter: &Meter,
 ) -> anyhow::Result<Exit> {
-    run_on(settings, ledger_path, args, token, crate::validate::today()).await
+    let today = crate::validate::today();
+    run_on(settings, ledger_path, args, token, today, meter).await
 }
 
 /// [`run`] on a given date: the demo's samples are one night of November 2026, and checking
@@ -50,6 +62,7 @@ pub async fn run_on(
     args: &ImportArgs,
     token: Option<Token>,
     today: NaiveDate,
+    meter: &Meter,
 ) -> anyhow::Result<Exit> {
     let source = settings
         .source(args.source.as_deref())
@@ -57,9 +70,20 @@ pub async fn run_on(
     if args.dry_run {
         return dry_run(settings, ledger_path, source, &args.files, today);
     }
-    let mut session =
-        Session::start(settings, ledger_path, token, "import", Some(&source.name)).await?;
+    let mut session = Session::start(
+        settings,
+        ledger_path,
+        token,
+        "import",
+        Some(&source.name),
+        meter,
+    )
+    .await?;
     let run = session.run;
+    session
+        .ledger()
+        .set_hold_duplicates(settings.payments.duplicates == Duplicates::Hold);
+    session.verify_before_sending(settings.verify, today);
 
     let mut refused = Vec::new();
     // Files a signal kept from being staged: nothing of them is in the ledger or sent.
@@ -68,6 +92,8 @@ pub async fn run_on(
     // sent, but the summary says so, as the report does (they are among the control checks).
     let mut skipped = Vec::new();
     let mut notices = 0u64;
+    // What to do with each file once the run's outcome is committed (`--archive`).
+    let mut finished: Vec<(&Path, crate::archive::Outcome)> = Vec::new();
     for path in &args.files {
         let name = path.display().to_string();
         if let Some(signal) = session.interrupted() {
@@ -76,14 +102,25 @@ pub async fn run_on(
             ));
             continue;
         }
+        let min_age = args
+            .min_file_age
+            .unwrap_or(settings.limits.min_file_age_secs);
+        let stamp = FileStamp::of(path);
         let mut ledger = session.ledger();
         let file_id = ledger.add_file(run, &name)?;
+        if let Some(e) = stamp.as_ref().and_then(|s| s.too_young(&name, min_age)) {
+            tracing::error!("{e}; nothing of this file is sent");
+            ledger.refuse_file(file_id, &e.to_string())?;
+            refused.push(e);
+            continue;
+        }
         let fingerprint = fingerprint(path, source, &settings.payments);
         if let Some(original) = match &fingerprint {
             Some(f) => ledger.settled_original(&f.hash)?,
             None => None,
         } {
             let s = ledger.stage_echo(file_id, original)?;
+            finished.push((path, crate::archive::Outcome::Done));
             tracing::info!(
                 file = %name,
                 already_posted = s.already_posted,
@@ -100,9 +137,21 @@ pub async fn run_on(
                     background::spawn(scope, rows, move |row| to_new_row(&row, &mut validator));
                 // A signal mid-file rolls the file back (one transaction): staging a large
                 // file takes a while, and a person who asked to stop should not wait for it.
+                // A file that changed while it was read (a transfer still writing it) is
+                // refused whole: what was read may be a part of it (SPEC §12).
+                let mut checked = false;
                 let items = std::iter::from_fn(|| match session.interrupted() {
                     Some(signal) => Some(Err(Halt::Interrupted(signal))),
-                    None => rows.next().map(|r| r.map_err(Halt::File)),
+                    None => match rows.next() {
+                        None if !checked => {
+                            checked = true;
+                            stamp
+                                .as_ref()
+                                .and_then(|s| s.changed(&name, path))
+                                .map(|e| Err(Halt::File(e)))
+                        }
+                        next => next.map(|r| r.map_err(Halt::File)),
+                    },
                 });
                 let staged = ledger.stage_file(run, file_id, items)?;
                 ledger.set_control_checks(file_id, rows.control_checks())?;
@@ -114,6 +163,7 @@ pub async fn run_on(
         };
         match staged {
             Ok(s) => {
+                finished.push((path, crate::archive::Outcome::Done));
                 // Only if the file did not change while it was read: the fingerprint must be
                 // that of the bytes staged, or a later file could echo rows never staged.
                 if let Some(f) = fingerprint.as_ref().filter(|f| f.still_matches(path)) {
@@ -124,6 +174,7 @@ pub async fn run_on(
                     pending = s.pending,
                     rejected = s.rejected,
                     already_posted = s.already_posted,
+                    held = s.held,
                     "staged"
                 )
             }
@@ -131,6 +182,9 @@ pub async fn run_on(
                 tracing::error!("{e}; nothing of this file is sent");
                 ledger.refuse_file(file_id, &e.to_string())?;
                 refused.push(e);
+                finished.push((path, crate::archive::Outcome::Failed));
+                drop(ledger);
+                session.file_refused();
             }
             Err(Halt::Interrupted(signal)) => {
                 let why = format!(
@@ -150,6 +204,12 @@ pub async fn run_on(
         .chain(skipped)
         .collect();
     notes.extend(not_staged);
+    if let Some(dir) = &args.archive {
+        // `send` ended the run: its outcome is committed, so a crash from here on leaves
+        // only files the next run recognises as echoes.
+        crate::crashpoint::reached("archive");
+        notes.extend(archive(dir, &finished, today));
+    }
     if let Some(signal) = sent.interrupted {
         notes.push(interrupted_note(signal));
     }
@@ -173,6 +233,85 @@ pub async fn run_on(
     })
 }
 
+/// Moves the run's files into the done and failed folders; a file that cannot be moved stays
+/// where it is (its outcome is in the ledger whatever happens to it) and gets a note.
+fn archive(
+    dir: &Path,
+    files: &[(&Path, crate::archive::Outcome)],
+    today: NaiveDate,
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (file, outcome) in files {
+        match crate::archive::move_into(file, dir, *outcome, today) {
+            Ok(to) => tracing::info!(file = %file.display(), to = %to.display(), "archived"),
+            Err(e) => {
+                tracing::warn!(file = %file.display(), "not archived: {e}");
+                notes.push(format!(
+                    "not archived: {}: {e} (the archive folder must be on the same filesystem); it stays where it is",
+                    file.display()
+                ));
+            }
+        }
+    }
+    notes
+}
+
+/// A file's length and modification time when an import first looked at it.
+struct FileStamp {
+    len: u64,
+    modified: std::time::SystemTime,
+}
+
+impl FileStamp {
+    /// `None` when the file cannot be read: opening it then says why.
+    fn of(path: &Path) -> Option<FileStamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileStamp {
+            len: m.len(),
+            modified: m.modified().ok()?,
+        })
+    }
+
+    /// The refusal of a file modified less than `min_age` seconds ago (0: never).
+    fn too_young(&self, name: &str, min_age: u64) -> Option<FileError> {
+        if min_age == 0 {
+            return None;
+        }
+        let age = std::time::SystemTime::now()
+            .duration_since(self.modified)
+            .unwrap_or_default();
+        (age.as_secs() < min_age).then(|| {
+            FileError::new(
+                &name.into(),
+                None,
+                format!(
+                    "the file was modified {}s ago, less than {min_age}s (limits.min_file_age_secs): it may still be being written; import it later, or now with `payimport import --min-file-age 0`",
+                    age.as_secs()
+                ),
+            )
+        })
+    }
+
+    /// The refusal of a file whose length or modification time changed since the stamp.
+    fn changed(&self, name: &str, path: &Path) -> Option<FileError> {
+        let now = FileStamp::of(path);
+        let same = now
+            .as_ref()
+            .is_some_and(|n| n.len == self.len && n.modified == self.modified);
+        (!same).then(|| {
+            FileError::new(
+                &name.into(),
+                None,
+                format!(
+                    "the file changed while it was read ({} bytes, now {}): it may still be being written; import it again once it is complete",
+                    self.len,
+                    now.map_or("gone".into(), |n| format!("{} bytes", n.len))
+                ),
+            )
+        })
+    }
+}
+
 /// Why staging a file stopped early.
 enum Halt {
     /// The file failed file-level validation: refused.
@@ -192,7 +331,7 @@ pub(crate) fn interrupted_note(signal: &str) -> String {
 fn skipped_notes(file: &str, checks: &[ControlCheck]) -> Vec<String> {
     checks
         .iter()
-        .filter(|c| c.what == SKIPPED)
+        .filter(|c| c.what == Counted::Skipped)
         .map(|c| format!("skipped   {file}:{}: {c}", c.line))
         .collect()
 }
@@ -344,13 +483,14 @@ fn preview_match(
         date: crate::payment::iso_date(p.date),
         reference: p.reference.clone(),
         original_reference: r.original_reference.clone(),
+        trace_reference: r.trace_reference,
         original_key: r.original_key.clone(),
         return_code: r.code.clone(),
         comments: None,
     };
     match ledger.preview_match(&row, settings.returns.match_window_days) {
         Ok(Match::Original(c)) => format!("matches the payment with key {}", c.key),
-        Ok(Match::Unmatched(why)) => {
+        Ok(Match::Unmatched { why, .. }) => {
             format!("unmatched: {why} (payments of files not imported yet are not seen)")
         }
         Err(e) => format!("cannot be matched now: {e}"),

@@ -11,6 +11,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_ledger_tenant.sql"),
     include_str!("../../migrations/0005_run_outcome.sql"),
     include_str!("../../migrations/0006_returns.sql"),
+    include_str!("../../migrations/0007_held_and_matching.sql"),
+    include_str!("../../migrations/0009_resolve.sql"),
+    include_str!("../../migrations/0010_run_refused.sql"),
 ];
 
 impl Ledger {
@@ -248,9 +251,12 @@ mod tests {
         // The ledger goes on working: the pending row is claimed.
         drop(ledger);
         let mut ledger = Ledger::open(&path).unwrap();
-        let claimed = ledger.claim(1, 10).unwrap();
+        let claimed = ledger.claim(1, 10, crate::ledger::Kind::Payment).unwrap();
         assert_eq!(claimed.len(), 1);
-        assert_eq!(claimed[0].amount, Cents(150));
+        let crate::ledger::Claim::Payment(p) = &claimed[0].request else {
+            panic!("a payment claimed as a return: {:?}", claimed[0]);
+        };
+        assert_eq!(p.amount, Cents(150));
     }
 
     #[test]

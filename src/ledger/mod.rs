@@ -1,4 +1,4 @@
-//! The SQLite ledger (SPEC §5): runs, files and rows with their keys and states.
+//! The SQLite ledger (docs/states.md): runs, files and rows with their keys and states.
 //!
 //! The ledger, not memory, is the queue: rows are staged here before anything is sent, claimed
 //! in batches for sending, and their results recorded in groups. Because a row is marked
@@ -9,6 +9,7 @@
 //! `file` (the file itself: header checks, lock, permissions), `migrate` (schema), `stage`
 //! (runs, files and their rows going in), `queue` (claiming, recording, retrying, reconciling),
 //! `queries` (totals, runs, report rows), `returns` (matching returns, their reversals),
+//! `resolve` (what a person resolves: dismiss, amend, the `resolutions` trail, rejected rows),
 //! `status` (the row state machine) and `tenant` (the one LoanPro tenant a ledger belongs to).
 
 use std::fs::File;
@@ -20,14 +21,19 @@ mod file;
 mod migrate;
 mod queries;
 mod queue;
+mod resolve;
 mod returns;
 mod stage;
 mod status;
 mod tenant;
+mod verify;
 
 pub use crate::money::Amount;
 pub use queries::{AttentionRow, FileInfo, ReportRow, RunInfo, StatusTotal};
-pub use queue::{Claimed, Outcome, Reconciled, RetryCandidate, Uncertain};
+pub use queue::{
+    Claim, Claimed, ClaimedPayment, Kind, Outcome, Reconciled, RetryCandidate, Uncertain,
+};
+pub use resolve::{NamedRow, RejectedRow, Resolver, resolvable};
 pub use returns::{Matched, Reversal, ToMatch};
 pub use stage::{NewReturn, NewRow, RunOutcome, Staged};
 pub use status::{Status, Step};
@@ -50,6 +56,8 @@ pub enum LedgerError {
     },
     #[error("ledger {path} does not exist; nothing has been imported with it yet")]
     Missing { path: PathBuf },
+    #[error("ledger {path} has no run {run}; `payimport runs` lists the runs it has")]
+    NoSuchRun { path: PathBuf, run: RunId },
     #[error(
         "ledger {path} {problem}; it was left as it is: restore it from a backup (a new, empty ledger would not know which payments were already posted)"
     )]
@@ -69,7 +77,7 @@ pub enum LedgerError {
         wanted: String,
         to: Status,
     },
-    /// The ledger records another LoanPro tenant or base URL than the settings name (SPEC §5).
+    /// The ledger records another LoanPro tenant or base URL than the settings name (docs/states.md).
     #[error("{0}")]
     OtherTenant(Box<OtherTenant>),
     #[error("ledger {path}: {source}")]
@@ -110,6 +118,8 @@ pub struct Ledger {
     conn: Connection,
     path: PathBuf,
     lock: Option<File>,
+    /// `[payments] duplicates = "hold"`: staging holds possible duplicates (SPEC §12).
+    hold_duplicates: bool,
 }
 
 pub fn now() -> String {
@@ -155,6 +165,7 @@ impl Ledger {
             conn,
             path: path.to_path_buf(),
             lock,
+            hold_duplicates: true,
         };
         // Before the pragmas below, which write to the file: a ledger this payimport cannot
         // use is left exactly as it is. (Waiting out a writer does not write.)
@@ -211,7 +222,7 @@ impl Ledger {
         &self.path
     }
 
-    /// Test hook (`PAYIMPORT_LEDGER_FAIL_AFTER`, see `crashpoint`): from now on every write
+    /// For a test hook (`PAYIMPORT_LEDGER_FAIL_AFTER`, see `crashpoint`): from now on every write
     /// fails with an SQLite error, as on a disk that has just filled up.
     pub fn refuse_writes(&self) -> Result<(), LedgerError> {
         self.conn

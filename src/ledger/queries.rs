@@ -56,7 +56,7 @@ pub struct FileInfo {
     pub control_checks: Option<String>,
 }
 
-/// One row of the report (SPEC §6), in the report's column order.
+/// One row of the report (docs/report.md), in the report's column order.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportRow {
     pub run_id: i64,
@@ -76,18 +76,29 @@ pub struct ReportRow {
     pub http_status: Option<i64>,
     pub message: Option<String>,
     pub updated_at: String,
-    /// `payment` or `return` (SPEC §8).
+    /// `payment` or `return` (docs/returns.md).
     pub kind: String,
     /// A return's original payment row, by key.
     pub original_key: Option<String>,
     pub return_code: Option<String>,
+    /// A corrected copy's original row, by key (`payimport amend`, SPEC §13). JSON only: the
+    /// CSV keeps SPEC §6's columns, and its `message` names the copy and who made it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amends: Option<String>,
+    /// Who resolved the row, when, and why: every amend, release and dismiss, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
 }
 
 /// The report's columns of a ledger row, then its file id (NULL before migration 0002).
+/// Last, every resolution of the row in one cell (SPEC §13), `; ` between them.
 const ROW_COLUMNS: &str =
     "SELECT run_id, file, line, key, status, loan, loan_id, amount_cents, amount_as_given, date,
         reference, payment_method_id, payment_type_id, extra, attempts, http_status, message,
-        updated_at, file_id, kind, original_key, return_code
+        updated_at, file_id, kind, original_key, return_code, amends,
+        (SELECT group_concat(a.action || ' by ' || a.by || ' at ' || a.at
+            || COALESCE(' as ' || a.new_key, '') || COALESCE(': ' || a.note, ''), '; ')
+         FROM resolutions a WHERE a.row_id = rows.id)
     FROM rows WHERE (?1 IS NULL OR run_id = ?1) ORDER BY id";
 
 /// The same columns for the rows of echo files (see migration 0002): the original file's rows,
@@ -98,7 +109,7 @@ const ECHO_COLUMNS: &str = "SELECT e.run_id, e.path, r.line, r.key, ?2, r.loan, 
         CASE WHEN r.status = ?3
              THEN 'posted by run ' || r.run_id || ' (' || r.file || ':' || r.line || ')'
              ELSE r.message END,
-        run.started_at, e.id, r.kind, r.original_key, r.return_code
+        run.started_at, e.id, r.kind, r.original_key, r.return_code, NULL, NULL
     FROM files e CROSS JOIN files o CROSS JOIN runs run CROSS JOIN rows r
     WHERE o.id = e.echo_of AND run.id = e.run_id AND (?1 IS NULL OR e.run_id = ?1)
       -- a file's rows are one id range: read in order, file after file (CROSS JOIN keeps
@@ -133,6 +144,8 @@ fn report_row(r: &rusqlite::Row) -> rusqlite::Result<(ReportRow, Option<i64>)> {
             kind: r.get(19)?,
             original_key: r.get(20)?,
             return_code: r.get(21)?,
+            amends: r.get(22)?,
+            resolution: r.get(23)?,
         },
         r.get(18)?,
     ))
@@ -182,7 +195,7 @@ impl Ledger {
         Ok(totals)
     }
 
-    /// Counts and amounts per status of a run's returns (SPEC §8), in [`Status::ALL`] order:
+    /// Counts and amounts per status of a run's returns (docs/returns.md), in [`Status::ALL`] order:
     /// the summary shows them apart from payments.
     pub fn return_totals(&self, run: RunId) -> Result<Vec<StatusTotal>, LedgerError> {
         let err = sql(&self.path);
@@ -365,6 +378,27 @@ impl Ledger {
         self.conn
             .query_row("SELECT MAX(id) FROM runs", [], |r| r.get(0))
             .map_err(sql(&self.path))
+    }
+
+    /// Refuses a run id this ledger has no run of: `--run 99` is a typo or the wrong ledger,
+    /// and answering it with nothing would look like a run with no rows.
+    pub fn check_run_exists(&self, run: RunId) -> Result<(), LedgerError> {
+        let found: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1)",
+                [run],
+                |r| r.get(0),
+            )
+            .map_err(sql(&self.path))?;
+        if found {
+            Ok(())
+        } else {
+            Err(LedgerError::NoSuchRun {
+                path: self.path.clone(),
+                run,
+            })
+        }
     }
 
     /// Calls `f` with every row of the report in order: by run, then file, then line. Rows are

@@ -11,20 +11,50 @@ use super::status::{Step, open_condition};
 use super::{Ledger, LedgerError, RunId, Status, now, sql};
 use crate::money::Cents;
 
-/// A row taken for sending: what the request needs.
+/// What a row asks of LoanPro: a payment logged, or (a return) a logged payment reversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Payment,
+    Return,
+}
+
+impl Kind {
+    /// The `kind` column's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Payment => "payment",
+            Kind::Return => "return",
+        }
+    }
+}
+
+/// A row taken for sending: its identity and what its request needs.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: i64,
     pub key: String,
     pub loan_id: i64,
+    pub request: Claim,
+}
+
+/// What a claimed row sends.
+#[derive(Debug, Clone)]
+pub enum Claim {
+    /// `PUT Loans(id)` with this payment.
+    Payment(ClaimedPayment),
+    /// `POST Loans(id)/VoidPayment(pid)` of the payment this return matched.
+    Reversal(super::returns::Reversal),
+}
+
+/// A payment row as its request needs it.
+#[derive(Debug, Clone)]
+pub struct ClaimedPayment {
     pub amount: Cents,
     pub date: String,
     pub info: String,
     pub payment_method_id: u32,
     pub payment_type_id: u32,
     pub extra: String,
-    /// Set for a return: the reversal to send in place of a payment.
-    pub reversal: Option<super::returns::Reversal>,
 }
 
 /// What became of a claimed row.
@@ -83,6 +113,9 @@ pub struct RetryCandidate {
     pub status: Status,
     /// Whether it speaks for its key; a row taken over by a later one is history.
     pub live: bool,
+    /// An `unmatched` return that had candidates: never matched again by elimination
+    /// (SPEC §8 rule 4).
+    pub ambiguous: bool,
 }
 
 /// Prepares (once per transaction and target) the `UPDATE` of `step` that moves one row to
@@ -158,33 +191,50 @@ impl Ledger {
             .map_err(sql(&self.path))
     }
 
-    /// Takes up to `n` rows queued for a run for sending: one transaction marks them all
-    /// `sending`, durably, before any of their requests leave.
-    pub fn claim(&mut self, run: RunId, n: usize) -> Result<Vec<Claimed>, LedgerError> {
+    /// Takes up to `n` rows of `kind` queued for a run for sending: one transaction marks them
+    /// all `sending`, durably, before any of their requests leave. A return is taken only once
+    /// it is matched to the payment it reverses.
+    pub fn claim(&mut self, run: RunId, n: usize, kind: Kind) -> Result<Vec<Claimed>, LedgerError> {
         let err = sql(&self.path);
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
                 "UPDATE rows SET status = ?4, updated_at = ?3, sent_at = ?3
-                 WHERE id IN (SELECT id FROM rows WHERE sent_by_run = ?1 AND {} AND kind = 'payment'
+                 WHERE id IN (SELECT id FROM rows WHERE sent_by_run = ?1 AND {} AND kind = ?5
+                              AND (kind = 'payment' OR original_row IS NOT NULL)
                               ORDER BY id LIMIT ?2)
-                 RETURNING id, key, loan_id, amount_cents, date, info, payment_method_id, payment_type_id, extra",
+                 RETURNING id, key, loan_id, amount_cents, date, COALESCE(info, ''),
+                     payment_method_id, payment_type_id, extra,
+                     original_row, original_key, reverse_reason, return_code",
                 Step::Claim.guard_to(Status::Sending)
             ))
             .map_err(&err)?;
+        let params = params![run, n as i64, now(), Status::Sending, kind.as_str()];
         let mut rows = stmt
-            .query_map(params![run, n as i64, now(), Status::Sending], |r| {
+            .query_map(params, |r| {
+                let request = match kind {
+                    Kind::Payment => Claim::Payment(ClaimedPayment {
+                        amount: r.get(3)?,
+                        date: r.get(4)?,
+                        info: r.get(5)?,
+                        payment_method_id: r.get(6)?,
+                        payment_type_id: r.get(7)?,
+                        extra: r.get(8)?,
+                    }),
+                    Kind::Return => Claim::Reversal(super::returns::Reversal {
+                        original_row: r.get(9)?,
+                        original_key: r.get(10)?,
+                        reverse_reason: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                        // A return's info holds the comments its reversal carries.
+                        comments: r.get(5)?,
+                        return_code: r.get::<_, Option<String>>(12)?.unwrap_or_default(),
+                    }),
+                };
                 Ok(Claimed {
                     id: r.get(0)?,
                     key: r.get(1)?,
                     loan_id: r.get(2)?,
-                    amount: r.get(3)?,
-                    date: r.get(4)?,
-                    info: r.get(5)?,
-                    payment_method_id: r.get(6)?,
-                    payment_type_id: r.get(7)?,
-                    extra: r.get(8)?,
-                    reversal: None,
+                    request,
                 })
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
@@ -259,6 +309,7 @@ impl Ledger {
                 key: r.get(1)?,
                 status: r.get(2)?,
                 live: r.get(3)?,
+                ambiguous: r.get(4)?,
             })
         };
         if keys.is_empty() {
@@ -274,7 +325,8 @@ impl Ledger {
                 .prepare_cached(&format!(
                     // INDEXED BY: the planner would otherwise walk the live-key index, a
                     // read of every payment ever posted.
-                    "SELECT id, key, status, live FROM rows INDEXED BY rows_open WHERE {}
+                    "SELECT id, key, status, live, COALESCE(match_candidates, 0) > 0
+                     FROM rows INDEXED BY rows_open WHERE {}
                      AND live = 1 AND {retried}
                      AND (?1 IS NULL OR run_id = ?1) ORDER BY id",
                     open_condition()
@@ -287,7 +339,8 @@ impl Ledger {
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT id, key, status, live FROM rows WHERE key = ?1 AND (?2 IS NULL OR run_id = ?2)
+                    "SELECT id, key, status, live, COALESCE(match_candidates, 0) > 0
+                     FROM rows WHERE key = ?1 AND (?2 IS NULL OR run_id = ?2)
                      ORDER BY live DESC, id DESC LIMIT 1",
                 )
                 .map_err(&err)?;
@@ -301,24 +354,58 @@ impl Ledger {
     /// Queues rows for `run` to send again, with a fresh count of attempts. Each must be live
     /// and in a state `retry` queues from; otherwise none is queued.
     pub fn queue_for_retry(&mut self, run: RunId, ids: &[i64]) -> Result<(), LedgerError> {
+        self.requeue(
+            run,
+            ids,
+            Step::Retry,
+            "queued again by `payimport retry`",
+            None,
+        )
+    }
+
+    /// Queues held rows for `run` to send: a person released them (`payimport release`,
+    /// SPEC §12). Each must be live and `held`; otherwise none is queued.
+    /// Queues held rows a person released, each with its record in `resolutions` (SPEC §13).
+    pub fn queue_released(
+        &mut self,
+        run: RunId,
+        ids: &[i64],
+        who: &super::Resolver,
+    ) -> Result<(), LedgerError> {
+        let note = format!(
+            "released by {} with `payimport release` at {}",
+            who.by,
+            now()
+        );
+        self.requeue(run, ids, Step::Release, &note, Some(("release", who)))
+    }
+
+    fn requeue(
+        &mut self,
+        run: RunId,
+        ids: &[i64],
+        step: Step,
+        message: &str,
+        audit: Option<(&str, &super::Resolver)>,
+    ) -> Result<(), LedgerError> {
         let err = sql(&self.path);
         let tx = self.conn.transaction().map_err(&err)?;
         {
             let mut stmt = tx
                 .prepare_cached(&format!(
                     "UPDATE rows SET status = ?4, sent_by_run = ?2, attempts = 0,
-                     message = 'queued again by `payimport retry`', updated_at = ?3
+                     message = ?5, updated_at = ?3
                      WHERE id = ?1 AND live = 1 AND {}",
-                    Step::Retry.guard_to(Status::Pending)
+                    step.guard_to(Status::Pending)
                 ))
                 .map_err(&err)?;
             let t = now();
             for &id in ids {
                 let changed = stmt
-                    .execute(params![id, run, t, Status::Pending])
+                    .execute(params![id, run, t, Status::Pending, message])
                     .map_err(&err)?;
                 if changed != 1 {
-                    let from = Step::Retry.sources(Status::Pending);
+                    let from = step.sources(Status::Pending);
                     return Err(Ledger::unexpected_row(
                         &tx,
                         &self.path,
@@ -326,6 +413,9 @@ impl Ledger {
                         &from,
                         Status::Pending,
                     ));
+                }
+                if let Some((action, who)) = audit {
+                    super::resolve::record_by_id(&tx, run, id, action, who, &t).map_err(&err)?;
                 }
             }
         }
@@ -474,8 +564,10 @@ mod tests {
                 key: Key::of_rejected(&["7", &i.to_string()], 0),
                 loan: "7".into(),
                 loan_id,
-                amount: "1.00".into(),
-                amount_cents: Some(Cents(100)),
+                // Distinct amounts: rows of one loan, amount and date under other keys would
+                // be held as possible duplicates of a posted one (SPEC §12).
+                amount: Cents(100 + i as i64).to_string(),
+                amount_cents: Some(Cents(100 + i as i64)),
                 date: "2026-11-20".into(),
                 reference: format!("r{i}"),
                 payment_method_id: Some(4),
@@ -484,6 +576,7 @@ mod tests {
                 info: Some("info".into()),
                 rejection: None,
                 ret: None,
+                repeat_of: None,
             })
         });
         ledger.stage_file(run, file, rows).unwrap().unwrap();
@@ -514,7 +607,7 @@ mod tests {
     fn a_result_for_a_row_not_sending_is_refused_and_nothing_is_recorded() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, run) = ledger_with_rows(dir.path(), 2);
-        let claimed = ledger.claim(run, 1).unwrap();
+        let claimed = ledger.claim(run, 1, Kind::Payment).unwrap();
         let (sent, queued) = (claimed[0].id, claimed[0].id + 1);
         let e = ledger
             .record(&[
@@ -546,7 +639,7 @@ mod tests {
     fn a_result_no_answer_leads_to_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, run) = ledger_with_rows(dir.path(), 1);
-        let id = ledger.claim(run, 1).unwrap()[0].id;
+        let id = ledger.claim(run, 1, Kind::Payment).unwrap()[0].id;
         for to in [Status::Pending, Status::AlreadyPosted, Status::Rejected] {
             let e = ledger.record(&[outcome(id, to)]).unwrap_err();
             assert!(e.to_string().contains("only a row in no state"), "{e}");
@@ -562,7 +655,7 @@ mod tests {
     fn reconciled_and_retried_rows_must_be_where_their_step_starts() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, run) = ledger_with_rows(dir.path(), 2);
-        let claimed = ledger.claim(run, 2).unwrap();
+        let claimed = ledger.claim(run, 2, Kind::Payment).unwrap();
         let (a, b) = (claimed[0].id, claimed[1].id);
         ledger
             .record(&[outcome(a, Status::Unknown), outcome(b, Status::Failed)])
@@ -589,7 +682,7 @@ mod tests {
     fn bulk_steps_move_only_the_rows_in_their_states() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, run) = ledger_with_rows(dir.path(), 3);
-        let claimed = ledger.claim(run, 2).unwrap();
+        let claimed = ledger.claim(run, 2, Kind::Payment).unwrap();
         ledger
             .record(&[outcome(claimed[0].id, Status::Posted)])
             .unwrap();
@@ -606,7 +699,7 @@ mod tests {
     fn a_row_recovered_from_a_killed_run_settles_from_its_recovery() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, run) = ledger_with_rows(dir.path(), 1);
-        let claimed = ledger.claim(run, 1).unwrap();
+        let claimed = ledger.claim(run, 1, Kind::Payment).unwrap();
         // Claimed long ago; its request may have left any time until the process died.
         ledger
             .conn
@@ -653,7 +746,7 @@ mod tests {
     fn a_later_file_takes_over_a_failed_or_queued_row_and_leaves_a_posted_one() {
         let dir = tempfile::tempdir().unwrap();
         let (mut ledger, first) = ledger_with_rows(dir.path(), 3);
-        let claimed = ledger.claim(first, 2).unwrap();
+        let claimed = ledger.claim(first, 2, Kind::Payment).unwrap();
         ledger
             .record(&[
                 outcome(claimed[0].id, Status::Posted),

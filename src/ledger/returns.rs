@@ -1,4 +1,4 @@
-//! Returns in the ledger (SPEC §8): a run's queued returns matched to the payment rows they
+//! Returns in the ledger (docs/returns.md): a run's queued returns matched to the payment rows they
 //! return, claimed for reversal once matched, and the original row made `reversed` in the same
 //! transaction that records its reversal.
 //!
@@ -10,9 +10,9 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::status::Step;
-use super::{Claimed, Ledger, LedgerError, RunId, Status, now, sql};
+use super::{Ledger, LedgerError, RunId, Status, now, sql};
 use crate::money::Cents;
-use crate::returns::{Candidate, Match, decide};
+use crate::returns::{Candidate, Match, Named, decide};
 
 /// What a claimed return's reversal needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,8 @@ pub struct ToMatch {
     pub date: String,
     pub reference: String,
     pub original_reference: String,
+    /// The original reference is a NACHA trace number (SPEC §8 rule 3).
+    pub trace_reference: bool,
     pub original_key: Option<String>,
     pub return_code: String,
     /// The row's own comment, if its file gave one.
@@ -63,7 +65,7 @@ fn window_start(date: &str, days: u32) -> String {
         .unwrap_or_default()
 }
 
-/// The original of one return, by SPEC §8's rules, in the ledger as `conn` sees it now.
+/// The original of one return, by the rules of docs/returns.md, in the ledger as `conn` sees it now.
 pub(super) fn find_match(
     conn: &Connection,
     r: &ToMatch,
@@ -131,7 +133,11 @@ pub(super) fn find_match(
                 }));
             }
         };
-        return Ok(Match::Unmatched(format!("{why}; nothing was sent")));
+        // A key is no guess: matching it again later (once it is posted, say) is safe.
+        return Ok(Match::Unmatched {
+            why: format!("{why}; nothing was sent"),
+            candidates: 0,
+        });
     }
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT p.id, p.key, p.reference FROM rows p
@@ -159,18 +165,125 @@ pub(super) fn find_match(
             },
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let reference = r.original_reference.trim();
+    let named =
+        if reference.is_empty() || candidates.iter().any(|c| c.reference.trim() == reference) {
+            None
+        } else {
+            Some(named_elsewhere(conn, r, reference, window_days)?)
+        };
     Ok(decide(
         &r.loan,
         r.amount,
         &r.original_reference,
+        r.trace_reference,
         &candidates,
+        named,
     ))
 }
 
+/// The payment of the return's loan that its reference names, when no candidate has it: why
+/// that one is no candidate, or that none has it. Posted and reversed rows are looked at (one
+/// seek each in rows_posted_by_loan and rows_reversed_by_loan).
+fn named_elsewhere(
+    conn: &Connection,
+    r: &ToMatch,
+    reference: &str,
+    window_days: u32,
+) -> rusqlite::Result<Named> {
+    let found = conn
+        .prepare_cached(
+            "SELECT key, status, file, line, amount_cents, date,
+                (SELECT c.key FROM rows c WHERE c.original_row = p.id AND c.live = 1
+                 AND c.status <> 'unmatched' AND c.id <> ?3 LIMIT 1)
+             FROM rows p WHERE p.loan_id = ?1 AND p.status = 'posted' AND p.kind = 'payment'
+               AND trim(p.reference) = ?2
+             UNION ALL
+             SELECT key, status, file, line, amount_cents, date, NULL
+             FROM rows p WHERE p.loan_id = ?1 AND p.status = 'reversed' AND trim(p.reference) = ?2
+             LIMIT 1",
+        )?
+        .query_row(params![r.loan_id, reference, r.id], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Status>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, Option<Cents>>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, Option<String>>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((key, status, file, line, amount, date, claimed_by)) = found else {
+        return Ok(Named::Nothing);
+    };
+    let at = format!("the payment {file}:{line} (key {key})");
+    let why = if status == Status::Reversed {
+        "reversed already".to_string()
+    } else if let Some(other) = claimed_by {
+        format!("claimed by the return with key {other}")
+    } else if amount != Some(r.amount) {
+        format!(
+            "for {}, not {}",
+            amount.map_or("?".into(), |a| a.to_string()),
+            r.amount
+        )
+    } else if date.as_str() > r.date.as_str() {
+        format!("dated {date}, after the return")
+    } else if date < window_start(&r.date, window_days) {
+        format!("dated {date}, before the match window (returns.match_window_days)")
+    } else {
+        "not a candidate".to_string()
+    };
+    Ok(Named::Other(format!("{at}, {why}")))
+}
+
+/// A return that names its original by key settles the oldest earlier `unmatched` return of
+/// the same loan, amount, date and code (SPEC §8 rule 4): the same bounced item, reported
+/// first without a usable reference. It becomes `already_posted` and stays live, so a rerun of
+/// its file finds it handled instead of matching it again to the twin that is left.
+fn settle_repeated_unmatched(
+    tx: &Transaction<'_>,
+    r: &ToMatch,
+    original_key: &str,
+    t: &str,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        &format!(
+            "UPDATE rows SET status = ?1, updated_at = ?2,
+             message = 'settled by the return with key ' || ?3 || ', which names its original (key '
+                 || ?4 || '); nothing more is sent for this one'
+             WHERE id = (SELECT id FROM rows WHERE kind = 'return' AND live = 1 AND status = ?5
+                         AND loan_id = ?6 AND amount_cents = ?7 AND date = ?8
+                         AND COALESCE(return_code, '') = ?9 AND id <> ?10 ORDER BY id LIMIT 1)
+               AND {}",
+            Step::Settle.guard_to(Status::AlreadyPosted)
+        ),
+        params![
+            Status::AlreadyPosted,
+            t,
+            r.key,
+            original_key,
+            Status::Unmatched,
+            r.loan_id,
+            r.amount,
+            r.date,
+            r.return_code,
+            r.id
+        ],
+    )
+}
+
 const TO_MATCH: &str = "SELECT id, key, file, line, loan, loan_id, amount_cents, date, reference,
-        COALESCE(original_reference, ''), original_key, COALESCE(return_code, ''), info
+        COALESCE(original_reference, ''), original_key, COALESCE(return_code, ''), info,
+        trace_reference
     FROM rows WHERE sent_by_run = ?1 AND status = ?2 AND kind = 'return'
-      AND original_row IS NULL AND loan_id IS NOT NULL ORDER BY id";
+      AND original_row IS NULL AND loan_id IS NOT NULL AND id > ?3 ORDER BY id LIMIT ?4";
+
+/// Returns read for matching at a time: a run of a million returns is matched a page after
+/// another, so memory stays flat (SPEC §14).
+const MATCH_PAGE: i64 = 1_000;
 
 fn to_match(r: &rusqlite::Row) -> rusqlite::Result<ToMatch> {
     Ok(ToMatch {
@@ -187,140 +300,55 @@ fn to_match(r: &rusqlite::Row) -> rusqlite::Result<ToMatch> {
         original_key: r.get(10)?,
         return_code: r.get(11)?,
         comments: r.get(12)?,
+        trace_reference: r.get(13)?,
     })
 }
 
 impl Ledger {
-    /// Matches every return queued for `run` and not matched yet (SPEC §8), in one transaction:
+    /// Matches every return queued for `run` and not matched yet (docs/returns.md), in one transaction:
     /// a matched one stays `pending` with its original and the comment its reversal sends
     /// (`comments(row, original key)`); one without a single original becomes `unmatched`.
+    /// `each` hears what became of every return, in order; nothing of them is kept here.
     pub fn match_returns(
         &mut self,
         run: RunId,
         window_days: u32,
         comments: impl Fn(&ToMatch, &str) -> String,
-    ) -> Result<Vec<Matched>, LedgerError> {
+        mut each: impl FnMut(Matched),
+    ) -> Result<(), LedgerError> {
         let err = sql(&self.path);
         let tx = self.conn.transaction().map_err(&err)?;
-        let rows: Vec<ToMatch> = tx
-            .prepare(TO_MATCH)
-            .and_then(|mut s| {
-                s.query_map(params![run, Status::Pending], to_match)?
-                    .collect()
-            })
-            .map_err(&err)?;
         let t = now();
-        let mut done = Vec::with_capacity(rows.len());
-        for r in rows {
-            let result = match find_match(&tx, &r, window_days).map_err(&err)? {
-                Match::Original(c) => {
-                    let text = r.comments.clone().unwrap_or_else(|| comments(&r, &c.key));
-                    let changed = tx
-                        .execute(
-                            "UPDATE rows SET original_row = ?2, original_key = ?3, info = ?4,
-                             message = ?5, updated_at = ?6
-                             WHERE id = ?1 AND status = 'pending' AND original_row IS NULL",
-                            params![
-                                r.id,
-                                c.id,
-                                c.key,
-                                text,
-                                format!("matched to the payment with key {}", c.key),
-                                t
-                            ],
-                        )
-                        .map_err(&err)?;
-                    if changed != 1 {
-                        return Err(Ledger::unexpected_row(
-                            &tx,
-                            &self.path,
-                            r.id,
-                            &[Status::Pending],
-                            Status::Pending,
-                        ));
-                    }
-                    Ok(c.key)
-                }
-                Match::Unmatched(message) => {
-                    let changed = tx
-                        .execute(
-                            &format!(
-                                "UPDATE rows SET status = ?2, message = ?3, updated_at = ?4
-                                 WHERE id = ?1 AND {}",
-                                Step::Match.guard_to(Status::Unmatched)
-                            ),
-                            params![r.id, Status::Unmatched, message, t],
-                        )
-                        .map_err(&err)?;
-                    if changed != 1 {
-                        let from = Step::Match.sources(Status::Unmatched);
-                        return Err(Ledger::unexpected_row(
-                            &tx,
-                            &self.path,
-                            r.id,
-                            &from,
-                            Status::Unmatched,
-                        ));
-                    }
-                    Err(message)
-                }
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<ToMatch> = tx
+                .prepare_cached(TO_MATCH)
+                .and_then(|mut s| {
+                    s.query_map(params![run, Status::Pending, after, MATCH_PAGE], to_match)?
+                        .collect()
+                })
+                .map_err(&err)?;
+            let Some(last) = rows.last() else {
+                break;
             };
-            done.push(Matched {
-                file: r.file,
-                line: r.line,
-                key: r.key,
-                result,
-            });
+            after = last.id;
+            for r in rows {
+                let result = match_one(&tx, &self.path, &r, window_days, &comments, &t)?;
+                each(Matched {
+                    file: r.file,
+                    line: r.line,
+                    key: r.key,
+                    result,
+                });
+            }
         }
         tx.commit().map_err(&err)?;
-        Ok(done)
+        Ok(())
     }
 
     /// What matching would find for a return now, without writing anything (`--dry-run`).
     pub fn preview_match(&self, r: &ToMatch, window_days: u32) -> Result<Match, LedgerError> {
         find_match(&self.conn, r, window_days).map_err(sql(&self.path))
-    }
-
-    /// Takes up to `n` matched returns queued for a run for reversal, marking them `sending`
-    /// durably before any request for them leaves, as [`Ledger::claim`] does for payments.
-    pub fn claim_returns(&mut self, run: RunId, n: usize) -> Result<Vec<Claimed>, LedgerError> {
-        let err = sql(&self.path);
-        let mut stmt = self
-            .conn
-            .prepare_cached(&format!(
-                "UPDATE rows SET status = ?4, updated_at = ?3, sent_at = ?3
-                 WHERE id IN (SELECT id FROM rows WHERE sent_by_run = ?1 AND {} AND kind = 'return'
-                              AND original_row IS NOT NULL ORDER BY id LIMIT ?2)
-                 RETURNING id, key, loan_id, amount_cents, date, original_row, original_key,
-                     COALESCE(reverse_reason, ''), COALESCE(info, ''), COALESCE(return_code, '')",
-                Step::Claim.guard_to(Status::Sending)
-            ))
-            .map_err(&err)?;
-        let mut rows = stmt
-            .query_map(params![run, n as i64, now(), Status::Sending], |r| {
-                Ok(Claimed {
-                    id: r.get(0)?,
-                    key: r.get(1)?,
-                    loan_id: r.get(2)?,
-                    amount: r.get(3)?,
-                    date: r.get(4)?,
-                    info: String::new(),
-                    payment_method_id: 0,
-                    payment_type_id: 0,
-                    extra: String::new(),
-                    reversal: Some(Reversal {
-                        original_row: r.get(5)?,
-                        original_key: r.get(6)?,
-                        reverse_reason: r.get(7)?,
-                        comments: r.get(8)?,
-                        return_code: r.get(9)?,
-                    }),
-                })
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(&err)?;
-        rows.sort_by_key(|c| c.id);
-        Ok(rows)
     }
 
     /// Within a transaction that records a return `posted`: its original payment row becomes
@@ -356,10 +384,82 @@ impl Ledger {
     }
 }
 
+/// Matches one return, in `tx`: `Ok(original key)`, or why it is `unmatched` (and made so).
+fn match_one(
+    tx: &Transaction,
+    path: &Path,
+    r: &ToMatch,
+    window_days: u32,
+    comments: &impl Fn(&ToMatch, &str) -> String,
+    t: &str,
+) -> Result<Result<String, String>, LedgerError> {
+    let err = sql(path);
+    Ok(match find_match(tx, r, window_days).map_err(&err)? {
+        Match::Original(c) => {
+            let text = r.comments.clone().unwrap_or_else(|| comments(r, &c.key));
+            let changed = tx
+                .execute(
+                    "UPDATE rows SET original_row = ?2, original_key = ?3, info = ?4,
+                     message = ?5, updated_at = ?6
+                     WHERE id = ?1 AND status = 'pending' AND original_row IS NULL",
+                    params![
+                        r.id,
+                        c.id,
+                        c.key,
+                        text,
+                        format!("matched to the payment with key {}", c.key),
+                        t
+                    ],
+                )
+                .map_err(&err)?;
+            if changed != 1 {
+                return Err(Ledger::unexpected_row(
+                    tx,
+                    path,
+                    r.id,
+                    &[Status::Pending],
+                    Status::Pending,
+                ));
+            }
+            if r.original_key.is_some() {
+                settle_repeated_unmatched(tx, r, &c.key, t).map_err(&err)?;
+            }
+            Ok(c.key)
+        }
+        Match::Unmatched {
+            why: message,
+            candidates,
+        } => {
+            let changed = tx
+                .execute(
+                    &format!(
+                        "UPDATE rows SET status = ?2, message = ?3, updated_at = ?4,
+                         match_candidates = ?5
+                         WHERE id = ?1 AND {}",
+                        Step::Match.guard_to(Status::Unmatched)
+                    ),
+                    params![r.id, Status::Unmatched, message, t, candidates as i64],
+                )
+                .map_err(&err)?;
+            if changed != 1 {
+                let from = Step::Match.sources(Status::Unmatched);
+                return Err(Ledger::unexpected_row(
+                    tx,
+                    path,
+                    r.id,
+                    &from,
+                    Status::Unmatched,
+                ));
+            }
+            Err(message)
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::{NewReturn, NewRow, Outcome};
+    use crate::ledger::{Claim, Kind, NewReturn, NewRow, Outcome};
     use crate::payment::Key;
 
     fn payment(line: u64, loan: i64, cents: i64, date: &str, reference: &str) -> NewRow {
@@ -379,6 +479,7 @@ mod tests {
             info: Some("info".into()),
             rejection: None,
             ret: None,
+            repeat_of: None,
         }
     }
 
@@ -394,6 +495,7 @@ mod tests {
                 original_reference: original_reference.into(),
                 original_key: None,
                 reverse_reason: Some("payment.reverse.nsf".into()),
+                trace_reference: false,
             }),
             ..payment(line, loan, cents, date, "trace")
         }
@@ -408,7 +510,7 @@ mod tests {
 
     /// Posts every payment of a run.
     fn post_all(ledger: &mut Ledger, run: RunId) {
-        let claimed = ledger.claim(run, 100).unwrap();
+        let claimed = ledger.claim(run, 10_000, Kind::Payment).unwrap();
         let outcomes: Vec<Outcome> = claimed
             .iter()
             .map(|c| Outcome {
@@ -449,11 +551,17 @@ mod tests {
             .unwrap();
         post_all(&mut ledger, run);
         assert!(
-            ledger.claim(run, 100).unwrap().is_empty(),
+            ledger.claim(run, 100, Kind::Payment).unwrap().is_empty(),
             "returns are not payments"
         );
-        let matched = ledger
-            .match_returns(run, 120, |r, k| format!("{} {k}", r.return_code))
+        let mut matched = Vec::new();
+        ledger
+            .match_returns(
+                run,
+                120,
+                |r, k| format!("{} {k}", r.return_code),
+                |m| matched.push(m),
+            )
             .unwrap();
         let results: Vec<_> = matched.iter().map(|m| m.result.clone()).collect();
         let keys: Vec<String> = (0..=10)
@@ -488,9 +596,11 @@ mod tests {
             assert_eq!(status_of(&ledger, id), s);
         }
 
-        let claimed = ledger.claim_returns(run, 10).unwrap();
+        let claimed = ledger.claim(run, 10, Kind::Return).unwrap();
         assert_eq!(claimed.len(), 2);
-        let r = claimed[0].reversal.clone().unwrap();
+        let Claim::Reversal(r) = claimed[0].request.clone() else {
+            panic!("a return claimed as a payment: {:?}", claimed[0]);
+        };
         assert_eq!(
             (r.original_row, r.comments.as_str()),
             (1, &*format!("R01 {}", key(1)))
@@ -522,5 +632,45 @@ mod tests {
         }]);
         assert!(twice.is_err());
         assert_eq!(status_of(&ledger, 8), Status::Sending);
+    }
+
+    #[test]
+    fn returns_are_matched_page_after_page_each_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("ledger.sqlite")).unwrap();
+        let run = ledger.begin_run("import", None).unwrap();
+        let file = ledger.add_file(run, "bank.csv").unwrap();
+        let n = 2 * MATCH_PAGE as u64 + 500;
+        // A payment of each loan, and a return of each; every third return is of a loan
+        // without a payment.
+        let payments = (0..n).map(|i| payment(2 + i, 1 + i as i64, 100, "2026-11-01", ""));
+        let returns = (0..n).map(|i| {
+            let loan = if i % 3 == 0 { 1_000_000 } else { 1 } + i as i64;
+            ret(2 + n + i, loan, 100, "2026-11-20", "")
+        });
+        ledger
+            .stage_file::<std::convert::Infallible>(run, file, payments.chain(returns).map(Ok))
+            .unwrap()
+            .unwrap();
+        post_all(&mut ledger, run);
+        let mut lines = Vec::new();
+        let mut matched = 0;
+        ledger
+            .match_returns(
+                run,
+                120,
+                |_, k| k.to_string(),
+                |m| {
+                    matched += u64::from(m.result.is_ok());
+                    lines.push(m.line);
+                },
+            )
+            .unwrap();
+        assert_eq!(lines, (2 + n..2 + 2 * n).collect::<Vec<_>>());
+        assert_eq!(matched, n - n.div_ceil(3));
+        assert_eq!(
+            ledger.claim(run, 10_000, Kind::Return).unwrap().len() as u64,
+            matched
+        );
     }
 }

@@ -30,8 +30,11 @@ pub struct NewRow {
     pub info: Option<String>,
     /// `None` for a valid row; the reason for a rejected one.
     pub rejection: Option<String>,
-    /// Set for a return (SPEC §8).
+    /// Set for a return (docs/returns.md).
     pub ret: Option<NewReturn>,
+    /// The key of an earlier row of the same file this payment repeats, reference and all:
+    /// a possible duplicate (SPEC §12).
+    pub repeat_of: Option<Key>,
 }
 
 /// What a return row stores beyond a payment's fields.
@@ -43,6 +46,8 @@ pub struct NewReturn {
     pub original_key: Option<String>,
     /// `None` for a rejected return.
     pub reverse_reason: Option<String>,
+    /// Its original reference is a NACHA trace number.
+    pub trace_reference: bool,
 }
 
 /// What staging did with one file.
@@ -52,6 +57,8 @@ pub struct Staged {
     pub rejected: u64,
     pub already_posted: u64,
     pub unknown: u64,
+    /// Possible duplicates, not sent until released (SPEC §12).
+    pub held: u64,
 }
 
 /// How a run ended (`runs.outcome`, migration 0005).
@@ -63,6 +70,9 @@ pub enum RunOutcome {
     Stopped,
     /// A signal stopped it, or it was killed or crashed.
     Interrupted,
+    /// A file of it was refused whole (missing, unreadable, wrong structure or totals):
+    /// nothing of that file was staged or sent, and the command exited 2 (migration 0009).
+    Refused,
 }
 
 impl RunOutcome {
@@ -71,6 +81,7 @@ impl RunOutcome {
             RunOutcome::Completed => "completed",
             RunOutcome::Stopped => "stopped",
             RunOutcome::Interrupted => "interrupted",
+            RunOutcome::Refused => "refused",
         }
     }
 
@@ -79,6 +90,7 @@ impl RunOutcome {
             RunOutcome::Completed,
             RunOutcome::Stopped,
             RunOutcome::Interrupted,
+            RunOutcome::Refused,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
@@ -144,6 +156,12 @@ impl Ledger {
                 [RunOutcome::Interrupted.as_str()],
             )
             .map_err(sql(&self.path))
+    }
+
+    /// Whether staging holds possible duplicates (`[payments] duplicates`, SPEC §12): on
+    /// unless the settings say `post`.
+    pub fn set_hold_duplicates(&mut self, hold: bool) {
+        self.hold_duplicates = hold;
     }
 
     /// Records a file of a run.
@@ -306,6 +324,28 @@ impl Ledger {
                         params![loan_id, run, Status::Pending, display_id],
                     )
                     .map_err(&err)?;
+                if self.hold_duplicates {
+                    // Staging could not look for a posted twin without the loan id (SPEC §12).
+                    let twin = "FROM rows p WHERE p.loan_id = r.loan_id
+                        AND p.amount_cents = r.amount_cents AND p.date = r.date
+                        AND p.status = 'posted' AND p.kind = 'payment' AND p.key <> r.key";
+                    self.conn
+                        .execute(
+                            &format!(
+                                "UPDATE rows AS r SET status = ?1, updated_at = ?2, sent_by_run = NULL,
+                                 message = 'held as a possible duplicate of ' ||
+                                   (SELECT p.file || ':' || p.line || ' (key ' || p.key || ', posted by run '
+                                    || p.run_id || ')' {twin} LIMIT 1) ||
+                                   ': the same loan, amount and date under another key; not sent: `payimport release '
+                                   || r.key || '` sends it if these are two payments'
+                                 WHERE r.sent_by_run = ?3 AND r.loan = ?4 AND r.kind = 'payment'
+                                   AND r.{} AND EXISTS (SELECT 1 {twin})",
+                                Step::Resolve.guard_to(Status::Held)
+                            ),
+                            params![Status::Held, t, run, display_id],
+                        )
+                        .map_err(&err)?;
+                }
             }
             Err((status, message)) => {
                 let from = Step::Resolve.sources(*status);
@@ -373,15 +413,23 @@ impl Ledger {
                     Step::TakeOver.guard()
                 ))
                 .map_err(&err)?;
+            // One seek in rows_posted_by_loan per payment staged (SPEC §12 (a)).
+            let mut posted_twin = tx
+                .prepare_cached(
+                    "SELECT key, run_id, file, line FROM rows
+                     WHERE loan_id = ?1 AND amount_cents = ?2 AND date = ?3 AND status = 'posted'
+                       AND kind = 'payment' AND key <> ?4 LIMIT 1",
+                )
+                .map_err(&err)?;
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO rows (run_id, file, line, key, live, status, loan, loan_id,
                      amount_cents, amount_as_given, date, reference, payment_method_id,
                      payment_type_id, extra, info, message, loanpro_payment_id, updated_at,
                      sent_by_run, file_id, kind, original_key, return_code, original_reference,
-                     reverse_reason)
+                     reverse_reason, trace_reference)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                             ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+                             ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
                 )
                 .map_err(&err)?;
             for row in rows {
@@ -417,8 +465,22 @@ impl Ledger {
                             staged.pending += 1;
                             (true, Status::Pending, None, None)
                         }
-                        // A payment reversed since was posted all the same: not sent again.
-                        Some((_, r, Status::Posted | Status::Reversed, f, l, pid)) => {
+                        // A payment reversed since was posted all the same: not sent again; nor
+                        // one a person settled by hand or had corrected (SPEC §13). A live
+                        // `already_posted` row was found in LoanPro, or (a return) was settled by
+                        // another that named its original.
+                        Some((
+                            _,
+                            r,
+                            Status::Posted
+                            | Status::Reversed
+                            | Status::AlreadyPosted
+                            | Status::Amended
+                            | Status::Dismissed,
+                            f,
+                            l,
+                            pid,
+                        )) => {
                             staged.already_posted += 1;
                             (
                                 false,
@@ -472,6 +534,68 @@ impl Ledger {
                         }
                     }
                 };
+                // A payment about to be sent that may be a duplicate is held instead.
+                let (status, message) = match (status, self.hold_duplicates) {
+                    (Status::Pending, true) if row.ret.is_none() => {
+                        let repeats = match row.repeat_of {
+                            Some(first) => Some(
+                                find_live
+                                    .query_row([first.to_string()], |r| {
+                                        Ok(format!(
+                                            "{}:{}",
+                                            r.get::<_, String>(3)?,
+                                            r.get::<_, i64>(4)?
+                                        ))
+                                    })
+                                    .optional()
+                                    .map_err(&err)?
+                                    .map_or_else(
+                                        || format!("the row with key {first} of this file"),
+                                        |at| format!("{at} (key {first})"),
+                                    ),
+                            ),
+                            None => None,
+                        };
+                        let twin = match (&repeats, row.loan_id, row.amount_cents) {
+                            (None, Some(loan_id), Some(cents)) => posted_twin
+                                .query_row(params![loan_id as i64, cents, row.date, key], |r| {
+                                    Ok((
+                                        r.get::<_, String>(0)?,
+                                        r.get::<_, i64>(1)?,
+                                        r.get::<_, String>(2)?,
+                                        r.get::<_, i64>(3)?,
+                                    ))
+                                })
+                                .optional()
+                                .map_err(&err)?,
+                            _ => None,
+                        };
+                        match (repeats, twin) {
+                            (Some(at), _) => {
+                                staged.pending -= 1;
+                                staged.held += 1;
+                                (
+                                    Status::Held,
+                                    Some(format!(
+                                        "held as a possible duplicate: the same loan, amount, date and reference as {at}; not sent: `payimport release {key}` sends it if the bank sent two payments"
+                                    )),
+                                )
+                            }
+                            (None, Some((k, r, f, l))) => {
+                                staged.pending -= 1;
+                                staged.held += 1;
+                                (
+                                    Status::Held,
+                                    Some(format!(
+                                        "held as a possible duplicate of {f}:{l} (key {k}, posted by run {r}): the same loan, amount and date under another key; not sent: `payimport release {key}` sends it if these are two payments"
+                                    )),
+                                )
+                            }
+                            (None, None) => (status, message),
+                        }
+                    }
+                    _ => (status, message),
+                };
                 debug_assert!(STAGED.contains(&status), "{status} is never staged");
                 // One form of an amount: cents when it is valid, else the text as given.
                 let as_given = row.amount_cents.is_none().then_some(&row.amount);
@@ -507,6 +631,7 @@ impl Ledger {
                         row.ret.as_ref().map(|r| r.code.as_str()),
                         row.ret.as_ref().map(|r| r.original_reference.as_str()),
                         row.ret.as_ref().and_then(|r| r.reverse_reason.as_deref()),
+                        row.ret.as_ref().is_some_and(|r| r.trace_reference),
                     ])
                     .map_err(&err)?;
                 last_row = Some(tx.last_insert_rowid());
@@ -516,8 +641,11 @@ impl Ledger {
             tx.execute(
                 "UPDATE files SET rows = ?1, first_row = ?2, last_row = ?3, cents = ?4 WHERE id = ?5",
                 params![
-                    (staged.pending + staged.rejected + staged.already_posted + staged.unknown)
-                        as i64,
+                    (staged.pending
+                        + staged.rejected
+                        + staged.already_posted
+                        + staged.unknown
+                        + staged.held) as i64,
                     first_row,
                     last_row,
                     cents,

@@ -1,4 +1,4 @@
-//! Row states (SPEC §5) as one state machine: the states, every change of state the ledger
+//! Row states (docs/states.md) as one state machine: the states, every change of state the ledger
 //! makes and why, what each state means (open, settled, needs attention), and the SQL that
 //! names them. Every list of states elsewhere is generated from here or tested against it.
 //!
@@ -38,13 +38,22 @@ states! {
     Posted = "posted",
     /// Its key was posted by an earlier run: skipped.
     AlreadyPosted = "already_posted",
-    /// A payment that was posted, and whose return has been reversed in LoanPro (SPEC §8).
+    /// A payment that was posted, and whose return has been reversed in LoanPro (docs/returns.md).
     Reversed = "reversed",
+    /// A payment a person corrected with `payimport amend`: a corrected copy (its `amends`
+    /// names this row's key) is sent in its place (SPEC §13).
+    Amended = "amended",
+    /// A row a person settled elsewhere and closed with `payimport dismiss` (SPEC §13).
+    Dismissed = "dismissed",
     /// Invalid: never sent.
     Rejected = "rejected",
     /// A return whose original payment was not found, or not found alone: nothing was sent
-    /// (SPEC §8). `retry` matches it again.
+    /// (docs/returns.md). `retry` matches it again.
     Unmatched = "unmatched",
+    /// A payment that may be a duplicate (SPEC §12): the same loan, amount and date as a
+    /// payment posted under another key, or the same reference too as another row of its
+    /// file. Not sent until a person releases it (`payimport release`).
+    Held = "held",
     /// LoanPro said no (4xx, 409, or 200 with an error), with its message.
     Failed = "failed",
     /// Never reached LoanPro: transient failures used up the attempts, or the run stopped first.
@@ -84,6 +93,19 @@ pub enum Step {
     Match,
     /// A return's reversal was logged: its original payment row is `reversed`.
     Reverse,
+    /// `payimport amend`: a payment gets a corrected copy (it is `amended`), or an unmatched
+    /// return is given its original and queued to be matched again (SPEC §13).
+    Amend,
+    /// `payimport dismiss`: a person settled the row elsewhere (SPEC §13).
+    Dismiss,
+    /// A person decided a held payment is a payment of its own: `payimport release`.
+    Release,
+    /// A new or lost ledger read LoanPro before sending, and found the row's key there
+    /// (SPEC §12): `already_posted`.
+    Verify,
+    /// A return that names its original by key settles an earlier `unmatched` return of the
+    /// same loan, amount, date and code (SPEC §8 rule 4): that one is `already_posted`.
+    Settle,
 }
 
 use Step::*;
@@ -113,16 +135,33 @@ const TRANSITIONS: &[(Step, Status, Status)] = &[
     (Match, Pending, Unmatched),
     (TakeOver, Unmatched, Unmatched),
     (Reverse, Posted, Reversed),
+    // A display id resolved to a loan that already has this payment under another key.
+    (Resolve, Pending, Held),
+    (TakeOver, Held, Held),
+    (Release, Held, Pending),
+    (Verify, Pending, AlreadyPosted),
+    (Verify, Pending, Unsent),
+    (Settle, Unmatched, AlreadyPosted),
+    (Amend, Rejected, Amended),
+    (Amend, Failed, Amended),
+    (Amend, Held, Amended),
+    (Amend, Unmatched, Pending),
+    (Dismiss, Rejected, Dismissed),
+    (Dismiss, Unmatched, Dismissed),
+    (Dismiss, Failed, Dismissed),
+    (Dismiss, Held, Dismissed),
+    (Dismiss, Unsent, Dismissed),
+    (Dismiss, Unknown, Dismissed),
 ];
 
 /// The states a row is staged in; the others are reached only through [`TRANSITIONS`].
-pub(super) const STAGED: [Status; 4] = [Pending, Rejected, AlreadyPosted, Unknown];
+pub(super) const STAGED: [Status; 5] = [Pending, Rejected, AlreadyPosted, Unknown, Held];
 
 impl Status {
     /// The open states, in the order the `rows_open` index condition names them (SQLite
     /// matches a query's condition to a partial index's term by term, so the order is part of
     /// the condition).
-    const OPEN: [Status; 5] = [Sending, Unknown, Failed, Unsent, Unmatched];
+    const OPEN: [Status; 6] = [Sending, Unknown, Failed, Unsent, Unmatched, Held];
 
     pub fn parse(s: &str) -> Option<Status> {
         Status::ALL.into_iter().find(|st| st.as_str() == s)
@@ -135,7 +174,10 @@ impl Status {
 
     /// Its payment (or reversal) is in LoanPro: nothing is left to do for it.
     pub fn is_settled(self) -> bool {
-        matches!(self, Posted | AlreadyPosted | Reversed)
+        matches!(
+            self,
+            Posted | AlreadyPosted | Reversed | Amended | Dismissed
+        )
     }
 
     /// Whether a row in this state needs a person (exit status 1).
@@ -200,7 +242,7 @@ pub fn in_states(states: impl IntoIterator<Item = Status>) -> String {
 }
 
 /// `status = 'a' OR status = 'b' ...`, every state: the `CHECK` of `rows.status` (migration
-/// 0006), which a test holds the migration to. Not `status IN (...)`, which SQLite rebuilds
+/// 0007), which a test holds the migration to. Not `status IN (...)`, which SQLite rebuilds
 /// for every row written (BENCHMARKS.md).
 #[cfg(test)]
 pub fn check_condition() -> String {
@@ -270,8 +312,11 @@ mod tests {
                 "posted",
                 "already_posted",
                 "reversed",
+                "amended",
+                "dismissed",
                 "rejected",
                 "unmatched",
+                "held",
                 "failed",
                 "unsent",
                 "unknown",
@@ -296,7 +341,7 @@ mod tests {
             (Unsent, Pending),
             (Pending, Unsent),
             (Pending, Rejected),
-            // SPEC §8.
+            // docs/returns.md.
             (Pending, Unmatched),
             (Unmatched, Pending),
             (Posted, Reversed),
@@ -336,6 +381,22 @@ mod tests {
             // An unmatched return is matched again only through `pending`.
             (Unmatched, Sending),
             (Unmatched, Posted),
+            // What is in LoanPro is never closed or replaced by hand (SPEC §13) ...
+            (Posted, Dismissed),
+            (Posted, Amended),
+            (AlreadyPosted, Dismissed),
+            (Reversed, Dismissed),
+            // ... nor what a run has queued or in flight; and a resolution is final.
+            (Pending, Dismissed),
+            (Sending, Dismissed),
+            (Sending, Amended),
+            (Amended, Pending),
+            (Dismissed, Pending),
+            (Amended, Dismissed),
+            (Dismissed, Amended),
+            // A held payment is sent only once a person releases it, through `pending`.
+            (Held, Sending),
+            (Held, Posted),
         ] {
             assert!(!Status::allows(from, to), "{from} -> {to}");
         }
@@ -349,7 +410,9 @@ mod tests {
         {
             for to in Status::ALL {
                 let reversal = (s, to) == (Posted, Reversed);
-                assert_eq!(Status::allows(s, to), reversal, "{s} -> {to}");
+                // A person may correct or close a rejected row (SPEC §13); it is never sent.
+                let resolved = s == Rejected && matches!(to, Amended | Dismissed);
+                assert_eq!(Status::allows(s, to), reversal || resolved, "{s} -> {to}");
             }
         }
         assert_eq!(Reverse.sources(Reversed), [Posted]);
@@ -358,20 +421,27 @@ mod tests {
 
     #[test]
     fn nothing_leads_to_already_posted_or_back_to_a_staged_only_state() {
-        // already_posted is given at staging only; rejected only at staging or by a look-up.
+        // already_posted is given at staging, by LoanPro's own word before a first send, or to
+        // an unmatched return that a later one settled; rejected only at staging or by a look-up.
         for from in Status::ALL {
-            assert!(!Status::allows(from, AlreadyPosted));
+            let may = [(Verify, Pending), (Settle, Unmatched)]
+                .iter()
+                .any(|&(st, f)| f == from && st.sources(AlreadyPosted).contains(&f));
+            assert_eq!(Status::allows(from, AlreadyPosted), may, "{from}");
         }
+        assert_eq!(Verify.sources(AlreadyPosted), [Pending]);
+        assert_eq!(Settle.sources(AlreadyPosted), [Unmatched]);
         assert_eq!(Resolve.sources(Rejected), [Pending]);
     }
 
     #[test]
     fn open_states_are_those_a_later_run_moves_other_than_pending() {
-        // A posted payment is reversed through its return's row, never found as open itself.
+        // A posted payment is reversed through its return's row, never found as open itself;
+        // what a person resolves (amend, dismiss) is found by its key, not by a run.
         for s in Status::ALL {
             let moves_on = TRANSITIONS
                 .iter()
-                .any(|&(st, f, t)| f == s && t != s && st != Reverse);
+                .any(|&(st, f, t)| f == s && t != s && ![Reverse, Amend, Dismiss].contains(&st));
             assert_eq!(s.is_open(), moves_on && s != Pending, "{s}");
         }
     }
@@ -395,7 +465,7 @@ mod tests {
         assert_eq!(
             attention,
             [
-                Rejected, Unmatched, Failed, Unsent, Unknown, Pending, Sending
+                Rejected, Unmatched, Held, Failed, Unsent, Unknown, Pending, Sending
             ]
         );
     }
@@ -406,7 +476,7 @@ mod tests {
         assert_eq!(Retry.guard(), "status IN ('unmatched', 'failed', 'unsent')");
         assert_eq!(
             TakeOver.guard(),
-            "status IN ('unmatched', 'failed', 'unsent', 'pending')"
+            "status IN ('unmatched', 'held', 'failed', 'unsent', 'pending')"
         );
         assert_eq!(Match.guard_to(Unmatched), "status IN ('pending')");
         assert_eq!(Answer.guard_to(Posted), "status IN ('sending')");
@@ -419,7 +489,7 @@ mod tests {
         assert!(Retry.sources(Posted).is_empty());
         assert_eq!(
             open_condition(),
-            "status IN ('sending', 'unknown', 'failed', 'unsent', 'unmatched')"
+            "status IN ('sending', 'unknown', 'failed', 'unsent', 'unmatched', 'held')"
         );
     }
 

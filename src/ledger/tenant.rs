@@ -1,4 +1,4 @@
-//! The one LoanPro tenant a ledger belongs to (SPEC §5, migration 0004): recorded at the first
+//! The one LoanPro tenant a ledger belongs to (docs/states.md, migration 0004): recorded at the first
 //! `import` or `retry`, compared at every later one.
 
 use std::fmt;

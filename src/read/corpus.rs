@@ -1,4 +1,4 @@
-//! The corpus of bank files under `tests/data/real/` (SPEC §9): small BAI2 and lockbox files,
+//! The corpus of bank files under `tests/data/real/` (docs/formats.md): small BAI2 and lockbox files,
 //! each beside a `.expected` file that says what reading it must give. One test reads them all.
 //!
 //! A `.expected` file holds, one a line (`#` lines are comments):
@@ -14,7 +14,7 @@ use std::io::BufReader;
 use std::path::Path;
 
 use super::bai2::{Bai2Options, Bai2Reader, CodeSpec, TypeCodes};
-use super::control::{ControlModes, ControlTotals, SKIPPED};
+use super::control::{ControlModes, ControlTotals, Counted};
 use super::lockbox::{LockboxLayout, LockboxReader};
 use super::{PaymentReader, RawAmount};
 
@@ -104,7 +104,7 @@ fn read(path: &Path, options: &[String]) -> Outcome {
         }
     }
     for check in reader.control_checks() {
-        if check.what == SKIPPED {
+        if check.what == Counted::Skipped {
             out.skipped.push(check.to_string());
         } else if counts == ControlTotals::Enforce && out.refused.is_none() {
             assert!(check.matches(), "{name}: {check}");

@@ -1,4 +1,4 @@
-//! The CSV reader (SPEC §3): a header row, columns mapped by name, rows streamed one at a time.
+//! The CSV reader (docs/formats.md): a header row, columns mapped by name, rows streamed one at a time.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -11,7 +11,7 @@ use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawReturn,
 /// Which CSV header holds each field (a source's `[sources.NAME.columns]`); omitted fields have
 /// their default names.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "NamedColumns")]
 pub struct Columns {
     pub loan: String,
     pub amount: String,
@@ -21,12 +21,69 @@ pub struct Columns {
     pub payment_type_id: String,
     pub extra: String,
     pub info: String,
-    /// The columns of a return file (`kind = "returns"`, SPEC §8).
+    /// The columns of a return file (`kind = "returns"`, docs/returns.md).
     pub return_code: String,
     pub original_reference: String,
     pub original_key: String,
     pub reverse_reason: String,
     pub comments: String,
+    /// The fields the settings name a header for: such a column must be in the file, optional
+    /// field or not (SPEC §12), or the rows would silently change their keys.
+    pub named: Vec<&'static str>,
+}
+
+/// `[sources.NAME.columns]` as written: `None` for a field the settings leave to its default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamedColumns {
+    loan: Option<String>,
+    amount: Option<String>,
+    date: Option<String>,
+    reference: Option<String>,
+    payment_method_id: Option<String>,
+    payment_type_id: Option<String>,
+    extra: Option<String>,
+    info: Option<String>,
+    return_code: Option<String>,
+    original_reference: Option<String>,
+    original_key: Option<String>,
+    reverse_reason: Option<String>,
+    comments: Option<String>,
+}
+
+impl From<NamedColumns> for Columns {
+    fn from(n: NamedColumns) -> Self {
+        let mut c = Columns::default();
+        for (field, given, slot) in [
+            ("loan", n.loan, &mut c.loan),
+            ("amount", n.amount, &mut c.amount),
+            ("date", n.date, &mut c.date),
+            ("reference", n.reference, &mut c.reference),
+            (
+                "payment_method_id",
+                n.payment_method_id,
+                &mut c.payment_method_id,
+            ),
+            ("payment_type_id", n.payment_type_id, &mut c.payment_type_id),
+            ("extra", n.extra, &mut c.extra),
+            ("info", n.info, &mut c.info),
+            ("return_code", n.return_code, &mut c.return_code),
+            (
+                "original_reference",
+                n.original_reference,
+                &mut c.original_reference,
+            ),
+            ("original_key", n.original_key, &mut c.original_key),
+            ("reverse_reason", n.reverse_reason, &mut c.reverse_reason),
+            ("comments", n.comments, &mut c.comments),
+        ] {
+            if let Some(header) = given {
+                *slot = header;
+                c.named.push(field);
+            }
+        }
+        c
+    }
 }
 
 impl Default for Columns {
@@ -45,6 +102,28 @@ impl Default for Columns {
             original_key: "original_key".into(),
             reverse_reason: "reverse_reason".into(),
             comments: "comments".into(),
+            named: Vec::new(),
+        }
+    }
+}
+
+impl Columns {
+    /// The header configured for `field` (a name of [`Columns::named`]).
+    fn header(&self, field: &str) -> &str {
+        match field {
+            "loan" => &self.loan,
+            "amount" => &self.amount,
+            "date" => &self.date,
+            "reference" => &self.reference,
+            "payment_method_id" => &self.payment_method_id,
+            "payment_type_id" => &self.payment_type_id,
+            "extra" => &self.extra,
+            "info" => &self.info,
+            "return_code" => &self.return_code,
+            "original_reference" => &self.original_reference,
+            "original_key" => &self.original_key,
+            "reverse_reason" => &self.reverse_reason,
+            _ => &self.comments,
         }
     }
 }
@@ -99,7 +178,7 @@ impl<R: Read> CsvReader<R> {
         Self::open(file, input, columns, delimiter, false)
     }
 
-    /// A reader of a return file (SPEC §8): every row is a return, with the return columns.
+    /// A reader of a return file (docs/returns.md): every row is a return, with the return columns.
     pub fn returns(
         file: Arc<str>,
         input: R,
@@ -190,6 +269,60 @@ impl<R: Read> CsvReader<R> {
                 )
             })
         };
+        let header_list = || {
+            names
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        // A column the settings name is required, optional field or not: without it the rows
+        // would be read without their reference (say), and their keys would change.
+        for &field in &columns.named {
+            let wanted = columns.header(field);
+            if find(field, wanted)?.is_none() {
+                return Err(FileError::new(
+                    &file,
+                    Some(line),
+                    format!(
+                        "the setting `columns.{field} = {wanted:?}` names a column the header does not have; the header has {}",
+                        header_list()
+                    ),
+                ));
+            }
+        }
+        // A payments file read as returns, or returns read as payments, would move money the
+        // wrong way (SPEC §12): the columns that only one kind of file has decide.
+        if returns {
+            if find("return_code", &columns.return_code)?.is_none() {
+                return Err(FileError::new(
+                    &file,
+                    Some(line),
+                    format!(
+                        "this returns source (kind = \"returns\") requires a column {:?} (`return_code`), and the header has none: is this a payments file? the header has {}",
+                        columns.return_code,
+                        header_list()
+                    ),
+                ));
+            }
+        } else {
+            for (field, wanted) in [
+                ("return_code", &columns.return_code),
+                ("original_key", &columns.original_key),
+            ] {
+                if let Some(i) = find(field, wanted)? {
+                    return Err(FileError::new(
+                        &file,
+                        Some(line),
+                        format!(
+                            "the header has a column {:?} (`{field}`, column {}), which only a returns file has: a payments source refuses it; import the file with a source of kind = \"returns\"",
+                            names[i],
+                            i + 1
+                        ),
+                    ));
+                }
+            }
+        }
         let map = ColumnMap {
             loan: required("loan", &columns.loan)?,
             amount: required("amount", &columns.amount)?,
@@ -305,6 +438,7 @@ impl<R: Read> CsvReader<R> {
                         original_key: optional(r.original_key)?.unwrap_or_default(),
                         reverse_reason: optional(r.reverse_reason)?,
                         comments: optional(r.comments)?,
+                        trace_reference: false,
                     })),
                 },
             };
@@ -533,9 +667,6 @@ fn start_line<R: Read>(
 /// A hint for a header that has none of the expected columns because the file is cut into
 /// cells or lines differently than expected.
 fn header_hint(names: &[String], delimiter: u8) -> String {
-    if names.iter().any(|n| n.contains('\r')) {
-        return "; the lines end with a carriage return alone (an old Mac format): save the file with LF or CRLF line endings".into();
-    }
     if names.len() == 1 {
         for (sep, name) in [(b';', "';'"), (b'\t', "tabs"), (b'|', "'|'"), (b',', "','")] {
             if sep != delimiter && names[0].as_bytes().contains(&sep) {
@@ -763,8 +894,21 @@ mod tests {
             ),
             "{e}"
         );
-        let e = read(b"loan,amount,date\r1,2,x\r", &Columns::default()).unwrap_err();
-        assert!(e.message.contains("carriage return alone"), "{e}");
+    }
+
+    #[test]
+    fn lines_ended_by_a_carriage_return_alone_are_read() {
+        let input =
+            crate::read::line_ends::LineEnds::new(&b"loan,amount,date\r1,2,x\r\r3,4,y\r"[..]);
+        let rows: Vec<RawRow> = CsvReader::new("f.csv".into(), input, &Columns::default(), b',')
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let got: Vec<(u64, &str)> = rows
+            .iter()
+            .map(|r| (r.pos.line, r.fields.loan.as_str()))
+            .collect();
+        assert_eq!(got, [(2, "1"), (4, "3")]);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! trusted (nothing of it may be staged); anything wrong with one row is left to validation.
 //!
 //! Readers take their own option types ([`csv::Columns`], [`lockbox::LockboxLayout`],
-//! [`bai2::Bai2Options`], [`ControlTotals`]), which the settings file is parsed into; they never
-//! import the settings, so a reader can be used, tested and fuzzed on its own.
+//! [`bai2::Bai2Options`], [`ControlTotals`]), which the settings file is parsed into; they import
+//! nothing above `money` and `payment` (not the settings, not validation), so a reader can be
+//! used, tested and fuzzed on its own. Every reader's `next()` is `until_file_error`.
 
 pub mod background;
 pub mod bai2;
@@ -14,6 +15,7 @@ pub mod control;
 #[cfg(test)]
 mod corpus;
 pub mod csv;
+pub mod line_ends;
 pub mod lockbox;
 pub mod nacha;
 
@@ -51,11 +53,11 @@ pub struct RawFields {
     pub payment_type_id: Option<String>,
     pub extra: Option<String>,
     pub info: Option<String>,
-    /// Set when the row is a return of an earlier payment (SPEC §8), not a payment.
+    /// Set when the row is a return of an earlier payment (docs/returns.md), not a payment.
     pub ret: Option<Box<RawReturn>>,
 }
 
-/// What a return states beyond a payment's fields (SPEC §8). Empty text means not given.
+/// What a return states beyond a payment's fields (docs/returns.md). Empty text means not given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawReturn {
     /// The return code: an R-code (`R01`), a check-return code, or a BAI2 type code.
@@ -69,6 +71,9 @@ pub struct RawReturn {
     pub reverse_reason: Option<String>,
     /// A comment for this row, in place of the `comments` template.
     pub comments: Option<String>,
+    /// The original reference is a NACHA original trace number: it rarely equals the reference
+    /// the payment was logged with, so one that names no payment says nothing (SPEC §8 rule 3).
+    pub trace_reference: bool,
 }
 
 /// A row read from a file.

@@ -4,8 +4,10 @@
 //! person with what to do about it.
 //!
 //! One file with its style inline, charts as inline SVG ([`super::chart`]), no script, no font
-//! and nothing fetched: it opens offline in any browser and can be mailed. Built with maud, which
-//! escapes every value, so a loan number or a LoanPro message can never become markup.
+//! and nothing fetched (its Content-Security-Policy forbids both): it opens offline in any
+//! browser and can be mailed. Built with maud, which escapes every value, so a loan number or a
+//! LoanPro message can never become markup; invisible characters in a value are written out
+//! ([`super::visible`]), so a file name cannot pretend to be another.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,6 +15,7 @@ use std::io::Write;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::chart::{Bar, bar_chart};
+use super::visible::{CONTENT_SECURITY_POLICY, visible};
 use crate::ledger::{Ledger, ReportRow, RunId, RunInfo, Status};
 use crate::money::Cents;
 
@@ -37,7 +40,7 @@ struct Page {
     /// Per payment date: the settled rows and those needing attention.
     by_date: BTreeMap<String, (Totals, Totals)>,
     attention: Vec<ReportRow>,
-    /// Return rows (SPEC §8), each naming the payment it reverses.
+    /// Return rows (docs/returns.md), each naming the payment it reverses.
     returns: Vec<ReportRow>,
     files: Vec<FileControls>,
 }
@@ -73,10 +76,10 @@ impl Check {
 pub fn what_to_do(status: Status) -> &'static str {
     match status {
         Status::Rejected => {
-            "Correct the row in the bank file (or route the payment to suspense) and import the file again; rows already posted are skipped."
+            "`payimport amend KEY --loan ID` sends a corrected copy (wrong loan, type or extra); or correct a CSV file (`payimport report --rejected --format csv`) and import it again; `payimport dismiss KEY --note TEXT` if it was settled elsewhere."
         }
         Status::Failed => {
-            "LoanPro refused it: fix what its message says (a missing loan, a wrong extra), then `payimport retry KEY`."
+            "LoanPro refused it: fix what its message says, then `payimport retry KEY`, or `payimport amend KEY --loan ID` for a wrong loan, type or extra; `payimport dismiss KEY --note TEXT` if it was settled elsewhere."
         }
         Status::Unsent => {
             "It never reached LoanPro: `payimport retry` once LoanPro is reachable and the credentials work."
@@ -88,9 +91,16 @@ pub fn what_to_do(status: Status) -> &'static str {
             "A run was interrupted: the next import or retry recovers it (reading it back first if it may have been sent)."
         }
         Status::Unmatched => {
-            "No single posted payment matches this return: check the loan and amount it names; `payimport retry` matches it again once the original is posted, or name the payment's key in `original_key` of a corrected returns file."
+            "Nothing was reversed: its message says why. No payment yet: `payimport retry` matches it once the payment is posted. Several candidates, or a reference naming another payment: find the bounced payment and name it with `payimport amend KEY --original PAYMENT_KEY`; never by elimination. Reversed by hand in LoanPro: `payimport dismiss KEY --note TEXT`."
         }
-        Status::Posted | Status::AlreadyPosted | Status::Reversed => "Nothing.",
+        Status::Held => {
+            "A possible duplicate, not sent: its message names the row it repeats. If the bank really sent two payments, `payimport release KEY` sends it once; if not, `payimport dismiss KEY --note TEXT` (`retry` never sends it)."
+        }
+        Status::Posted
+        | Status::AlreadyPosted
+        | Status::Reversed
+        | Status::Amended
+        | Status::Dismissed => "Nothing.",
     }
 }
 
@@ -98,7 +108,9 @@ pub fn what_to_do(status: Status) -> &'static str {
 pub fn write_html(ledger: &Ledger, run: Option<RunId>, out: &mut impl Write) -> anyhow::Result<()> {
     let page = gather(ledger, run)?;
     let generated = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string();
-    out.write_all(render(&page, run, &generated).into_string().as_bytes())?;
+    // The page's own text holds no invisible character: every one left is in a shown value.
+    let page = render(&page, run, &generated).into_string();
+    out.write_all(visible(&page).as_bytes())?;
     Ok(())
 }
 
@@ -169,10 +181,13 @@ fn gather(ledger: &Ledger, run: Option<RunId>) -> anyhow::Result<Page> {
 fn status_class(status: Status) -> &'static str {
     match status {
         Status::Posted | Status::AlreadyPosted => "ok",
+        // Settled by a person (SPEC §13).
+        Status::Amended | Status::Dismissed => "ok",
         Status::Rejected | Status::Failed => "bad",
         // Listed, not `_`: a new state must be given its colour here.
         Status::Reversed
         | Status::Unmatched
+        | Status::Held
         | Status::Unsent
         | Status::Unknown
         | Status::Pending
@@ -243,6 +258,7 @@ fn render(page: &Page, run: Option<RunId>, generated: &str) -> Markup {
         html lang="en" {
             head {
                 meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content=(CONTENT_SECURITY_POLICY);
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
                 style { (PreEscaped(STYLE)) }

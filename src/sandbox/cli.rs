@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 
-use super::{Fault, Faults, Sandbox, SandboxConfig};
+use super::{Fault, Faults, Paging, Sandbox, SandboxConfig};
 
 /// Options of `payimport sandbox`.
 #[derive(clap::Args, Debug, Clone)]
@@ -65,6 +65,12 @@ pub struct SandboxArgs {
     /// A fault for the first PUT of every payment (by its info), for scripted tests.
     #[arg(long, value_name = "FAULT", value_enum)]
     pub first_attempt: Option<Fault>,
+    /// The Retry-After of every injected 429, in seconds [default: 1]
+    #[arg(long, value_name = "SECS")]
+    pub retry_after: Option<u64>,
+    /// How `GET Loans(id)/Payments` pages: honestly, or ignoring `$skip` as a broken server does
+    #[arg(long, value_name = "HOW", value_enum, default_value = "honest")]
+    pub paging: Paging,
     /// Base URL that the `redirect` and `get-redirect` faults point to (default: the sandbox's own).
     #[arg(long, value_name = "URL")]
     pub redirect_to: Option<String>,
@@ -108,6 +114,8 @@ impl SandboxArgs {
                 burst_429: self.burst_429,
                 get_failure: self.get_failure,
                 first_attempt: self.first_attempt,
+                retry_after_secs: self.retry_after,
+                paging: self.paging,
             },
             redirect_to: self.redirect_to.clone(),
         }

@@ -27,7 +27,30 @@ pub struct Faults {
     pub get_failure: f64,
     /// The first PUT carrying a given payment `info` gets this fault (deterministic tests).
     pub first_attempt: Option<Fault>,
+    /// The `Retry-After` of every injected 429, in seconds (default 1; LoanPro's can be
+    /// minutes).
+    pub retry_after_secs: Option<u64>,
+    /// How `GET Loans(id)/Payments` pages: honestly, or as a broken server does.
+    pub paging: Paging,
 }
+
+/// How `GET Loans(id)/Payments` pages. The broken ways ignore `$skip` (every request gets the
+/// first page), with no `summary.total` or with one of 10^9: a client that pages "until the
+/// total" or "until an empty page" never ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Paging {
+    #[default]
+    Honest,
+    /// `$skip` ignored, `summary.total` true.
+    IgnoreSkip,
+    /// `$skip` ignored, no `summary.total`.
+    IgnoreSkipNoTotal,
+    /// `$skip` ignored, `summary.total` 10^9.
+    IgnoreSkipHugeTotal,
+}
+
+/// The `summary.total` of [`Paging::IgnoreSkipHugeTotal`].
+pub const HUGE_TOTAL: u64 = 1_000_000_000;
 
 /// One injected failure.
 ///
@@ -63,6 +86,12 @@ pub enum Fault {
     GetRedirect,
     /// GET: the real answer padded with spaces to 6 MiB.
     GetHugeBody,
+    /// PUT or POST: 400 in LoanPro's error shape whose message echoes the request's
+    /// `Authorization` header, token and all (as some gateways and LoanPro's own validation
+    /// do); NOT recorded.
+    EchoToken,
+    /// GET: a gateway's 502 page listing the request's headers, the token among them.
+    GetEchoToken,
 }
 
 impl Fault {
@@ -77,6 +106,7 @@ impl Fault {
                 | Fault::EmptyBeforeCommit
                 | Fault::NoDBeforeCommit
                 | Fault::Redirect
+                | Fault::EchoToken
         )
     }
 
@@ -84,7 +114,7 @@ impl Fault {
     pub fn is_get(self) -> bool {
         matches!(
             self,
-            Fault::GetFailure | Fault::GetRedirect | Fault::GetHugeBody
+            Fault::GetFailure | Fault::GetRedirect | Fault::GetHugeBody | Fault::GetEchoToken
         )
     }
 }
@@ -164,6 +194,14 @@ impl FaultState {
 
     pub(crate) fn slow_secs(&self) -> f64 {
         self.faults.slow_secs
+    }
+
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.faults.retry_after_secs.unwrap_or(1)
+    }
+
+    pub(crate) fn paging(&self) -> Paging {
+        self.faults.paging
     }
 
     pub(crate) fn push(&mut self, faults: impl IntoIterator<Item = Fault>) {

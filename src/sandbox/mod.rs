@@ -1,4 +1,4 @@
-//! A local stand-in for the subset of LoanPro that payimport uses (SPEC §7).
+//! A local stand-in for the subset of LoanPro that payimport uses (docs/loanpro.md#the-sandbox).
 //!
 //! It is deliberately as strict and awkward as the real service: exact headers, 409s in two body
 //! shapes, a 200 that carries an error, pages capped at 50, a request-rate ceiling, and injected
@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use cli::{SandboxArgs, run_cli};
-pub use faults::{Fault, Faults, HUGE_BODY};
+pub use faults::{Fault, Faults, HUGE_BODY, HUGE_TOTAL, Paging};
 
 use state::Shared;
 
@@ -117,7 +117,7 @@ pub struct SandboxPayment {
     pub payment_method_id: u32,
     pub payment_type_id: u32,
     pub extra: String,
-    /// Set once the payment is reversed (`VoidPayment`, SPEC §8): it reads back `active` = 0.
+    /// Set once the payment is reversed (`VoidPayment`, docs/returns.md): it reads back `active` = 0.
     #[serde(default)]
     pub reversal: Option<SandboxReversal>,
 }

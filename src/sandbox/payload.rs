@@ -1,4 +1,4 @@
-//! Strict validation of the log-only payment body of `PUT Loans(id)` (SPEC §4).
+//! Strict validation of the log-only payment body of `PUT Loans(id)` (docs/loanpro.md).
 
 use std::collections::BTreeSet;
 
@@ -202,7 +202,7 @@ pub(crate) fn extra_mismatch(extra: &str, periods_loan: bool) -> Option<String> 
     }
 }
 
-/// Validates the `VoidPayment` body (SPEC §8): a `reverseReason` of the tenant's collection, a
+/// Validates the `VoidPayment` body (docs/returns.md): a `reverseReason` of the tenant's collection, a
 /// `comments` string, `__logOnly` true, and `nachaReturnCode` (if any) `nacha.returnCode.rNN`.
 pub(crate) fn validate_void(
     body: &Value,

@@ -13,7 +13,7 @@ use axum::routing::{any, get};
 use serde_json::json;
 use tokio::sync::oneshot;
 
-use super::faults::{Fault, HUGE_BODY};
+use super::faults::{Fault, HUGE_BODY, HUGE_TOTAL, Paging};
 use super::odata::{self, PageQuery, error_body, error_response, json_response};
 use super::payload;
 use super::server::drop_connection;
@@ -36,7 +36,7 @@ enum Resource {
     Loan(u64),
     Payments(u64),
     LoanSetup(u64),
-    /// `Loans(id)/VoidPayment(pid)` (SPEC §8).
+    /// `Loans(id)/VoidPayment(pid)` (docs/returns.md).
     VoidPayment(u64, u64),
     /// `collections(payment.reverse)/items`.
     ReverseReasons,
@@ -108,7 +108,7 @@ async fn odata(
             }
             Some(fault) => {
                 s.note_fault(fault);
-                fault_response(&s, fault, &uri)
+                fault_response(&s, fault, &uri, &headers)
             }
             None => get_resource(&s, resource, &uri),
         },
@@ -131,7 +131,7 @@ async fn put_payment(
     let fault = s.put_fault(payload::lenient_info(body).as_deref());
     if let Some(f) = fault.filter(|f| f.strikes_before_commit()) {
         s.note_fault(f);
-        return fault_response(s, f, uri);
+        return fault_response(s, f, uri, headers);
     }
     let value = match payload::parse_json(headers, body) {
         Ok(value) => value,
@@ -170,7 +170,7 @@ async fn put_payment(
         ) => {
             s.record(payment);
             s.note_fault(f);
-            fault_response(s, f, uri)
+            fault_response(s, f, uri, headers)
         }
         Some(Fault::HugeBody) => {
             let recorded = s.record(payment);
@@ -208,7 +208,7 @@ fn reverse_reasons(s: &Shared) -> Response {
     json_response(StatusCode::OK, odata::collection(results, 0, total, total))
 }
 
-/// `POST Loans(id)/VoidPayment(pid)` (SPEC §8): the PUT's faults before the commit, strict
+/// `POST Loans(id)/VoidPayment(pid)` (docs/returns.md): the PUT's faults before the commit, strict
 /// validation of the body, the reversal (refused for an unknown reason or a second reversal,
 /// with an error body), then the faults that strike after a commit.
 async fn void_payment(
@@ -223,7 +223,7 @@ async fn void_payment(
     let fault = s.put_fault(Some(&format!("VoidPayment({loan_id},{payment_id})")));
     if let Some(f) = fault.filter(|f| f.strikes_before_commit()) {
         s.note_fault(f);
-        return fault_response(s, f, uri);
+        return fault_response(s, f, uri, headers);
     }
     let value = match payload::parse_json(headers, body) {
         Ok(value) => value,
@@ -249,7 +249,7 @@ async fn void_payment(
         ) => match commit() {
             Ok(_) => {
                 s.note_fault(f);
-                fault_response(s, f, uri)
+                fault_response(s, f, uri, headers)
             }
             Err(message) => refused(message),
         },
@@ -305,9 +305,15 @@ fn put_success(s: &Shared, p: &SandboxPayment) -> Response {
 }
 
 /// The answer a fault gives in place of the route's own; `uri` is the request's, for redirects.
-fn fault_response(s: &Shared, fault: Fault, uri: &Uri) -> Response {
+fn fault_response(s: &Shared, fault: Fault, uri: &Uri, headers: &HeaderMap) -> Response {
+    let authorization = || {
+        headers
+            .get(header::AUTHORIZATION)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default()
+    };
     match fault {
-        Fault::TooManyRequests => odata::too_many_requests(1),
+        Fault::TooManyRequests => odata::too_many_requests(s.retry_after_secs()),
         Fault::DropBeforeCommit | Fault::DropAfterCommit => drop_connection(),
         // What LoanPro answers when its own processing times out, after it may have committed.
         Fault::ErrorAfterCommit | Fault::SlowCommit => error_response(
@@ -334,6 +340,26 @@ fn fault_response(s: &Shared, fault: Fault, uri: &Uri) -> Response {
         Fault::GetRedirect => redirect(s, StatusCode::MOVED_PERMANENTLY, uri),
         // Padding needs the route's real answer, which only the callers make.
         Fault::HugeBody | Fault::GetHugeBody => unreachable!("padded by the caller"),
+        Fault::EchoToken => error_response(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "Request rejected: header Authorization: {} is not valid for this operation",
+                authorization()
+            ),
+        ),
+        Fault::GetEchoToken => (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!(
+                "502 Bad Gateway: upstream closed the connection. Request: GET {uri}; Authorization: {}; Autopal-Instance-Id: {}",
+                authorization(),
+                headers
+                    .get("Autopal-Instance-Id")
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .unwrap_or_default()
+            ),
+        )
+            .into_response(),
     }
 }
 
@@ -447,11 +473,25 @@ fn list_payments(s: &Shared, loan_id: u64, uri: &Uri) -> Response {
             .is_none_or(|n| p.info.to_lowercase().contains(n))
     });
     let total = matching.len();
+    let paging = s.paging();
+    let query = match paging {
+        Paging::Honest => query,
+        // The broken server's: every request gets the first page.
+        Paging::IgnoreSkip | Paging::IgnoreSkipNoTotal | Paging::IgnoreSkipHugeTotal => {
+            PageQuery { skip: 0, ..query }
+        }
+    };
     let results = query.page(matching.iter().map(|p| odata::payment_json(&s.base_url, p)));
-    json_response(
-        StatusCode::OK,
-        odata::collection(results, query.skip, query.top, total),
-    )
+    let mut body = odata::collection(results, query.skip, query.top, total);
+    let summary = &mut body["d"]["summary"];
+    match paging {
+        Paging::Honest | Paging::IgnoreSkip => {}
+        Paging::IgnoreSkipNoTotal => {
+            summary.as_object_mut().map(|o| o.remove("total"));
+        }
+        Paging::IgnoreSkipHugeTotal => summary["total"] = json!(HUGE_TOTAL),
+    }
+    json_response(StatusCode::OK, body)
 }
 
 /// `GET Loans`, optionally `$filter=displayId eq 'LN000123'`.

@@ -154,6 +154,14 @@ impl Shared {
         self.lock().faults.slow_secs()
     }
 
+    pub(crate) fn retry_after_secs(&self) -> u64 {
+        self.lock().faults.retry_after_secs()
+    }
+
+    pub(crate) fn paging(&self) -> super::faults::Paging {
+        self.lock().faults.paging()
+    }
+
     pub(crate) fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
         self.lock().faults.push(faults);
     }

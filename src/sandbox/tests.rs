@@ -18,13 +18,13 @@ async fn start(config: SandboxConfig) -> Sandbox {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::loanpro::http_client_builder()
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap()
 }
 
-/// The exact body of SPEC §4.
+/// The exact body of docs/loanpro.md.
 fn body(info: &str, extra: &str) -> Value {
     json!({"Payments": {"results": [{
         "selectedProcessor": "0", "paymentMethodId": 4, "early": 0, "amount": "250.00",
@@ -554,7 +554,7 @@ async fn slow_commit_records_even_after_the_client_gave_up() {
         ..Default::default()
     })
     .await;
-    let impatient = reqwest::Client::builder()
+    let impatient = crate::loanpro::http_client_builder()
         .timeout(Duration::from_millis(150))
         .build()
         .unwrap();
@@ -842,7 +842,7 @@ async fn redirects_point_at_redirect_to_and_record_nothing() {
         ..Default::default()
     })
     .await;
-    let c = reqwest::Client::builder()
+    let c = crate::loanpro::http_client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(5))
         .build()

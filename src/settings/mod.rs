@@ -1,4 +1,4 @@
-//! The settings file (SPEC §2): TOML parsed strictly and validated into [`Settings`]: `raw.rs`
+//! The settings file (docs/settings.md): TOML parsed strictly and validated into [`Settings`]: `raw.rs`
 //! (the TOML as written), `ranges.rs` (every number's bounds), `source.rs` (the bank formats:
 //! one description each, and a source's format with its options and reader).
 //!
@@ -51,9 +51,11 @@ pub struct Settings {
     /// `[metrics] textfile`: where `import` and `retry` write their Prometheus metrics,
     /// resolved against the settings file's folder; `--metrics-file` overrides it.
     pub metrics_textfile: Option<PathBuf>,
+    /// `[ledger] verify`: when LoanPro is read before sending (SPEC §12).
+    pub verify: Verify,
     pub limits: Limits,
     pub payments: Payments,
-    /// `[returns]` (SPEC §8); its defaults when the file has none.
+    /// `[returns]` (docs/returns.md); its defaults when the file has none.
     pub returns: Returns,
     pub sources: BTreeMap<String, Source>,
 }
@@ -77,6 +79,8 @@ pub struct Limits {
     pub concurrency: usize,
     pub max_attempts: u32,
     pub settle_secs: f64,
+    /// `min_file_age_secs`: a file modified more recently may still be being written (SPEC §12).
+    pub min_file_age_secs: u64,
 }
 
 impl Default for Limits {
@@ -86,6 +90,7 @@ impl Default for Limits {
             concurrency: 4,
             max_attempts: 5,
             settle_secs: 60.0,
+            min_file_age_secs: 60,
         }
     }
 }
@@ -100,6 +105,32 @@ pub struct Payments {
     pub default_payment_type_id: u32,
     pub default_extra: String,
     pub info: InfoTemplate,
+    /// `duplicates`: whether a possible duplicate is held or posted (SPEC §12).
+    pub duplicates: Duplicates,
+}
+
+/// `[payments] duplicates` (SPEC §12): a payment that may be a duplicate of another row is
+/// `held` for a person (`hold`, the default), or sent all the same (`post`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Duplicates {
+    #[default]
+    Hold,
+    Post,
+}
+
+/// `[ledger] verify` (SPEC §12): when each loan's payments are read from LoanPro before its
+/// rows are sent: `auto` (default) while the ledger has no posted row yet and rows are dated
+/// before today (a new or lost ledger), `always` on every import (two ledgers for one tenant),
+/// `never` where the ledger is known to be whole and a first night's reads would cost too much
+/// (not in SPEC §12: the test suite's fixtures are all "before today" on new ledgers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 /// What the loan column of a source holds.
@@ -121,7 +152,7 @@ pub struct Source {
     pub payment_type_id: u32,
     pub extra: String,
     pub info: InfoTemplate,
-    /// A payment date older than this many days before today is rejected (SPEC §3), whatever
+    /// A payment date older than this many days before today is rejected (docs/formats.md), whatever
     /// the format: a year mistyped or misread gives a date nobody meant.
     pub max_age_days: u32,
     /// The `format` and the options that only it has.
@@ -205,7 +236,7 @@ fn default_timeout() -> f64 {
     30.0
 }
 
-/// `sources.NAME.max_age_days` when a source does not set it (SPEC §3).
+/// `sources.NAME.max_age_days` when a source does not set it (docs/formats.md).
 pub const DEFAULT_MAX_AGE_DAYS: u32 = 365;
 
 /// The `extra` values LoanPro knows.
@@ -258,6 +289,7 @@ impl Settings {
             loanpro: raw.loanpro,
             ledger_path: dir.join(&raw.ledger.path),
             metrics_textfile: metrics_textfile(raw.metrics.textfile, dir)?,
+            verify: raw.ledger.verify,
             limits,
             payments,
             returns,
@@ -331,6 +363,12 @@ fn limits(l: &RawLimits) -> Result<Limits, Invalid> {
         concurrency: l.concurrency as usize,
         max_attempts: l.max_attempts as u32,
         settle_secs: l.settle_secs,
+        min_file_age_secs: u64::try_from(l.min_file_age_secs).map_err(|_| {
+            at("limits.min_file_age_secs")(format!(
+                "must be 0 (off) or a number of seconds, got {}",
+                l.min_file_age_secs
+            ))
+        })?,
     })
 }
 
@@ -358,6 +396,7 @@ fn payments(p: RawPayments) -> Result<Payments, Invalid> {
         payment_types,
         extra,
         info,
+        duplicates: p.duplicates,
     })
 }
 
@@ -552,7 +591,7 @@ fn check_base_url(url: &str) -> Result<(), String> {
 }
 
 impl LoanPro {
-    /// The base URL as a ledger records it (SPEC §5): what the client sends to, so two
+    /// The base URL as a ledger records it (docs/states.md): what the client sends to, so two
     /// spellings of one LoanPro compare equal: scheme and host in lower case, no default port,
     /// no trailing `/` (the client drops it before appending `/odata.svc`). The path keeps its
     /// case, as servers may tell it apart.

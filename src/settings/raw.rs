@@ -39,6 +39,7 @@ pub(super) struct RawLimits {
     pub concurrency: i64,
     pub max_attempts: i64,
     pub settle_secs: f64,
+    pub min_file_age_secs: i64,
 }
 
 impl Default for RawLimits {
@@ -49,6 +50,7 @@ impl Default for RawLimits {
             concurrency: d.concurrency as i64,
             max_attempts: d.max_attempts.into(),
             settle_secs: d.settle_secs,
+            min_file_age_secs: d.min_file_age_secs as i64,
         }
     }
 }
@@ -57,12 +59,15 @@ impl Default for RawLimits {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLedger {
     pub path: String,
+    #[serde(default)]
+    pub verify: super::Verify,
 }
 
 impl Default for RawLedger {
     fn default() -> Self {
         RawLedger {
             path: "payimport.sqlite".into(),
+            verify: super::Verify::default(),
         }
     }
 }
@@ -85,6 +90,8 @@ pub(super) struct RawPayments {
     pub default_extra: String,
     #[serde(default = "default_info")]
     pub info: String,
+    #[serde(default)]
+    pub duplicates: super::Duplicates,
 }
 
 fn default_info() -> String {

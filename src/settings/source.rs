@@ -22,7 +22,7 @@ use crate::read::{FileError, PaymentReader};
 pub struct FormatSpec {
     pub name: &'static str,
     /// Its own keys; a key of another format is refused by name (see
-    /// [`RawSource::format_keys_set`]).
+    /// `RawSource::format_keys_set`).
     pub keys: &'static [&'static str],
     /// Its options from a source's keys (taken out of it); an error names the key (without
     /// `sources.NAME.`) and what is wrong.
@@ -95,7 +95,7 @@ pub enum SourceFormat {
         columns: Columns,
         /// strftime formats tried in order.
         date_formats: Vec<String>,
-        /// `kind`: payment rows, or return rows (SPEC §8).
+        /// `kind`: payment rows, or return rows (docs/returns.md).
         kind: CsvKind,
     },
     Lockbox {
@@ -111,12 +111,12 @@ pub enum SourceFormat {
         control: ControlModes,
         /// `bai2_final_only`: skip interim groups (as-of-date modifier 1 or 3).
         final_only: bool,
-        /// The 16 type codes that are returns (SPEC §8), and whether a return's customer
+        /// The 16 type codes that are returns (docs/returns.md), and whether a return's customer
         /// reference is its original reference.
         return_type_codes: TypeCodes,
         return_reference: ReturnReference,
     },
-    /// An ACH return file (SPEC §8): every row is a return.
+    /// An ACH return file (docs/returns.md): every row is a return.
     Nacha { control_totals: ControlTotals },
     /// ISO 20022 statements and notifications (SPEC §10).
     Camt {

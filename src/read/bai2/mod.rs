@@ -1,9 +1,9 @@
-//! The BAI2 reader (SPEC §3, §9): comma-delimited, `/`-terminated bank statement records,
+//! The BAI2 reader (docs/formats.md): comma-delimited, `/`-terminated bank statement records,
 //! streamed one logical record (a physical record and its `88` continuations) at a time, with
 //! the file's account, group and file control totals checked as their trailers go by.
 //!
 //! Interpretations of the BAI2 standard (Cash Management Balance Reporting Specifications 2,
-//! and BTRS, its version 3), and of what banks send instead (SPEC §9):
+//! and BTRS, its version 3), and of what banks send instead (docs/formats.md):
 //! - Records end with `/`, or, for banks that send them so, with the end of the line. If the 01
 //!   file header ends with `/`, every 02, 03, 49 and 98 must too (a missing one is how a
 //!   truncated file shows); 16 and 88 records never need one, nor does the 99 (banks leave it
@@ -31,7 +31,7 @@
 //!   (a wrapped line is not one).
 //! - Groups: status 2 (deletion) and 4 (test only) hold no payments; with `final_only`, neither
 //!   do groups whose as-of-date modifier is 1 or 3 (interim). Their details are counted, never
-//!   handed over, and recorded as a [`super::control::SKIPPED`] check so that the report shows them.
+//!   handed over, and recorded as a [`super::control::Counted::Skipped`] check so that the report shows them.
 //! - Payment date = the 02 as-of date, YYMMDD, read as 20YY.
 
 mod codes;
@@ -81,7 +81,7 @@ pub struct Bai2Reader<R: BufRead> {
     loan_from: LoanFrom,
     pattern: Option<Regex>,
     type_codes: TypeCodes,
-    /// The 16 type codes that are returns (SPEC §8), and whether a return's customer reference
+    /// The 16 type codes that are returns (docs/returns.md), and whether a return's customer reference
     /// is its original reference.
     return_type_codes: TypeCodes,
     return_reference_customer: bool,
@@ -190,13 +190,13 @@ impl<R: BufRead> Bai2Reader<R> {
     }
 
     /// With `true`, groups whose as-of-date modifier says interim (1 or 3) are skipped: their
-    /// details are counted, never handed over (`bai2_final_only`, SPEC §9).
+    /// details are counted, never handed over (`bai2_final_only`, docs/formats.md).
     pub fn final_only(mut self, final_only: bool) -> Self {
         self.final_only = final_only;
         self
     }
 
-    /// Also reads the 16s whose type code is in `return_type_codes`, as returns (SPEC §8): code
+    /// Also reads the 16s whose type code is in `return_type_codes`, as returns (docs/returns.md): code
     /// = the type code; original reference = the customer reference when `customer_reference`.
     pub fn with_returns(mut self, return_type_codes: &TypeCodes, customer_reference: bool) -> Self {
         self.return_type_codes = return_type_codes.clone();
@@ -670,7 +670,7 @@ impl<R: BufRead> Bai2Reader<R> {
             .map_err(|m| self.error_in(record, pf, format!("16 transaction detail: {m}")))?;
         let (p, raw_amount) = detail.fixed(1);
         // A signed whole number; anything else is this row's trouble, not the file's: the row
-        // goes on with the amount as written, for validation to reject (SPEC §9).
+        // goes on with the amount as written, for validation to reject (docs/formats.md).
         let amount = match parse_signed(raw_amount) {
             Some(Some(a)) => Some(a),
             Some(None) => None,

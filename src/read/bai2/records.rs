@@ -59,7 +59,7 @@ pub(super) enum Join {
 /// The fields of a 16, gathered across its continuations: the fixed fields, then the text.
 ///
 /// Fixed fields are split at `,` only: a `/` inside a bank or customer reference is part of
-/// it (SPEC §9), and how many fixed fields there are is known from the funds type, so whatever
+/// it (docs/formats.md), and how many fixed fields there are is known from the funds type, so whatever
 /// follows them is the text.
 #[derive(Default)]
 pub(super) struct Detail {

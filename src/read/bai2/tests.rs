@@ -80,7 +80,15 @@ fn loans(rows: &[RawRow]) -> Vec<&str> {
 fn shown_checks(checks: &[ControlCheck]) -> Vec<(&str, &str, u64, i64, i64)> {
     checks
         .iter()
-        .map(|c| (c.scope.as_str(), c.what, c.line, c.stated, c.computed))
+        .map(|c| {
+            (
+                c.scope.as_str(),
+                c.what.as_str(),
+                c.line,
+                c.stated,
+                c.computed,
+            )
+        })
         .collect()
 }
 
@@ -723,7 +731,7 @@ fn the_last_record_without_its_slash() {
     assert_eq!(error, None);
     assert_eq!(loans(&rows), ["LN1"]);
     assert_eq!(
-        checks.last().map(|c| (c.what, c.stated)),
+        checks.last().map(|c| (c.what.as_str(), c.stated)),
         Some(("records", 7))
     );
 }
@@ -812,7 +820,7 @@ fn test_and_deletion_groups_are_skipped_and_recorded() {
         assert_eq!(loans(&rows), ["LN1", "LN2"], "status {status}");
         let skipped: Vec<String> = checks
             .iter()
-            .filter(|c| c.what == crate::read::control::SKIPPED)
+            .filter(|c| c.what == crate::read::control::Counted::Skipped)
             .map(ToString::to_string)
             .collect();
         assert_eq!(

@@ -7,7 +7,7 @@ use super::Bai2Reader;
 use super::records::{Field, Record, field, parse_signed, parse_unsigned};
 use crate::money::Cents;
 use crate::read::FileError;
-use crate::read::control::{ControlCheck, SKIPPED};
+use crate::read::control::{ControlCheck, Counted};
 
 impl<R: BufRead> Bai2Reader<R> {
     pub(super) fn account_trailer(&mut self, record: &Record) -> Result<(), FileError> {
@@ -82,11 +82,11 @@ impl<R: BufRead> Bai2Reader<R> {
                     account.unreadable_count
                 ));
             }
-            checks.push((check(&scope, "amount", line, stated, computed), hint));
+            checks.push((check(&scope, Counted::Amount, line, stated, computed), hint));
         }
         if let Some(stated) = count {
             checks.push((
-                check(&scope, "records", line, stated, account.records),
+                check(&scope, Counted::Records, line, stated, account.records),
                 String::new(),
             ));
         }
@@ -152,13 +152,13 @@ impl<R: BufRead> Bai2Reader<R> {
         let mut checks = Vec::new();
         if let Some(stated) = total {
             checks.push((
-                check(&scope, "amount", line, stated, group.total),
+                check(&scope, Counted::Amount, line, stated, group.total),
                 String::new(),
             ));
         }
         if let Some(stated) = accounts {
             checks.push((
-                check(&scope, "accounts", line, stated, group.accounts),
+                check(&scope, Counted::Accounts, line, stated, group.accounts),
                 String::new(),
             ));
         }
@@ -168,7 +168,10 @@ impl<R: BufRead> Bai2Reader<R> {
             } else {
                 String::new()
             };
-            checks.push((check(&scope, "records", line, stated, group.records), hint));
+            checks.push((
+                check(&scope, Counted::Records, line, stated, group.records),
+                hint,
+            ));
         }
         if let Some(why) = group.skip {
             tracing::warn!(
@@ -181,7 +184,7 @@ impl<R: BufRead> Bai2Reader<R> {
             checks.push((
                 check(
                     &self.scoped(&format!("group {} ({why})", group.number)),
-                    SKIPPED,
+                    Counted::Skipped,
                     group.line,
                     group.skipped,
                     group.skipped,
@@ -243,37 +246,19 @@ impl<R: BufRead> Bai2Reader<R> {
         let mut checks = Vec::new();
         if let Some(stated) = total {
             checks.push((
-                check(
-                    &self.scoped("file"),
-                    "amount",
-                    line,
-                    stated,
-                    self.file_total,
-                ),
+                check(&self.scoped("file"), Counted::Amount, line, stated, self.file_total),
                 String::new(),
             ));
         }
         if let Some(stated) = groups {
             checks.push((
-                check(
-                    &self.scoped("file"),
-                    "groups",
-                    line,
-                    stated,
-                    self.file_groups,
-                ),
+                check(&self.scoped("file"), Counted::Groups, line, stated, self.file_groups),
                 String::new(),
             ));
         }
         if let Some(stated) = count {
             checks.push((
-                check(
-                    &self.scoped("file"),
-                    "records",
-                    line,
-                    stated,
-                    self.file_records,
-                ),
+                check(&self.scoped("file"), Counted::Records, line, stated, self.file_records),
                 String::new(),
             ));
         }
@@ -339,7 +324,7 @@ impl<R: BufRead> Bai2Reader<R> {
     }
 }
 
-fn check(scope: &str, what: &'static str, line: u64, stated: i64, computed: i64) -> ControlCheck {
+fn check(scope: &str, what: Counted, line: u64, stated: i64, computed: i64) -> ControlCheck {
     ControlCheck {
         scope: scope.to_string(),
         what,

@@ -11,7 +11,7 @@
 //!   a detail with `RtrInf`, whatever its `CdtDbtInd` says: the direction is never flipped.
 //! - Not payments (debits, pending and information entries, credits the code filter leaves out,
 //!   accounts not listed) are counted per statement with their amount and recorded as
-//!   [`SKIPPED`] checks, so that the summary and the report show them.
+//!   [`Counted::Skipped`] checks, so that the summary and the report show them.
 //! - Amounts are decimal text in the account's currency (`Acct/Ccy`, else that of its first
 //!   balance), read straight to cents; an amount in another currency, or with non-zero digits
 //!   past the cents, is handed over as text that validation rejects. Never a float.
@@ -34,7 +34,7 @@ use quick_xml::events::{BytesStart, Event};
 pub use self::options::{CamtOptions, LoanFrom, Unit};
 use self::options::{Compiled, normalise_account};
 use self::tags::Tag;
-use super::control::{ControlCheck, ControlModes, Controls, SKIPPED};
+use super::control::{ControlCheck, ControlModes, Controls, Counted};
 use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawReturn, RawRow};
 use crate::money::Cents;
 
@@ -774,7 +774,7 @@ impl<R: BufRead> CamtReader<R> {
             checks.push((
                 ControlCheck {
                     scope: format!("{scope} credit entries"),
-                    what: "items",
+                    what: Counted::Items,
                     line: *line,
                     stated,
                     computed: s.credits,
@@ -789,7 +789,7 @@ impl<R: BufRead> CamtReader<R> {
             checks.push((
                 ControlCheck {
                     scope: format!("{scope} credit entries"),
-                    what: "amount",
+                    what: Counted::Amount,
                     line: *line,
                     stated,
                     computed: s.credit_cents,
@@ -801,7 +801,7 @@ impl<R: BufRead> CamtReader<R> {
             checks.push((
                 ControlCheck {
                     scope: format!("{scope}: {what} totalling {}", Cents(*cents)),
-                    what: SKIPPED,
+                    what: Counted::Skipped,
                     line: s.line,
                     stated: *n,
                     computed: *n,

@@ -91,7 +91,7 @@ fn row(
 fn skipped(checks: &[ControlCheck]) -> Vec<String> {
     checks
         .iter()
-        .filter(|c| c.what == SKIPPED)
+        .filter(|c| c.what == Counted::Skipped)
         .map(|c| c.to_string())
         .collect()
 }
@@ -120,7 +120,7 @@ fn booked_credits_are_payments_and_a_debit_is_counted_with_its_amount() {
             "statement STMT-20261120-1 account 123456789: debit entries totalling 12.00: 1 payment detail(s) skipped, not sent"
         ]
     );
-    let totals: Vec<_> = r.checks.iter().filter(|c| c.what != SKIPPED).collect();
+    let totals: Vec<_> = r.checks.iter().filter(|c| c.what != Counted::Skipped).collect();
     assert_eq!(totals.len(), 2);
     assert!(totals.iter().all(|c| c.matches()), "{totals:?}");
 }

@@ -112,7 +112,7 @@ pub struct LockboxLayout {
 }
 
 impl Default for LockboxLayout {
-    /// The layout of SPEC §3, from a real bank's transmission.
+    /// The layout of docs/formats.md, from a real bank's transmission.
     fn default() -> Self {
         LockboxLayout {
             loan_from: LoanFrom::Overflow,

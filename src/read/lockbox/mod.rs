@@ -1,4 +1,4 @@
-//! The lockbox reader (SPEC §3): fixed-width bank lockbox transmissions, streamed record by
+//! The lockbox reader (docs/formats.md): fixed-width bank lockbox transmissions, streamed record by
 //! record, with the batch, lockbox and file control totals checked in integer cents.
 //!
 //! Record types: 1 file header, 2 service header, 5 lockbox header, 6 detail (one payment),
@@ -282,7 +282,7 @@ impl<R: BufRead> LockboxReader<R> {
         let l = &self.layout;
         let number = self.text(text, l.lockbox_number, "lockbox_number")?.trim();
         if let Some(open) = &self.lockbox {
-            // Banks repeat the header of the same lockbox before each of its batches (SPEC §9);
+            // Banks repeat the header of the same lockbox before each of its batches (docs/formats.md);
             // between batches that is one lockbox going on, anywhere else a lost total.
             if open.number != number || self.batch.is_some() {
                 return Err(self.error(format!(
@@ -468,7 +468,7 @@ impl<R: BufRead> LockboxReader<R> {
     }
 
     /// A text field (a number that names something: lockbox, batch, item). Lines are often
-    /// shorter than the nominal length, their trailing blanks stripped (SPEC §9), so a field
+    /// shorter than the nominal length, their trailing blanks stripped (docs/formats.md), so a field
     /// the line ends inside of is what is there; one the line ends before is missing.
     fn text<'t>(&self, text: &'t str, span: Span, name: &str) -> Result<&'t str, FileError> {
         let (value, _) = cut(text, span);

@@ -6,6 +6,7 @@ use std::io::BufReader;
 use chrono::NaiveDate;
 
 use super::*;
+use crate::read::control::Counted;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/lockbox/");
 
@@ -90,7 +91,7 @@ fn good_rows(file: &str) -> Vec<RawRow> {
     ]
 }
 
-fn check(scope: &str, what: &'static str, line: u64, stated: i64, computed: i64) -> ControlCheck {
+fn check(scope: &str, what: Counted, line: u64, stated: i64, computed: i64) -> ControlCheck {
     ControlCheck {
         scope: scope.into(),
         what,
@@ -112,17 +113,17 @@ fn good_file_rows_and_control_totals() {
         assert_eq!(
             read.checks,
             vec![
-                check(b1, "items", 12, 3, 3),
-                check(b1, "amount", 12, 155975, 155975),
-                check(b2, "items", 18, 2, 2),
-                check(b2, "amount", 18, 59999, 59999),
-                check("lockbox 1234567", "items", 19, 5, 5),
-                check("lockbox 1234567", "amount", 19, 215974, 215974),
-                check(b3, "items", 25, 2, 2),
-                check(b3, "amount", 25, 131416, 131416),
-                check("lockbox 7654321", "items", 26, 2, 2),
-                check("lockbox 7654321", "amount", 26, 131416, 131416),
-                check("file", "records", 27, 27, 27),
+                check(b1, Counted::Items, 12, 3, 3),
+                check(b1, Counted::Amount, 12, 155975, 155975),
+                check(b2, Counted::Items, 18, 2, 2),
+                check(b2, Counted::Amount, 18, 59999, 59999),
+                check("lockbox 1234567", Counted::Items, 19, 5, 5),
+                check("lockbox 1234567", Counted::Amount, 19, 215974, 215974),
+                check(b3, Counted::Items, 25, 2, 2),
+                check(b3, Counted::Amount, 25, 131416, 131416),
+                check("lockbox 7654321", Counted::Items, 26, 2, 2),
+                check("lockbox 7654321", Counted::Amount, 26, 131416, 131416),
+                check("file", Counted::Records, 27, 27, 27),
             ],
             "{name}"
         );
@@ -192,7 +193,7 @@ fn warn_mode_reads_on_and_records_the_mismatch() {
         wrong,
         [&check(
             "batch 001 of lockbox 1234567",
-            "amount",
+            Counted::Amount,
             8,
             150000,
             140000
@@ -204,7 +205,7 @@ fn warn_mode_reads_on_and_records_the_mismatch() {
     assert_eq!((read.rows.len(), read.error), (2, None));
     assert_eq!(
         read.checks.last(),
-        Some(&check("file", "records", 10, 12, 10))
+        Some(&check("file", Counted::Records, 10, 12, 10))
     );
 }
 
@@ -698,7 +699,10 @@ fn control_counts_warn_relaxes_counts_only() {
     };
     let r = read("9000099", BATCH);
     assert_eq!((r.rows.len(), r.error), (1, None));
-    assert_eq!(r.checks.last(), Some(&check("file", "records", 7, 99, 7)));
+    assert_eq!(
+        r.checks.last(),
+        Some(&check("file", Counted::Records, 7, 99, 7))
+    );
     let r = read("9000007", "700100012345672611180010000001001");
     assert_eq!(
         r.error.unwrap().to_string(),

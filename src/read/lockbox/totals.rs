@@ -6,7 +6,7 @@ use std::io::BufRead;
 use super::LockboxReader;
 use super::records::show;
 use crate::read::FileError;
-use crate::read::control::ControlCheck;
+use crate::read::control::{ControlCheck, Counted};
 
 impl<R: BufRead> LockboxReader<R> {
     pub(super) fn batch_total(&mut self, text: &str) -> Result<(), FileError> {
@@ -29,12 +29,15 @@ impl<R: BufRead> LockboxReader<R> {
         }
         let Some(open) = &self.batch else {
             // An empty batch is how some banks send an empty transmission: zero items, zero
-            // amount (SPEC §9). A total of anything else for no details is a lost detail.
+            // amount (docs/formats.md). A total of anything else for no details is a lost detail.
             let items = self.number(text, l.batch_total_item_count, "batch_total_item_count")?;
             let amount = self.number(text, l.batch_total_amount, "batch_total_amount")?;
             if items == 0 && amount == 0 {
                 let scope = format!("batch {batch} of lockbox {}", lockbox.number);
-                return self.check(&[(scope.clone(), "items", 0, 0), (scope, "amount", 0, 0)]);
+                return self.check(&[
+                    (scope.clone(), Counted::Items, 0, 0),
+                    (scope, Counted::Amount, 0, 0),
+                ]);
             }
             return Err(self.error(format!(
                 "a batch total (7) for batch {batch}, which has no details (6): {}",
@@ -54,8 +57,8 @@ impl<R: BufRead> LockboxReader<R> {
         let (computed_items, computed_amount) = (open.items, open.amount);
         self.batch = None;
         self.check(&[
-            (scope.clone(), "items", items, computed_items),
-            (scope, "amount", amount, computed_amount),
+            (scope.clone(), Counted::Items, items, computed_items),
+            (scope, Counted::Amount, amount, computed_amount),
         ])?;
         Ok(())
     }
@@ -88,8 +91,8 @@ impl<R: BufRead> LockboxReader<R> {
         let (computed_items, computed_amount) = (lockbox.items, lockbox.amount);
         self.closed = self.lockbox.take().map(|l| l.number);
         self.check(&[
-            (scope.clone(), "items", items, computed_items),
-            (scope, "amount", amount, computed_amount),
+            (scope.clone(), Counted::Items, items, computed_items),
+            (scope, Counted::Amount, amount, computed_amount),
         ])?;
         Ok(())
     }
@@ -108,7 +111,7 @@ impl<R: BufRead> LockboxReader<R> {
             "trailer_record_count",
         )?;
         self.trailer = true;
-        self.check(&[("file".to_string(), "records", stated, self.records)])?;
+        self.check(&[("file".to_string(), Counted::Records, stated, self.records)])?;
         Ok(())
     }
 
@@ -116,14 +119,14 @@ impl<R: BufRead> LockboxReader<R> {
     /// does not match is the file's error.
     pub(super) fn check(
         &mut self,
-        totals: &[(String, &'static str, i64, i64)],
+        totals: &[(String, Counted, i64, i64)],
     ) -> Result<(), FileError> {
         let line = self.line;
         self.controls
             .settle(totals.iter().map(|(scope, what, stated, computed)| {
                 let check = ControlCheck {
                     scope: scope.clone(),
-                    what,
+                    what: *what,
                     line,
                     stated: *stated,
                     computed: *computed,

@@ -1,4 +1,4 @@
-//! The NACHA ACH return reader (SPEC §8): 94-column records streamed one line at a time.
+//! The NACHA ACH return reader (docs/returns.md): 94-column records streamed one line at a time.
 //!
 //! Records: 1 file header, 5 batch header, 6 entry detail, 7 addenda, 8 batch control, 9 file
 //! control, then lines of `9`s that pad the last block. An entry followed by a `99` addenda is a
@@ -24,7 +24,7 @@ mod tests;
 use std::io::BufRead;
 use std::sync::Arc;
 
-use super::control::{ControlCheck, ControlTotals, Controls};
+use super::control::{ControlCheck, ControlTotals, Controls, Counted};
 use super::{FileError, PaymentReader, Position, RawAmount, RawFields, RawReturn, RawRow};
 use crate::money::Cents;
 
@@ -209,6 +209,7 @@ impl<R: BufRead> NachaReader<R> {
                     ret: Some(Box::new(RawReturn {
                         code,
                         original_reference: original,
+                        trace_reference: true,
                         ..RawReturn::default()
                     })),
                     ..RawFields::default()
@@ -360,16 +361,22 @@ impl<R: BufRead> NachaReader<R> {
                     };
                     let scope = format!("batch {}", batch.number);
                     let checks = [
-                        self.check(&scope, "items", 5, 10, batch.sums.entries_and_addenda)?,
                         self.check(
                             &scope,
-                            "entry hash",
+                            Stated::Count(Counted::Items),
+                            5,
+                            10,
+                            batch.sums.entries_and_addenda,
+                        )?,
+                        self.check(
+                            &scope,
+                            Stated::Count(Counted::EntryHash),
                             11,
                             20,
                             batch.sums.hash % 10_000_000_000,
                         )?,
-                        self.check(&scope, "debits", 21, 32, batch.sums.debits)?,
-                        self.check(&scope, "credits", 33, 44, batch.sums.credits)?,
+                        self.check(&scope, Stated::Debits, 21, 32, batch.sums.debits)?,
+                        self.check(&scope, Stated::Credits, 33, 44, batch.sums.credits)?,
                     ];
                     self.controls.settle(checks)?;
                     self.sums.add(&batch.sums);
@@ -383,11 +390,23 @@ impl<R: BufRead> NachaReader<R> {
                     }
                     let s = self.sums;
                     let checks = [
-                        self.check("file", "batches", 2, 7, self.batches)?,
-                        self.check("file", "items", 14, 21, s.entries_and_addenda)?,
-                        self.check("file", "entry hash", 22, 31, s.hash % 10_000_000_000)?,
-                        self.check("file", "debits", 32, 43, s.debits)?,
-                        self.check("file", "credits", 44, 55, s.credits)?,
+                        self.check("file", Stated::Count(Counted::Batches), 2, 7, self.batches)?,
+                        self.check(
+                            "file",
+                            Stated::Count(Counted::Items),
+                            14,
+                            21,
+                            s.entries_and_addenda,
+                        )?,
+                        self.check(
+                            "file",
+                            Stated::Count(Counted::EntryHash),
+                            22,
+                            31,
+                            s.hash % 10_000_000_000,
+                        )?,
+                        self.check("file", Stated::Debits, 32, 43, s.debits)?,
+                        self.check("file", Stated::Credits, 44, 55, s.credits)?,
                     ];
                     self.controls.settle(checks)?;
                     self.ended = true;
@@ -406,30 +425,48 @@ impl<R: BufRead> NachaReader<R> {
     fn check(
         &self,
         scope: &str,
-        what: &'static str,
+        what: Stated,
         from: usize,
         to: usize,
         computed: i64,
     ) -> Result<(ControlCheck, String), FileError> {
-        let stated = self.number(from, to, &format!("the {scope} {what}"))?;
+        let stated = self.number(from, to, &format!("the {scope} {}", what.name()))?;
         Ok((
             ControlCheck {
                 scope: scope.to_string(),
-                what: if matches!(what, "debits" | "credits") {
-                    "amount"
-                } else {
-                    what
+                what: match what {
+                    Stated::Count(counted) => counted,
+                    Stated::Debits | Stated::Credits => Counted::Amount,
                 },
                 line: self.line,
                 stated,
                 computed,
             },
             match what {
-                "debits" => " (debit total)".to_string(),
-                "credits" => " (credit total)".to_string(),
-                _ => String::new(),
+                Stated::Debits => " (debit total)".to_string(),
+                Stated::Credits => " (credit total)".to_string(),
+                Stated::Count(_) => String::new(),
             },
         ))
+    }
+}
+
+/// What a control field of a NACHA batch or file states: a count, or one side of the amounts
+/// (each checked, and recorded, as an amount).
+#[derive(Clone, Copy)]
+enum Stated {
+    Count(Counted),
+    Debits,
+    Credits,
+}
+
+impl Stated {
+    fn name(self) -> &'static str {
+        match self {
+            Stated::Count(counted) => counted.as_str(),
+            Stated::Debits => "debits",
+            Stated::Credits => "credits",
+        }
     }
 }
 

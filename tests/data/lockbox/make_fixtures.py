@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the lockbox fixtures of this folder, to the reader's default layout (SPEC section 3).
+"""Writes the lockbox fixtures of this folder, to the reader's default layout (docs/formats.md).
 
 Run from this folder: `python3 make_fixtures.py`. The files are committed; this script only
 documents how they were built and rebuilds them after a deliberate change.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the lockbox files of this corpus (default layout of SPEC §3), so that their columns
+"""Writes the lockbox files of this corpus (default layout of docs/formats.md), so that their columns
 and totals are right by construction; the .expected files beside them are written by hand.
 
 Run from this folder: python3 make_lockbox.py

@@ -1,8 +1,8 @@
-//! Reconciliation (SPEC §5): before a row whose outcome is unknown is sent again, the loan's
+//! Read-back (docs/states.md): before a row whose outcome is unknown is sent again, the loan's
 //! payments are read back from LoanPro and searched for the row's key.
 //!
 //! A return whose reversal is uncertain is read back the same way, by its original payment's
-//! key: that payment inactive means the reversal was logged (SPEC §8).
+//! key: that payment inactive means the reversal was logged (docs/returns.md).
 //!
 //! LoanPro has no idempotency keys and answers 500 both for errors and for requests that timed
 //! out after the payment was logged, so this read-back is what makes "never twice" hold.
@@ -18,9 +18,9 @@ use crate::ledger::{Ledger, LedgerError, Reconciled, RunId, TIME_FORMAT, Uncerta
 use crate::loanpro::{Client, ReadError};
 use crate::payment::{Key, key_marker};
 
-/// What a round of reconciliation did.
+/// What a round of read-back did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ReconcileReport {
+pub struct ReadBackReport {
     /// Rows read back.
     pub rows: u64,
     /// Loans whose payments were read (one read-back serves every row of a loan).
@@ -38,8 +38,8 @@ pub struct ReconcileReport {
     pub auth_refused: Option<String>,
 }
 
-impl ReconcileReport {
-    pub fn add(&mut self, other: &ReconcileReport) {
+impl ReadBackReport {
+    pub fn add(&mut self, other: &ReadBackReport) {
         self.rows += other.rows;
         self.loans += other.loans;
         self.found += other.found;
@@ -52,9 +52,9 @@ impl ReconcileReport {
     }
 }
 
-/// How reconciliation behaves.
+/// How read-back behaves.
 #[derive(Debug, Clone)]
-pub struct ReconcileConfig {
+pub struct ReadBackConfig {
     /// Wait this long after a row's last request before reading it back.
     pub settle: Duration,
     pub max_attempts: u32,
@@ -63,14 +63,14 @@ pub struct ReconcileConfig {
 
 /// Reads back the loans of `rows` and records, for each row, whether its key is in LoanPro.
 /// Rows not found are queued for `run` to send again.
-pub async fn reconcile(
+pub async fn read_back(
     ledger: &Arc<Mutex<Ledger>>,
     client: &Arc<Client>,
     rows: Vec<Uncertain>,
     run: RunId,
-    config: &ReconcileConfig,
-) -> Result<ReconcileReport, LedgerError> {
-    let mut report = ReconcileReport::default();
+    config: &ReadBackConfig,
+) -> Result<ReadBackReport, LedgerError> {
+    let mut report = ReadBackReport::default();
     if rows.is_empty() {
         return Ok(report);
     }
@@ -152,7 +152,7 @@ pub async fn reconcile(
                     let message = match e {
                         ReadError::AuthRefused(m) => {
                             report.auth_refused =
-                                Some(format!("LoanPro refused the credentials ({m})"));
+                                Some(format!("{} ({m})", crate::loanpro::CREDENTIALS_REFUSED));
                             format!("could not read the loan's payments back: {m}")
                         }
                         ReadError::Redirected(reason) => {

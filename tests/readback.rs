@@ -162,6 +162,7 @@ async fn a_thousand_rows_through_every_fault_kind_post_exactly_once() {
             burst_429: 0.05,
             get_failure: 0.05,
             first_attempt: None,
+            ..Faults::default()
         },
         ..SandboxConfig::default()
     };
