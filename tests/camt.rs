@@ -111,7 +111,8 @@ async fn versions_prefixes_envelopes_and_iso_8859_15_in_one_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_return_with_a_nacha_code_reverses_the_payment_its_end_to_end_id_names_a_reversal_naming_none_is_unmatched() {
+async fn a_return_with_a_nacha_code_reverses_the_payment_its_end_to_end_id_names_a_reversal_naming_none_is_unmatched()
+ {
     let env = env().await;
     let r = import(&env, "camt", &["basic.053.xml"]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);

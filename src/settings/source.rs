@@ -118,7 +118,7 @@ pub enum SourceFormat {
     },
     /// An ACH return file (docs/returns.md): every row is a return.
     Nacha { control_totals: ControlTotals },
-    /// ISO 20022 statements and notifications (SPEC §10).
+    /// ISO 20022 statements and notifications (docs/formats.md#camt).
     Camt {
         camt: CamtOptions,
         control_totals: ControlTotals,

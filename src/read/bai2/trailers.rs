@@ -246,19 +246,37 @@ impl<R: BufRead> Bai2Reader<R> {
         let mut checks = Vec::new();
         if let Some(stated) = total {
             checks.push((
-                check(&self.scoped("file"), Counted::Amount, line, stated, self.file_total),
+                check(
+                    &self.scoped("file"),
+                    Counted::Amount,
+                    line,
+                    stated,
+                    self.file_total,
+                ),
                 String::new(),
             ));
         }
         if let Some(stated) = groups {
             checks.push((
-                check(&self.scoped("file"), Counted::Groups, line, stated, self.file_groups),
+                check(
+                    &self.scoped("file"),
+                    Counted::Groups,
+                    line,
+                    stated,
+                    self.file_groups,
+                ),
                 String::new(),
             ));
         }
         if let Some(stated) = count {
             checks.push((
-                check(&self.scoped("file"), Counted::Records, line, stated, self.file_records),
+                check(
+                    &self.scoped("file"),
+                    Counted::Records,
+                    line,
+                    stated,
+                    self.file_records,
+                ),
                 String::new(),
             ));
         }

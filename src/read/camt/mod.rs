@@ -1,7 +1,8 @@
-//! The camt reader (SPEC §10): ISO 20022 bank-to-customer statements (camt.053) and debit /
-//! credit notifications (camt.054), streamed with a pull parser, one entry (`Ntry`) at a time.
+//! The camt reader (docs/formats.md#camt): ISO 20022 bank-to-customer statements (camt.053)
+//! and debit / credit notifications (camt.054), streamed with a pull parser, one entry
+//! (`Ntry`) at a time.
 //!
-//! Interpretations of ISO 20022 and of what banks send (SPEC §10):
+//! Interpretations of ISO 20022 and of what banks send (docs/formats.md#camt):
 //! - A document is recognised by its local element names (`Document` holding `BkToCstmrStmt`
 //!   or `BkToCstmrDbtCdtNtfctn`), whatever the prefix, in any version `001.NN`; a namespace on
 //!   `Document`, when there is one, must name camt.053.001 or camt.054.001 (national variants

@@ -1,5 +1,5 @@
-//! camt options of a source (SPEC §10): where the loan comes from, which accounts and bank
-//! transaction codes are read, and whether a payment is an entry or a detail.
+//! camt options of a source (docs/formats.md#camt): where the loan comes from, which accounts
+//! and bank transaction codes are read, and whether a payment is an entry or a detail.
 
 use regex::Regex;
 use serde::Deserialize;

@@ -1,4 +1,5 @@
-//! The camt reader against the fixtures in tests/data/camt/, one behaviour of SPEC §10 each.
+//! The camt reader against the fixtures in tests/data/camt/, one behaviour of
+//! docs/formats.md#camt each.
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -120,7 +121,11 @@ fn booked_credits_are_payments_and_a_debit_is_counted_with_its_amount() {
             "statement STMT-20261120-1 account 123456789: debit entries totalling 12.00: 1 payment detail(s) skipped, not sent"
         ]
     );
-    let totals: Vec<_> = r.checks.iter().filter(|c| c.what != Counted::Skipped).collect();
+    let totals: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| c.what != Counted::Skipped)
+        .collect();
     assert_eq!(totals.len(), 2);
     assert!(totals.iter().all(|c| c.matches()), "{totals:?}");
 }

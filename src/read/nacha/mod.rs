@@ -9,7 +9,7 @@
 //! Interpretations:
 //! - A line shorter than 94 characters is right-padded with blanks (trailing blanks are what
 //!   transfers and editors strip); a file with no line breaks at all is cut into 94-byte
-//!   records, numbered as lines in messages (SPEC §9).
+//!   records, numbered as lines in messages (docs/formats.md#nacha-returns).
 //! - A line longer than 94 characters (after its CR), a record out of order (a 6 outside a
 //!   batch, a 7 after no 6, a second 1), an amount or count that is not digits, or a file
 //!   without its 9 is a structural error: the file is refused, naming the line.
