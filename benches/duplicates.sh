@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
-cargo build --release --quiet --bin payimport --example gen
+# The crash point that ends each run after staging is a test hook: built in here.
+cargo build --release --quiet --features test-hooks --bin payimport --example gen
 BIN=$PWD/target/release/payimport
 GEN=$PWD/target/release/examples/gen
 W=$(mktemp -d /tmp/payimport-dups.XXXXXX)
@@ -23,6 +24,7 @@ tenant_id = "5200243"
 token_env = "LOANPRO_TOKEN"
 [ledger]
 path = "ledger.sqlite"
+verify = "never"
 [limits]
 min_file_age_secs = 0
 [payments]

@@ -18,7 +18,7 @@ use crate::crashpoint;
 use crate::interrupt::Interrupt;
 use crate::ledger::{Claim, Claimed, Kind, Ledger, LedgerError, Outcome, Reversal, RunId, Status};
 use crate::loanpro::{Answer, Client, ReadError, Request};
-use crate::payment::{Key, PaymentBody, VoidBody, key_marker};
+use crate::payment::{PaymentBody, VoidBody, key_marker};
 use crate::readback::{ReadBackConfig, ReadBackReport, read_back};
 use crate::returns::nacha_return_code;
 
@@ -581,12 +581,8 @@ async fn find_original(
             });
         }
     };
-    let marker = Key::parse(&reversal.original_key)
-        .map(key_marker)
-        .unwrap_or_default();
-    let found = payments
-        .iter()
-        .find(|p| !marker.is_empty() && p.info.contains(&marker));
+    let marker = key_marker(reversal.original_key);
+    let found = payments.iter().find(|p| p.info.contains(&marker));
     match found {
         None => Err(Sent::without_request(
             Status::Failed,

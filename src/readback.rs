@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::ledger::{Ledger, LedgerError, Reconciled, RunId, TIME_FORMAT, Uncertain};
 use crate::loanpro::{Client, ReadError};
-use crate::payment::{Key, key_marker};
+use crate::payment::key_marker;
 
 /// What a round of read-back did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -106,11 +106,9 @@ pub async fn read_back(
             report.rows += 1;
             let outcome = match &read {
                 Ok(payments) => {
-                    let searched = row.original.as_ref().map_or(&row.key, |(_, k)| k);
-                    let marker = Key::parse(searched).map(key_marker).unwrap_or_default();
-                    let found = payments
-                        .iter()
-                        .find(|p| !marker.is_empty() && p.info.contains(&marker));
+                    let searched = row.original.as_ref().map_or(row.key, |(_, k)| *k);
+                    let marker = key_marker(searched);
+                    let found = payments.iter().find(|p| p.info.contains(&marker));
                     // A return: found means reversed only when its payment reads back inactive.
                     let found = match (&row.original, found) {
                         (Some((original_row, _)), Some(p)) if !p.active => {

@@ -10,6 +10,7 @@ use rusqlite::{CachedStatement, OptionalExtension, Transaction, params};
 use super::status::{Step, open_condition};
 use super::{Ledger, LedgerError, RunId, Status, now, sql};
 use crate::money::Cents;
+use crate::payment::Key;
 
 /// What a row asks of LoanPro: a payment logged, or (a return) a logged payment reversed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,14 +77,14 @@ pub struct Outcome {
 #[derive(Debug, Clone)]
 pub struct Uncertain {
     pub id: i64,
-    pub key: String,
+    pub key: Key,
     pub loan_id: i64,
     pub attempts: u32,
     /// When its last request left; the read-back waits `settle_secs` after it.
     pub sent_at: Option<String>,
     /// A return's original payment row and its key: what is read back is whether that payment
     /// is reversed, not whether this row's key is in LoanPro.
-    pub original: Option<(i64, String)>,
+    pub original: Option<(i64, Key)>,
 }
 
 /// What a read-back found out about an uncertain row.

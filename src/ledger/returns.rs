@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use super::status::Step;
 use super::{Ledger, LedgerError, RunId, Status, now, sql};
 use crate::money::Cents;
+use crate::payment::Key;
 use crate::returns::{Candidate, Match, Named, decide};
 
 /// What a claimed return's reversal needs.
@@ -19,7 +20,7 @@ use crate::returns::{Candidate, Match, Named, decide};
 pub struct Reversal {
     /// The payment row it reverses, and that row's key (found in LoanPro by it).
     pub original_row: i64,
-    pub original_key: String,
+    pub original_key: Key,
     pub reverse_reason: String,
     pub comments: String,
     pub return_code: String,
