@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Whole-process benchmarks of payimport (issue #6). Prints one line per measurement; the medians
-# go into BENCHMARKS.md. Usage: bash benches/run.sh [RUNS]   (default 5 runs per measurement)
+# go into BENCHMARKS.md. Usage: bash benches/run.sh [RUNS]   (default 5 runs per measurement);
+# ONLY=camt bash benches/run.sh [RUNS] runs section 10 (camt.053 against BAI2) alone.
 # Needs: /usr/bin/time (GNU time), curl; optional: wrk (apt-get install wrk) for the HTTP baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,7 @@ median() { # median LABEL -> "wall_s rss_mb"
 
 export LOANPRO_TOKEN=sandbox-token
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r)"
+if [ "${ONLY:-}" != camt ]; then  # ONLY=camt bash benches/run.sh: section 10 alone
 "$GEN" --format csv --rows 1000000 --out "$W/1m.csv"
 "$GEN" --format csv --rows 100000 --out "$W/100k.csv"
 "$GEN" --format csv --rows 20000 --seed 2 --out "$W/20k.csv"
@@ -173,3 +175,32 @@ awk 'BEGIN { print "loan,amount,date,reference"; for (i = 1; i <= 1000; i++) pri
 loans=$(sqlite3 "$W/ledger.sqlite" "SELECT COUNT(DISTINCT loan_id) FROM rows WHERE status = 'posted'" 2>/dev/null || echo "?")
 for _ in $(seq "$RUNS"); do measure recon1000 "$BIN" --settings "$W/payimport.toml" -q reconcile; done
 echo "reconcile over $loans loans at 50 requests/s: $(median recon1000) (1,000 / 50 = 20 s expected)"
+fi
+
+# 10. camt.053 against BAI2 of the same size (issue 23): 1,000,000 entries / 16 records each,
+#    dry run (RUNS times) and one import against the sandbox, wall time and peak RSS
+settings 1000000 16
+cat >> "$W/payimport.toml" <<'EOT'
+[sources.bai2]
+format = "bai2"
+loan = "id"
+type_codes = [165]
+[sources.camt]
+format = "camt"
+loan = "id"
+EOT
+"$GEN" --format bai2 --rows 1000000 --out "$W/1m.bai"
+"$GEN" --format camt --rows 1000000 --out "$W/1m.xml"
+echo "files: BAI2 $(du -m "$W/1m.bai" | cut -f1) MB, camt $(du -m "$W/1m.xml" | cut -f1) MB"
+for fmt in bai2 camt; do
+  file=$W/1m.bai; [ $fmt = camt ] && file=$W/1m.xml
+  for _ in $(seq "$RUNS"); do measure "dry_$fmt" "$BIN" --settings "$W/payimport.toml" -q import --source $fmt --dry-run "$file"; done
+  echo "dry-run 1M $fmt entries: $(median "dry_$fmt")"
+done
+for fmt in bai2 camt; do
+  file=$W/1m.bai; [ $fmt = camt ] && file=$W/1m.xml
+  rm -f "$W"/ledger.sqlite*
+  sandbox
+  measure "import_$fmt" "$BIN" --settings "$W/payimport.toml" -q import --source $fmt "$file"
+  echo "import 1M $fmt entries against the sandbox (one run): $(median "import_$fmt")"
+done

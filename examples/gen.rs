@@ -1,10 +1,10 @@
 //! Generates realistic bank payment files of any size, for benchmarks and manual tests.
 //!
-//! `cargo run --release --example gen -- --format csv|lockbox|bai2|nacha --rows N [--loans 1000]
-//! [--per-batch 100] [--seed 1] [--out PATH]` writes to PATH (default stdout). Every file is
-//! valid, control totals included, and rows are distinct payments (distinct references); a
-//! `nacha` file holds N returns (R01), `--per-batch` of them to a batch, and a lockbox file
-//! `--per-batch` items to a batch (1 for a file of N batches).
+//! `cargo run --release --example gen -- --format csv|lockbox|bai2|nacha|camt --rows N
+//! [--loans 1000] [--per-batch 100] [--seed 1] [--out PATH]` writes to PATH (default stdout).
+//! Every file is valid, control totals included, and rows are distinct payments (distinct
+//! references); a `nacha` file holds N returns (R01), `--per-batch` of them to a batch, and a
+//! lockbox file `--per-batch` items to a batch (1 for a file of N batches).
 
 use std::io::{BufWriter, Write};
 
@@ -188,6 +188,78 @@ fn bai2(out: &mut impl Write, a: &Args, rng: &mut Rng) -> std::io::Result<()> {
     writeln!(out, "99,{group_cents},1,{}/", group_records + 2)
 }
 
+/// A camt.053.001.08 statement file: one `Stmt` per 10,000 entries, each with its own account
+/// and its `TxsSummry`, pretty-printed as banks send them; every entry a booked credit with one
+/// detail naming the loan in its structured creditor reference.
+fn camt(out: &mut impl Write, a: &Args, rng: &mut Rng) -> std::io::Result<()> {
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">
+  <BkToCstmrStmt>
+    <GrpHdr>
+      <MsgId>GEN-{}</MsgId>
+      <CreDtTm>2026-11-21T06:00:00-05:00</CreDtTm>
+    </GrpHdr>"#,
+        a.seed
+    )?;
+    let per_statement = 10_000u64;
+    let mut done = 0u64;
+    let mut statement = 0u64;
+    let mut entries = Vec::with_capacity(per_statement as usize);
+    while done < a.rows {
+        statement += 1;
+        entries.clear();
+        while done < a.rows && (entries.len() as u64) < per_statement {
+            done += 1;
+            entries.push((done, payment(rng, a.loans)));
+        }
+        let total: u64 = entries.iter().map(|(_, p)| p.cents).sum();
+        writeln!(
+            out,
+            r#"    <Stmt>
+      <Id>GEN-STMT-{statement}</Id>
+      <CreDtTm>2026-11-21T06:00:00-05:00</CreDtTm>
+      <Acct>
+        <Id><Othr><Id>{:09}</Id></Othr></Id>
+        <Ccy>USD</Ccy>
+      </Acct>
+      <TxsSummry>
+        <TtlCdtNtries><NbOfNtries>{}</NbOfNtries><Sum>{}.{:02}</Sum></TtlCdtNtries>
+      </TxsSummry>"#,
+            100_000_000 + statement,
+            entries.len(),
+            total / 100,
+            total % 100
+        )?;
+        for (n, p) in &entries {
+            writeln!(
+                out,
+                r#"      <Ntry>
+        <Amt Ccy="USD">{}.{:02}</Amt>
+        <CdtDbtInd>CRDT</CdtDbtInd>
+        <Sts><Cd>BOOK</Cd></Sts>
+        <BookgDt><Dt>2026-11-{:02}</Dt></BookgDt>
+        <AcctSvcrRef>BANK{n:09}</AcctSvcrRef>
+        <BkTxCd><Domn><Cd>PMNT</Cd><Fmly><Cd>RCDT</Cd><SubFmlyCd>ACDT</SubFmlyCd></Fmly></Domn></BkTxCd>
+        <NtryDtls>
+          <TxDtls>
+            <Refs><EndToEndId>E2E{n:09}</EndToEndId></Refs>
+            <RmtInf><Strd><CdtrRefInf><Ref>{}</Ref></CdtrRefInf></Strd></RmtInf>
+          </TxDtls>
+        </NtryDtls>
+      </Ntry>"#,
+                p.cents / 100,
+                p.cents % 100,
+                p.day,
+                p.loan
+            )?;
+        }
+        writeln!(out, "    </Stmt>")?;
+    }
+    writeln!(out, "  </BkToCstmrStmt>\n</Document>")
+}
+
 /// A NACHA return file: `a.rows` returns (R01, each with its `99` addenda), `a.per_batch` to a
 /// batch, control totals right.
 fn nacha(out: &mut impl Write, a: &Args, rng: &mut Rng) -> std::io::Result<()> {
@@ -295,8 +367,9 @@ fn main() {
         "lockbox" => lockbox(&mut out, &a, &mut rng),
         "bai2" => bai2(&mut out, &a, &mut rng),
         "nacha" => nacha(&mut out, &a, &mut rng),
+        "camt" => camt(&mut out, &a, &mut rng),
         f => {
-            eprintln!("gen: unknown format {f}; csv, lockbox, bai2 or nacha");
+            eprintln!("gen: unknown format {f}; csv, lockbox, bai2, nacha or camt");
             std::process::exit(2);
         }
     };

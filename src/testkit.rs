@@ -12,7 +12,7 @@ use crate::read::{FileError, RawRow};
 use crate::settings::Settings;
 use crate::validate::Validator;
 
-/// Settings with one source per bank format: `bank` (csv), `lockbox`, `ach` (bai2), `nacha`.
+/// Settings with one source per bank format: `bank` (csv), `lockbox`, `ach` (bai2), `nacha`, `camt`.
 pub const SETTINGS: &str = r#"
 [loanpro]
 base_url = "https://loanpro.example/api/public/api/1"
@@ -45,6 +45,11 @@ type_codes = [165, 175]
 [sources.nacha]
 format = "nacha"
 loan = "id"
+
+[sources.camt]
+format = "camt"
+loan = "id"
+loan_pattern = "LOAN\\s*#?\\s*(\\d+)"
 "#;
 
 /// [`SETTINGS`], loaded once.

@@ -85,13 +85,13 @@ fn source_completes_to_the_settings_sources_never_to_file_names() {
     assert_eq!(code, 0, "{stderr}");
     let case = bash_case(&script, "--source");
     assert!(!case.contains("compgen -f"), "{case}");
-    // With the samples' settings: their four sources.
+    // With the samples' settings: their five sources.
     let settings = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/payimport.toml");
     let (code, script, stderr) = payimport(&["--settings", settings, "completions", "bash"]);
     assert_eq!(code, 0, "{stderr}");
     let case = bash_case(&script, "--source");
     assert!(
-        case.contains(r#"compgen -W "ach bank_csv lockbox returns_csv""#),
+        case.contains(r#"compgen -W "ach bank_csv camt lockbox returns_csv""#),
         "{case}"
     );
 }

@@ -25,6 +25,8 @@ async fn the_demo_tells_the_night_and_writes_its_report_in_the_working_folder() 
             "2 rows rejected with their messages",
             "the coupon is posted on loan LN000999",
             "has more than two decimals",
+            "payimport import: run 4, source camt, 1 file(s)",
+            "debit entries totalling 15.00: 1 payment detail(s) skipped, not sent",
             "1 row(s) on 1 loan(s) read back from LoanPro: 1 found there, 0 sent again",
             "LoanPro received 0 new payment(s)",
             "2 payment(s) reversed in LoanPro, once each",

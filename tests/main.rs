@@ -2,6 +2,7 @@
 //! loopback, with a real SQLite ledger in a temporary folder per test.
 
 mod bounds;
+mod camt;
 mod chaos;
 mod check;
 mod completions;

@@ -44,8 +44,8 @@ async fn the_demo_night_ties_out_to_the_cent_in_every_format() {
         .collect();
     assert_eq!(
         files.len(),
-        4,
-        "bank.csv, lockbox.lbx, ach.bai, returns.csv:\n{csv}"
+        5,
+        "bank.csv, lockbox.lbx, ach.bai, statement.053.xml, returns.csv:\n{csv}"
     );
     for l in &lines {
         assert_eq!(l.get("balances"), "yes", "{csv}");
@@ -77,10 +77,10 @@ async fn the_demo_night_ties_out_to_the_cent_in_every_format() {
         ),
         ("3473.90", "3473.90", "0.00")
     );
-    // Reruns add nothing: bank.csv was imported twice (runs 1 and 5), its total counted once,
+    // Reruns add nothing: bank.csv was imported twice (runs 1 and 6), its total counted once,
     // and the two returns show as reversed since, against the net.
     let bank = file("bank.csv");
-    assert_eq!(bank.get("runs"), "1 5");
+    assert_eq!(bank.get("runs"), "1 6");
     assert_eq!(
         (
             bank.get("stated"),
@@ -94,18 +94,18 @@ async fn the_demo_night_ties_out_to_the_cent_in_every_format() {
         ("1484.50", "7974.44")
     );
     // Only the rerun selected: the same file, the same totals.
-    let (rerun, _) = report(&["--format", "csv", "--by", "file", "--run", "5"]).await;
+    let (rerun, _) = report(&["--format", "csv", "--by", "file", "--run", "6"]).await;
     let rerun = parse_report(&rerun);
     assert_eq!(rerun.len(), 1);
     assert_eq!(rerun[0].get("posted"), "9458.94");
-    assert_eq!(rerun[0].get("runs"), "5");
+    assert_eq!(rerun[0].get("runs"), "6");
 
     // JSON carries the same tie-out.
     let (json, code) = report(&["--format", "json"]).await;
     assert_eq!(code, 0);
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     let tieout = json["tieout"].as_array().unwrap();
-    assert_eq!(tieout.len(), 4);
+    assert_eq!(tieout.len(), 5);
     for f in tieout {
         assert_eq!(f["balances"], true, "{f}");
         assert_eq!(f["stated"], f["accounted"], "{f}");
@@ -124,7 +124,7 @@ async fn the_demo_night_ties_out_to_the_cent_in_every_format() {
     let attention = html.find("id=\"attention\"").expect("an attention table");
     assert!(tie < attention, "the tie-out comes first");
     assert_eq!(html.matches("data-balances=\"no\"").count(), 0, "{html}");
-    assert_eq!(html.matches("tr class=\"file\"").count(), 4, "{html}");
+    assert_eq!(html.matches("tr class=\"file\"").count(), 5, "{html}");
     assert!(html.contains("475") && html.contains("25.00"));
     // The bad row of bank.csv was seen by runs 1 and 5: one open problem, listed once.
     let returns_at = html.find("id=\"returns\"").expect("returns");

@@ -33,6 +33,11 @@ const PAYMENT_FILES: &[(&str, &str, &str)] = &[
         include_str!("../../samples/lockbox.lbx"),
     ),
     ("ach", "ach.bai", include_str!("../../samples/ach.bai")),
+    (
+        "camt",
+        "statement.053.xml",
+        include_str!("../../samples/statement.053.xml"),
+    ),
 ];
 /// Two of the night's payments come back (docs/returns.md).
 const RETURN_FILE: (&str, &str, &str) = (
@@ -124,8 +129,9 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
 
     println!(
         "== 1. The night's payments: a CSV export (one row has an amount with three decimals),\n\
-         ==    a lockbox transmission and a BAI2 statement. LoanPro answers the first payment with\n\
-         ==    a 500 after logging it, as it does when it times out.\n"
+         ==    a lockbox transmission, a BAI2 statement and an ISO 20022 camt.053 statement (its\n\
+         ==    bank fee is counted, not sent). LoanPro answers the first payment with a 500 after\n\
+         ==    logging it, as it does when it times out.\n"
     );
     sandbox.push_faults([Fault::ErrorAfterCommit]);
     for file in PAYMENT_FILES {
@@ -182,7 +188,7 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
     }
     println!("-> the coupon is posted on loan LN000999; its original row is `amended`.\n");
 
-    println!("== 2. The same three files again, as a rerun of the cron job would bring them.\n");
+    println!("== 2. The same four files again, as a rerun of the cron job would bring them.\n");
     let puts_before = sandbox.stats().puts;
     for file in PAYMENT_FILES {
         import(*file).await?;
@@ -264,9 +270,9 @@ async fn tell(sandbox: &Sandbox, dir: &Path) -> anyhow::Result<Exit> {
             }
         }
         let not_payments: i64 = files.iter().map(|f| f.tally.not_payments.amount.0).sum();
-        if files.len() != 4 || not_payments != 2500 {
+        if files.len() != 5 || not_payments != 2500 {
             surprises.push(format!(
-                "{} files tied out with {} not payments, not 4 with 25.00",
+                "{} files tied out with {} not payments, not 5 with 25.00",
                 files.len(),
                 crate::money::Cents(not_payments)
             ));

@@ -10,6 +10,7 @@
 
 pub mod background;
 pub mod bai2;
+pub mod camt;
 pub mod control;
 #[cfg(test)]
 mod corpus;

@@ -127,6 +127,11 @@ pub(super) struct RawSource {
     pub return_type_codes: Option<Vec<CodeSpec>>,
     pub return_reference: Option<ReturnReference>,
     pub control_file: Option<bool>,
+    pub loan_from: Option<Vec<crate::read::camt::LoanFrom>>,
+    pub loan_pattern: Option<String>,
+    pub accounts: Option<Vec<String>>,
+    pub bank_transaction_codes: Option<Vec<String>>,
+    pub unit: Option<crate::read::camt::Unit>,
 }
 
 impl RawSource {
@@ -147,6 +152,14 @@ impl RawSource {
             ("return_type_codes", self.return_type_codes.is_some()),
             ("return_reference", self.return_reference.is_some()),
             ("control_file", self.control_file.is_some()),
+            ("loan_from", self.loan_from.is_some()),
+            ("loan_pattern", self.loan_pattern.is_some()),
+            ("accounts", self.accounts.is_some()),
+            (
+                "bank_transaction_codes",
+                self.bank_transaction_codes.is_some(),
+            ),
+            ("unit", self.unit.is_some()),
         ]
     }
 }

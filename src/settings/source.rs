@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::raw::RawSource;
 use crate::read::bai2::{Bai2Options, Bai2Reader, TypeCodes};
+use crate::read::camt::{CamtOptions, CamtReader};
 use crate::read::control::{ControlModes, ControlTotals};
 use crate::read::csv::{Columns, CsvReader};
 use crate::read::lockbox::{LockboxLayout, LockboxReader};
@@ -67,6 +68,18 @@ const SPECS: &[FormatSpec] = &[
         keys: &["control_totals"],
         parse: parse_nacha,
     },
+    FormatSpec {
+        name: "camt",
+        keys: &[
+            "control_totals",
+            "loan_from",
+            "loan_pattern",
+            "accounts",
+            "bank_transaction_codes",
+            "unit",
+        ],
+        parse: parse_camt,
+    },
 ];
 
 /// The names of [`FORMATS`], for serde's "expected one of" message.
@@ -114,6 +127,11 @@ pub enum SourceFormat {
     },
     /// An ACH return file (docs/returns.md): every row is a return.
     Nacha { control_totals: ControlTotals },
+    /// ISO 20022 statements and notifications (docs/formats.md#camt).
+    Camt {
+        camt: CamtOptions,
+        control_totals: ControlTotals,
+    },
 }
 
 /// Control totals for a CSV source (docs/report.md): whether each file has a `FILE.ctl` beside it,
@@ -152,6 +170,7 @@ impl SourceFormat {
             SourceFormat::Lockbox { .. } => "lockbox",
             SourceFormat::Bai2 { .. } => "bai2",
             SourceFormat::Nacha { .. } => "nacha",
+            SourceFormat::Camt { .. } => "camt",
         };
         FORMATS
             .iter()
@@ -166,7 +185,8 @@ impl SourceFormat {
             SourceFormat::Csv { date_formats, .. } => Some(date_formats),
             SourceFormat::Lockbox { .. }
             | SourceFormat::Bai2 { .. }
-            | SourceFormat::Nacha { .. } => None,
+            | SourceFormat::Nacha { .. }
+            | SourceFormat::Camt { .. } => None,
         }
     }
 
@@ -176,7 +196,8 @@ impl SourceFormat {
             SourceFormat::Csv { .. } => true,
             SourceFormat::Lockbox { .. }
             | SourceFormat::Bai2 { .. }
-            | SourceFormat::Nacha { .. } => false,
+            | SourceFormat::Nacha { .. }
+            | SourceFormat::Camt { .. } => false,
         }
     }
 
@@ -220,6 +241,10 @@ impl SourceFormat {
             SourceFormat::Nacha { control_totals } => {
                 Box::new(NachaReader::new(name, input, *control_totals))
             }
+            SourceFormat::Camt {
+                camt,
+                control_totals,
+            } => Box::new(CamtReader::new(name, input, camt, *control_totals)?),
         })
     }
 }
@@ -311,6 +336,22 @@ fn parse_bai2(s: &mut RawSource) -> Result<SourceFormat, (&'static str, String)>
 
 fn parse_nacha(s: &mut RawSource) -> Result<SourceFormat, (&'static str, String)> {
     Ok(SourceFormat::Nacha {
+        control_totals: s.control_totals.unwrap_or_default(),
+    })
+}
+
+fn parse_camt(s: &mut RawSource) -> Result<SourceFormat, (&'static str, String)> {
+    let defaults = CamtOptions::default();
+    let camt = CamtOptions {
+        loan_from: s.loan_from.take().unwrap_or(defaults.loan_from),
+        loan_pattern: s.loan_pattern.take(),
+        accounts: s.accounts.take().unwrap_or_default(),
+        bank_transaction_codes: s.bank_transaction_codes.take().unwrap_or_default(),
+        unit: s.unit.take().unwrap_or_default(),
+    };
+    camt.validate()?;
+    Ok(SourceFormat::Camt {
+        camt,
         control_totals: s.control_totals.unwrap_or_default(),
     })
 }

@@ -591,6 +591,11 @@ fn sample(key: &str) -> &'static str {
         "return_type_codes" => "return_type_codes = [555]",
         "return_reference" => "return_reference = \"customer\"",
         "control_file" => "control_file = true",
+        "loan_from" => "loan_from = [\"end_to_end_id\"]",
+        "loan_pattern" => "loan_pattern = \"LOAN (\\\\d+)\"",
+        "accounts" => "accounts = [\"123456789\"]",
+        "bank_transaction_codes" => "bank_transaction_codes = [\"PMNT-RCDT-*\"]",
+        "unit" => "unit = \"entry\"",
         other => panic!("give the new key `{other}` a sample value here"),
     }
 }
@@ -654,7 +659,9 @@ fn every_format_accepts_its_own_keys_and_refuses_the_others_by_name() {
     }
     let e = err(&with_source("src", "format = \"xml\""));
     assert!(
-        e.contains("unknown variant `xml`, expected one of `csv`, `lockbox`, `bai2`, `nacha`"),
+        e.contains(
+            "unknown variant `xml`, expected one of `csv`, `lockbox`, `bai2`, `nacha`, `camt`"
+        ),
         "{e}"
     );
 }

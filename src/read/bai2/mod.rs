@@ -100,6 +100,10 @@ pub struct Bai2Reader<R: BufRead> {
     slash_style: bool,
     started: bool,
     ended: bool,
+    /// Files of the transmission so far (several `01 … 99` may follow each other), and the
+    /// current one's file identification number (01 field 5).
+    files: u32,
+    file_id: String,
     file_records: i64,
     file_groups: i64,
     /// Sum of the stated 98 totals.
@@ -177,6 +181,8 @@ impl<R: BufRead> Bai2Reader<R> {
             slash_style: false,
             started: false,
             ended: false,
+            files: 0,
+            file_id: String::new(),
             file_records: 0,
             file_groups: 0,
             file_total: 0,
@@ -368,19 +374,33 @@ impl<R: BufRead> Bai2Reader<R> {
         ))
     }
 
+    /// The scope of a check: as it is in the first file of a transmission; in a later one,
+    /// prefixed with the file's number and its 01 file id, so the report tells them apart.
+    pub(super) fn scoped(&self, scope: &str) -> String {
+        if self.files <= 1 {
+            scope.to_string()
+        } else if scope == "file" {
+            format!("file {} (id {})", self.files, self.file_id)
+        } else {
+            format!("file {} (id {}) {scope}", self.files, self.file_id)
+        }
+    }
+
     /// Acts on one complete logical record; a payment 16 becomes a row.
     fn process(&mut self, record: Record) -> Result<Option<RawRow>, FileError> {
         let first = &record.parts[0];
         let code = split_code(&first.text).0;
+        if self.ended && code == "01" {
+            // Several files in one transmission: each is read and checked in turn.
+            self.started = false;
+            self.ended = false;
+            self.file_groups = 0;
+            self.file_total = 0;
+            self.groups_seen = 0;
+            self.summaries_in_49 = None;
+        }
         if self.ended {
-            return Err(self.error_at(
-                first,
-                if code == "01" {
-                    "a second 01 file header after the 99 file trailer: two files joined into one? Import each on its own"
-                } else {
-                    "a record after the 99 file trailer"
-                },
-            ));
+            return Err(self.error_at(first, "a record after the 99 file trailer"));
         }
         if !self.started && code != "01" {
             return Err(self.error_at(
@@ -424,9 +444,11 @@ impl<R: BufRead> Bai2Reader<R> {
             return Err(self.error_at(&record.parts[0], "a second 01 file header"));
         }
         self.started = true;
+        self.files += 1;
         self.file_records = record.records();
         self.slash_style = record.parts[0].text.ends_with('/');
         let fields = self.fields(record, true)?;
+        self.file_id = field(&fields, 4).1.to_string();
         // Version 2 is BAI2, 3 is BTRS, whose records read the same; anything else is read as
         // they are, with a warning, since the records say more than the number does.
         let (_, version) = field(&fields, 7);

@@ -886,8 +886,8 @@ fn version_3_headers_read_as_version_2() {
 fn files_that_stay_refused_say_where_and_why() {
     let one = account("16,165,100,0,BR1,LN1/\n", 100, 1);
     assert_eq!(
-        quirk(&format!("{one}{one}")).1.unwrap(),
-        "q.bai:8: a second 01 file header after the 99 file trailer: two files joined into one? Import each on its own: \"01,BANKID,LENDER,261130,0200,7,,,2/\""
+        quirk(&format!("{one}16,165,100,0,BR1,LN1/\n")).1.unwrap(),
+        "q.bai:8: a record after the 99 file trailer: \"16,165,100,0,BR1,LN1/\""
     );
     let headless = one.split_once('\n').unwrap().1;
     assert_eq!(
@@ -919,5 +919,33 @@ fn control_counts_warn_relaxes_counts_only() {
     assert_eq!(
         error.unwrap().to_string(),
         "q.bai:5: account 0012345678 amount: stated 1.01, computed 1.00"
+    );
+}
+
+#[test]
+fn a_transmission_of_several_files_is_read_file_by_file() {
+    let first = account("16,165,100,0,BR1,LN1/\n", 100, 1);
+    let second = account("16,165,250,0,BR2,LN2/\n16,165,50,0,BR3,LN3/\n", 300, 2)
+        .replace(",0200,7,,,2/", ",0300,8,,,2/");
+    let (rows, error, checks) = quirk(&format!("{first}{second}"));
+    assert_eq!(error, None);
+    assert_eq!(loans(&rows), ["LN1", "LN2", "LN3"]);
+    assert_eq!(rows[1].pos.line, 11);
+    let scopes: Vec<&str> = checks.iter().map(|c| c.scope.as_str()).collect();
+    assert!(scopes.contains(&"file"), "{scopes:?}");
+    assert!(scopes.contains(&"file 2 (id 8)"), "{scopes:?}");
+    assert!(
+        scopes.contains(&"file 2 (id 8) account 0012345678"),
+        "{scopes:?}"
+    );
+    assert!(checks.iter().all(ControlCheck::matches), "{checks:?}");
+
+    // Each file is checked in turn: a wrong total in the second is that file's.
+    let wrong = second.replace("99,300,", "99,301,");
+    let (_, error, _) = quirk(&format!("{first}{wrong}"));
+    let error = error.unwrap();
+    assert!(
+        error.starts_with("q.bai:15: file 2 (id 8) amount: stated 3.01, computed 3.00"),
+        "{error}"
     );
 }

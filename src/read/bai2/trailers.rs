@@ -36,7 +36,7 @@ impl<R: BufRead> Bai2Reader<R> {
             "number of records",
             "49 account trailer",
         )?;
-        let scope = format!("account {}", account.number);
+        let scope = self.scoped(&format!("account {}", account.number));
         let line = first.line;
         let details = account.details;
         let with_summaries = self.add(details, account.summaries, record, 0)?;
@@ -158,7 +158,7 @@ impl<R: BufRead> Bai2Reader<R> {
             "number of records",
             "98 group trailer",
         )?;
-        let scope = format!("group {}", group.number);
+        let scope = self.scoped(&format!("group {}", group.number));
         let line = first.line;
         let mut checks = Vec::new();
         if let Some(stated) = total {
@@ -194,7 +194,7 @@ impl<R: BufRead> Bai2Reader<R> {
             );
             checks.push((
                 check(
-                    &format!("group {} ({why})", group.number),
+                    &self.scoped(&format!("group {} ({why})", group.number)),
                     Counted::Skipped,
                     group.line,
                     group.skipped,
@@ -257,19 +257,37 @@ impl<R: BufRead> Bai2Reader<R> {
         let mut checks = Vec::new();
         if let Some(stated) = total {
             checks.push((
-                check("file", Counted::Amount, line, stated, self.file_total),
+                check(
+                    &self.scoped("file"),
+                    Counted::Amount,
+                    line,
+                    stated,
+                    self.file_total,
+                ),
                 String::new(),
             ));
         }
         if let Some(stated) = groups {
             checks.push((
-                check("file", Counted::Groups, line, stated, self.file_groups),
+                check(
+                    &self.scoped("file"),
+                    Counted::Groups,
+                    line,
+                    stated,
+                    self.file_groups,
+                ),
                 String::new(),
             ));
         }
         if let Some(stated) = count {
             checks.push((
-                check("file", Counted::Records, line, stated, self.file_records),
+                check(
+                    &self.scoped("file"),
+                    Counted::Records,
+                    line,
+                    stated,
+                    self.file_records,
+                ),
                 String::new(),
             ));
         }

@@ -7,7 +7,10 @@
 //! hash, debit and credit totals) are checked through [`Controls`].
 //!
 //! Interpretations:
-//! - A line of other than 94 characters (after its CR), a record out of order (a 6 outside a
+//! - A line shorter than 94 characters is right-padded with blanks (trailing blanks are what
+//!   transfers and editors strip); a file with no line breaks at all is cut into 94-byte
+//!   records, numbered as lines in messages (docs/formats.md#nacha-returns).
+//! - A line longer than 94 characters (after its CR), a record out of order (a 6 outside a
 //!   batch, a 7 after no 6, a second 1), an amount or count that is not digits, or a file
 //!   without its 9 is a structural error: the file is refused, naming the line.
 //! - Transaction codes ending in 1–4 are credits, 5–9 debits (the tens digit names the account
@@ -27,6 +30,15 @@ use crate::money::Cents;
 
 /// The length of a NACHA record.
 pub const RECORD: usize = 94;
+
+/// Whether a file's first bytes are records run together without line breaks: a file header
+/// (`1`) whose 95th byte begins the next record (`5`, or `9` for a file with no batch).
+fn runs_together(head: &[u8]) -> bool {
+    head.len() > RECORD
+        && head[0] == b'1'
+        && matches!(head[RECORD], b'5' | b'9')
+        && !head[..RECORD].contains(&b'\n')
+}
 
 /// An entry waiting for the record after it, which says whether it is a return.
 struct Entry {
@@ -79,6 +91,8 @@ pub struct NachaReader<R: BufRead> {
     entry: Option<Entry>,
     notices: u64,
     done: bool,
+    /// The file has no line breaks: its records run together and are cut every 94 bytes.
+    unbroken: bool,
 }
 
 impl<R: BufRead> NachaReader<R> {
@@ -97,6 +111,7 @@ impl<R: BufRead> NachaReader<R> {
             entry: None,
             notices: 0,
             done: false,
+            unbroken: false,
         }
     }
 
@@ -124,6 +139,31 @@ impl<R: BufRead> NachaReader<R> {
     /// Reads the next physical line into `buf` without its line ending; `false` at the end.
     fn read_line(&mut self) -> Result<bool, FileError> {
         self.buf.clear();
+        let cannot_read = |e: std::io::Error, line| {
+            FileError::new(&self.file, Some(line), format!("cannot read: {e}"))
+        };
+        if self.line == 0 {
+            let head = self.input.fill_buf().map_err(|e| cannot_read(e, 1))?;
+            let bom = if head.starts_with(b"\xEF\xBB\xBF") {
+                3
+            } else {
+                0
+            };
+            self.unbroken = runs_together(&head[bom..]);
+            if self.unbroken {
+                self.input.consume(bom);
+            }
+        }
+        if self.unbroken {
+            let mut record = std::io::Read::take(&mut self.input, RECORD as u64);
+            let n = std::io::Read::read_to_end(&mut record, &mut self.buf)
+                .map_err(|e| cannot_read(e, self.line + 1))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.line += 1;
+            return Ok(true);
+        }
         // Bounded: a NACHA line is 94 bytes; a longer one is no NACHA file.
         let mut limited = std::io::Read::take(&mut self.input, 4096);
         let n = limited.read_until(b'\n', &mut self.buf).map_err(|e| {
@@ -212,6 +252,10 @@ impl<R: BufRead> NachaReader<R> {
                     continue; // block padding
                 }
                 return Err(self.error("a record after the file control (record type 9)"));
+            }
+            // Trailing blanks stripped by a transfer or an editor: put back.
+            if self.buf.len() < RECORD && self.buf.is_ascii() {
+                self.buf.resize(RECORD, b' ');
             }
             if self.buf.len() != RECORD || !self.buf.is_ascii() {
                 return Err(self.error(format!(

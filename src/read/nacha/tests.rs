@@ -84,7 +84,7 @@ fn structural_errors_name_the_line() {
             "does not begin with a file header",
         ),
         (
-            good.replacen(lines[2], &lines[2][..90], 1),
+            good.replacen(lines[2], &format!("{}XX", lines[2]), 1),
             3,
             "94 ASCII characters",
         ),
@@ -114,4 +114,52 @@ fn structural_errors_name_the_line() {
             assert_eq!(e.line, Some(line), "{e}");
         }
     }
+}
+
+#[test]
+fn lines_stripped_of_trailing_blanks_are_padded_back() {
+    let good = return_file(
+        "261124",
+        &[
+            entry("12", 100, "R01", false),
+            entry("13 ", 200, "R02", false),
+        ],
+    );
+    let trimmed: String = good
+        .lines()
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
+    assert!(
+        trimmed.lines().any(|l| l.len() < RECORD),
+        "the fixture has short lines"
+    );
+    let (want, _, checks) = read(&good, ControlTotals::Enforce);
+    let (got, _, trimmed_checks) = read(&trimmed, ControlTotals::Enforce);
+    assert_eq!(got, want);
+    assert_eq!((got.len(), trimmed_checks), (2, checks));
+}
+
+#[test]
+fn a_file_without_line_breaks_is_cut_into_records() {
+    let good = return_file(
+        "261124",
+        &[
+            entry("12", 100, "R01", false),
+            entry("13", 1_050, "C01", true),
+        ],
+    );
+    let (want, want_notices, checks) = read(&good, ControlTotals::Enforce);
+    for joined in [
+        good.replace('\n', ""),
+        format!("\u{feff}{}\n", good.replace('\n', "")),
+    ] {
+        let (got, notices, got_checks) = read(&joined, ControlTotals::Enforce);
+        assert_eq!(got, want);
+        assert_eq!((notices, got_checks), (want_notices, checks));
+    }
+    // Cut short in the middle of a record: still refused, naming the record.
+    let joined = good.replace('\n', "");
+    let (rows, _, _) = read(&joined[..joined.len() - 300], ControlTotals::Enforce);
+    let e = rows.last().unwrap().as_ref().unwrap_err();
+    assert!(e.message.contains("file control"), "{e}");
 }
