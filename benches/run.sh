@@ -150,6 +150,15 @@ mem_case() { # mem_case LABEL SOURCE FILE: three fresh imports, the median
 }
 mem_case nacha1m ach_returns 1m-returns.ach
 echo "import of 1,000,000 NACHA returns (matching included): $(median nacha1m)"
+# The page of that ledger: 1,000,000 unmatched returns, every list cut at 1,000 rows.
+measure html_unmatched "$BIN" --settings "$W/payimport.toml" report --format html --output "$W/unmatched.html"
+echo "report --format html of 1,000,000 unmatched returns: $(median html_unmatched), page $(stat -c %s "$W/unmatched.html") bytes"
+# And of 1,000,000 rejected rows (every amount has three decimals), staged only.
+awk -F, 'NR == 1 { print; next } { print $1 ",12.345," $3 "," $4 }' "$W/1m.csv" > "$W/1m-rejected.csv"
+rm -f "$W"/ledger.sqlite*
+ALLOW_KILL=1 PAYIMPORT_CRASH_AT=staged measure stage_rejected "$BIN" --settings "$W/payimport.toml" -q import --source csv "$W/1m-rejected.csv"
+measure html_rejected "$BIN" --settings "$W/payimport.toml" report --format html --output "$W/rejected.html"
+echo "report --format html of 1,000,000 rejected rows: $(median html_rejected), page $(stat -c %s "$W/rejected.html") bytes"
 sandbox
 mem_case lockbox100k lockbox 100k-batches.lbx
 echo "import of a lockbox of 100,000 batches: $(median lockbox100k)"
