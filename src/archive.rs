@@ -1,4 +1,4 @@
-//! Done and failed folders (SPEC §13, `import --archive DIR`): a file the run finished with
+//! Done and failed folders (docs/states.md, `import --archive DIR`): a file the run finished with
 //! goes to `DIR/done/YYYY-MM-DD/`, a refused one to `DIR/failed/YYYY-MM-DD/`, after the run's
 //! outcome is committed, by a rename on the same filesystem that never overwrites (a numbered
 //! suffix: `bank.1.csv`). A crash before the move leaves the file where it was; the next run

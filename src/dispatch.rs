@@ -433,7 +433,7 @@ fn outcome(row: &Claimed, sent: Sent, stop: &StopFlag) -> Outcome {
 }
 
 /// Sends one claimed row until it has an outcome: a payment is PUT; a return first finds the
-/// payment it reverses (SPEC §8), then POSTs `VoidPayment`. Both go through one retry loop.
+/// payment it reverses (docs/returns.md), then POSTs `VoidPayment`. Both go through one retry loop.
 async fn send_row(
     row: &Claimed,
     client: &Client,

@@ -70,9 +70,9 @@ pub fn open_rows(path: &Path, source: &Source) -> Result<Box<dyn PaymentReader +
             ),
         ));
     }
-    // Every reader sees LF alone, whatever the bank's line ends (SPEC §14).
+    // Every reader sees LF alone, whatever the bank's line ends (docs/loanpro.md).
     let input = LineEnds::new(BufReader::with_capacity(1 << 16, file));
-    // A CSV header error may mean the wrong `--source` (SPEC §12): it names the source.
+    // A CSV header error may mean the wrong `--source` (docs/states.md): it names the source.
     let csv = matches!(source.format, SourceFormat::Csv { .. });
     source
         .format

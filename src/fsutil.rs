@@ -1,4 +1,4 @@
-//! The one writer of every file payimport writes (SPEC §14): the report's `--output`, the
+//! The one writer of every file payimport writes (docs/loanpro.md): the report's `--output`, the
 //! metrics textfile, and whatever comes later.
 //!
 //! Only a regular file or a new path is written, by replacing it: the bytes go to a temporary

@@ -20,8 +20,8 @@
 //! - `ledger/` — the SQLite ledger, split by concern: `file.rs` (header checks, lock),
 //!   `migrate.rs` (the numbered `migrations/`), `stage.rs` (runs, files, rows staged),
 //!   `queue.rs` (claim, record, retry, read-back results), `queries.rs` (totals, runs, report
-//!   rows), `resolve.rs` (amend, dismiss and their audit trail, SPEC §13), `verify.rs` (a new
-//!   or lost ledger reads LoanPro first, SPEC §12); `status.rs` is the row state machine.
+//!   rows), `resolve.rs` (amend, dismiss and their audit trail, docs/states.md), `verify.rs` (a new
+//!   or lost ledger reads LoanPro first, docs/states.md); `status.rs` is the row state machine.
 //! - `session` — one run that talks to LoanPro; `interrupt` — SIGTERM, SIGINT and SIGHUP stop
 //!   it gracefully (a second signal at once); `dispatch` — the worker pool: one claim
 //!   and one retry loop for payments and reversals; `readback` — reading uncertain rows back;

@@ -465,9 +465,9 @@ impl Client {
 /// A request that writes to LoanPro, encoded once and sent as often as its answers allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    /// Logs one payment: `PUT Loans(id)` (SPEC §4).
+    /// Logs one payment: `PUT Loans(id)` (docs/loanpro.md).
     Payment { loan_id: i64, body: Vec<u8> },
-    /// Reverses one payment: `POST Loans(id)/VoidPayment(pid)` (SPEC §8).
+    /// Reverses one payment: `POST Loans(id)/VoidPayment(pid)` (docs/returns.md).
     Reversal {
         loan_id: i64,
         payment_id: u64,
@@ -555,7 +555,7 @@ const PAGE: usize = 50;
 impl Client {
     /// Every payment of a loan: `GET Loans(id)/Payments`, page after page until `total` or an
     /// empty page. A server that ignores `$skip` or whose pages never end is an error, not a
-    /// loop (SPEC §14): see [`PageGuard`].
+    /// loop (docs/loanpro.md): see [`PageGuard`].
     pub async fn loan_payments(
         &self,
         loan_id: i64,
@@ -767,7 +767,7 @@ impl Client {
     }
 }
 
-/// What replaces the token wherever an answer echoes it (SPEC §14).
+/// What replaces the token wherever an answer echoes it (docs/loanpro.md).
 pub const REDACTED: &str = "[redacted]";
 
 /// Replaces the token in what LoanPro (or a gateway in front of it) answers, before any of it
@@ -859,7 +859,7 @@ fn results<'a>(
 /// make as large as it likes.
 pub const MAX_PAGES: u64 = 10_000;
 
-/// Keeps paging finite (SPEC §14): a page that repeats the previous one (`$skip` ignored),
+/// Keeps paging finite (docs/loanpro.md): a page that repeats the previous one (`$skip` ignored),
 /// more items than `summary.total`, or more than [`MAX_PAGES`] pages end the reading with an
 /// error, so that what was being looked for is left uncertain rather than guessed, and the run
 /// goes on to release the ledger's lock.

@@ -58,7 +58,7 @@ impl Key {
         Key::from_digest(h)
     }
 
-    /// The key of a corrected copy (`payimport amend`, SPEC §13): the original's key and the
+    /// The key of a corrected copy (`payimport amend`, docs/states.md): the original's key and the
     /// correction (loan, payment type, extra). The same correction of the same row has the
     /// same key, so it is never staged twice; it never meets a file's key.
     pub fn of_amend(original: Key, loan: &str, payment_type_id: u32, extra: &str) -> Key {
@@ -196,7 +196,7 @@ pub struct Payment {
     /// Set for a return (docs/returns.md): what its reversal needs.
     pub ret: Option<Return>,
     /// For a row that repeats an earlier row of its file (same loan, amount, date and a
-    /// non-empty reference): that row's key. A possible duplicate (SPEC §12).
+    /// non-empty reference): that row's key. A possible duplicate (docs/states.md).
     pub repeat_of: Option<Key>,
 }
 

@@ -68,7 +68,7 @@ fn cells(row: &ReportRow) -> [String; 20] {
 }
 
 /// A cell a spreadsheet would run as a formula gets a leading `'`, which shows it as text. A
-/// plain number (`-20.00`) is no formula and stays a number (SPEC §11).
+/// plain number (`-20.00`) is no formula and stays a number (docs/report.md).
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     if is_number(cell) {
         return cell.into();
@@ -161,7 +161,7 @@ struct RunSummary {
 #[derive(Serialize)]
 struct JsonReport {
     summary: Vec<RunSummary>,
-    /// Per bank file (and deposit): where every cent it states went (SPEC §11).
+    /// Per bank file (and deposit): where every cent it states went (docs/report.md).
     tieout: Vec<FileTieOut>,
     /// The latest `payimport reconcile` and its drift (the first 1,000).
     reconciliation: Option<crate::ledger::Reconciliation>,

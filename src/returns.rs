@@ -350,7 +350,7 @@ pub enum Match {
     Original(Candidate),
     /// None or several, or a reference that names another payment: the return is `unmatched`,
     /// with this message. `candidates` says how many there were: `retry` matches again only a
-    /// return that had none (SPEC §8 rule 4).
+    /// return that had none (docs/returns.md rule 4).
     Unmatched { why: String, candidates: usize },
 }
 

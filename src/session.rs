@@ -32,7 +32,7 @@ pub struct Session {
     /// `[returns]`: how returns are matched and what their reversals say.
     returns: Returns,
     /// `[ledger] verify` and the run's date, when this run may have to read LoanPro before
-    /// sending (SPEC §12): set by `import`.
+    /// sending (docs/states.md): set by `import`.
     verify: Option<(Verify, String)>,
     /// What that read found, for the summary: loans read, rows found there, loans unread.
     verified: Option<(u64, u64, u64)>,
@@ -183,7 +183,7 @@ impl Session {
         if report.stopped.is_none() && report.interrupted.is_none() {
             let returns = &self.returns;
             // The summary and the report read what matching did from the ledger: nothing of
-            // a million returns is held here (SPEC §14).
+            // a million returns is held here (docs/loanpro.md).
             self.ledger.lock().expect("ledger lock").match_returns(
                 self.run,
                 returns.match_window_days,
@@ -241,7 +241,7 @@ impl Session {
         Ok(report)
     }
 
-    /// Reads LoanPro before this run sends, when `[ledger] verify` asks for it (SPEC §12): for
+    /// Reads LoanPro before this run sends, when `[ledger] verify` asks for it (docs/states.md): for
     /// an import on a new or lost ledger, `today` being the run's date.
     pub fn verify_before_sending(&mut self, mode: Verify, today: chrono::NaiveDate) {
         self.verify = Some((mode, crate::payment::iso_date(today)));

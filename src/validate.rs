@@ -219,8 +219,8 @@ impl<'a> Validator<'a> {
         let identity = Key::of(&loan, amount, date, &f.reference, 0);
         let (key, repeat_of) = match self.occurrence(identity) {
             0 => (identity, None),
-            // Twins without a reference are two payments (SPEC §5); with the same reference,
-            // the second may be the first delivered twice (SPEC §12).
+            // Twins without a reference are two payments (docs/states.md); with the same reference,
+            // the second may be the first delivered twice (docs/states.md).
             n => (
                 Key::of(&loan, amount, date, &f.reference, n),
                 (!f.reference.trim().is_empty()).then_some(identity),

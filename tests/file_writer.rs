@@ -1,4 +1,4 @@
-//! The one file writer (SPEC §14) through the binary: the metrics file and the report refuse
+//! The one file writer (docs/loanpro.md) through the binary: the metrics file and the report refuse
 //! devices, FIFOs and the ledger before anything is written, and get the mode they promise
 //! whatever the umask.
 

@@ -92,7 +92,7 @@ const CSV: &[Case] = &[
     ("utf16be.csv", "bank_csv", Refused(Some(1), NUL)),
     ("nul_byte.csv", "bank_csv", Refused(Some(3), NUL)),
     ("binary.csv", "bank_csv", Refused(Some(3), NUL)),
-    // A CR alone ends a line (SPEC §14): an old Mac export reads like any other.
+    // A CR alone ends a line (docs/loanpro.md): an old Mac export reads like any other.
     ("cr_line_endings.csv", "bank_csv", Posted(2)),
     (
         "empty.csv",

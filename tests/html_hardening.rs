@@ -1,4 +1,4 @@
-//! The HTML report shows what a value holds (SPEC §14): a bidirectional override or another
+//! The HTML report shows what a value holds (docs/loanpro.md): a bidirectional override or another
 //! invisible character is written out, and the page forbids scripts and network loads.
 
 use crate::util::Env;

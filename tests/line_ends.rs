@@ -1,4 +1,4 @@
-//! LF, CRLF and CR alone are line ends in every format (SPEC §14): the same bank file with
+//! LF, CRLF and CR alone are line ends in every format (docs/loanpro.md): the same bank file with
 //! each of the three imports the same rows.
 
 use payimport::read::nacha::{ReturnEntry, return_file};

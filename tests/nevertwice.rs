@@ -1,4 +1,4 @@
-//! Never twice, never the wrong way (SPEC §12, §8 rules 3–4, issue 19): the ways around the key
+//! Never twice, never the wrong way (docs/states.md, §8 rules 3–4, issue 19): the ways around the key
 //! that could log a payment twice or reverse the wrong one, each counted in what the sandbox
 //! (LoanPro) holds afterwards, not only in exit codes.
 

@@ -1,5 +1,5 @@
 //! `report --output` never destroys what it should not (the ledger, a FIFO, a device or socket,
-//! a directory: each is refused, SPEC §14), and `report | head` is not an error.
+//! a directory: each is refused, docs/loanpro.md), and `report | head` is not an error.
 
 use std::os::unix::fs::FileTypeExt;
 
@@ -78,7 +78,7 @@ async fn special_files_and_directories_are_left_as_they_are() {
 
 #[tokio::test]
 async fn a_fifo_is_refused_and_stays_a_fifo() {
-    // SPEC §14: the one file writer writes regular files only; a reader of a FIFO gets the
+    // docs/loanpro.md: the one file writer writes regular files only; a reader of a FIFO gets the
     // report from stdout (`payimport report > fifo`).
     let env = posted(4).await;
     let fifo = env.path("report.fifo");

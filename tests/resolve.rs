@@ -1,4 +1,4 @@
-//! Resolving rows inside payimport (SPEC §13, issue 22): dismiss, amend, the audit trail, the
+//! Resolving rows inside payimport (docs/states.md, issue 22): dismiss, amend, the audit trail, the
 //! corrections file and the archive folders, end to end against the sandbox, counting what
 //! LoanPro holds.
 
@@ -11,7 +11,7 @@ async fn env() -> Env {
     env
 }
 
-/// The JSON report's rows, which carry `amends` and `resolution` (the CSV keeps SPEC §6's
+/// The JSON report's rows, which carry `amends` and `resolution` (the CSV keeps docs/report.md's
 /// columns).
 async fn json_rows(env: &Env) -> Vec<serde_json::Value> {
     let r = env.run(&["report", "--format", "json"]).await;

@@ -1,4 +1,4 @@
-//! Waits and loops that end (SPEC §14, issue 20 items 4 and 5): a signal ends a 429's
+//! Waits and loops that end (docs/loanpro.md, issue 20 items 4 and 5): a signal ends a 429's
 //! Retry-After at once, for payments and reversals alike; a server whose pages never end makes
 //! the read-back give up, not loop. The real binary against the sandbox, signalled with `kill`.
 

@@ -1,4 +1,4 @@
-//! The token never appears in anything payimport prints or stores (SPEC §14), even when
+//! The token never appears in anything payimport prints or stores (docs/loanpro.md), even when
 //! LoanPro or a gateway in front of it echoes it in an error body.
 
 use payimport::sandbox::Fault;

@@ -77,7 +77,7 @@ requests_per_second = {rps}
 concurrency = {concurrency}
 max_attempts = {attempts}
 settle_secs = {settle}
-# Tests write a file and import it at once: the age guard (SPEC §12) is tested on its own
+# Tests write a file and import it at once: the age guard (docs/states.md) is tested on its own
 # (tests/nevertwice.rs), with its default.
 min_file_age_secs = 0
 

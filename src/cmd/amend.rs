@@ -1,6 +1,6 @@
 //! `payimport amend`: a corrected copy of a payment that was rejected or refused (wrong loan,
 //! payment type or extra), sent in a new run in its place; or an unmatched return given its
-//! original payment, then reversed (SPEC §13). Amount and date are the bank's: never amended.
+//! original payment, then reversed (docs/states.md). Amount and date are the bank's: never amended.
 
 use std::io::Write;
 use std::path::Path;
@@ -253,7 +253,7 @@ fn corrected_copy(settings: &Settings, row: &NamedRow, args: &AmendArgs) -> anyh
         info: Some(p.info),
         rejection: None,
         ret: None,
-        // A corrected copy repeats no row of a file; a posted twin still holds it (SPEC §12).
+        // A corrected copy repeats no row of a file; a posted twin still holds it (docs/states.md).
         repeat_of: None,
     })
 }

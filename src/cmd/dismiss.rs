@@ -1,5 +1,5 @@
 //! `payimport dismiss KEY... --note TEXT`: close rows a person settled elsewhere (a payment
-//! entered by hand in LoanPro, a return reversed by hand) without sending anything (SPEC §13).
+//! entered by hand in LoanPro, a return reversed by hand) without sending anything (docs/states.md).
 
 use std::io::Write;
 use std::path::Path;
@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::cli::Exit;
 use crate::ledger::{Ledger, NamedRow, Resolver, RunOutcome, Status, Step, resolvable};
 
-/// Who resolves rows, and why: recorded beside each row (SPEC §13).
+/// Who resolves rows, and why: recorded beside each row (docs/states.md).
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuditArgs {
     /// Who does this [default: $USER]

@@ -55,7 +55,7 @@ fn parse_total(s: &str) -> Result<crate::money::Cents, String> {
 }
 
 /// Opens a file with its source's reader; a CSV with an expected count or total (given, or in
-/// its `FILE.ctl` under `control_file = true`) is checked like a bank trailer (SPEC §11).
+/// its `FILE.ctl` under `control_file = true`) is checked like a bank trailer (docs/report.md).
 fn open_checked(
     path: &Path,
     source: &Source,
@@ -190,7 +190,7 @@ pub async fn run_on(
                 // A signal mid-file rolls the file back (one transaction): staging a large
                 // file takes a while, and a person who asked to stop should not wait for it.
                 // A file that changed while it was read (a transfer still writing it) is
-                // refused whole: what was read may be a part of it (SPEC §12).
+                // refused whole: what was read may be a part of it (docs/states.md).
                 let mut checked = false;
                 let items = std::iter::from_fn(|| match session.interrupted() {
                     Some(signal) => Some(Err(Halt::Interrupted(signal))),

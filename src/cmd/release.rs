@@ -1,4 +1,4 @@
-//! `payimport release KEY...`: send payments held as possible duplicates (SPEC §12), once a
+//! `payimport release KEY...`: send payments held as possible duplicates (docs/states.md), once a
 //! person has decided each is a payment of its own. `retry` never sends a held row.
 
 use std::io::Write;

@@ -57,7 +57,7 @@ pub async fn run(
     } in &candidates
     {
         match status {
-            // SPEC §8 rule 4: after one twin is reversed, "the only one left" is a guess.
+            // docs/returns.md rule 4: after one twin is reversed, "the only one left" is a guess.
             Status::Unmatched if *ambiguous => notes.push(format!(
                 "{key}: unmatched and ambiguous (several payments could be its original, or its reference names another); not matched again by elimination: import a returns CSV row naming its original's key in original_key"
             )),

@@ -123,7 +123,7 @@ pub struct Ledger {
     conn: Connection,
     path: PathBuf,
     lock: Option<File>,
-    /// `[payments] duplicates = "hold"`: staging holds possible duplicates (SPEC §12).
+    /// `[payments] duplicates = "hold"`: staging holds possible duplicates (docs/states.md).
     hold_duplicates: bool,
 }
 

@@ -81,8 +81,8 @@ pub struct ReportRow {
     /// A return's original payment row, by key.
     pub original_key: Option<String>,
     pub return_code: Option<String>,
-    /// A corrected copy's original row, by key (`payimport amend`, SPEC §13). JSON only: the
-    /// CSV keeps SPEC §6's columns, and its `message` names the copy and who made it.
+    /// A corrected copy's original row, by key (`payimport amend`, docs/states.md). JSON only: the
+    /// CSV keeps docs/report.md's columns, and its `message` names the copy and who made it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amends: Option<String>,
     /// Who resolved the row, when, and why: every amend, release and dismiss, oldest first.
@@ -115,7 +115,7 @@ pub(super) const COLUMNS_OF_R: &str = concat!(
 );
 
 /// The report's columns of a ledger row, then its file id (NULL before migration 0002).
-/// Last, every resolution of the row in one cell (SPEC §13), `; ` between them.
+/// Last, every resolution of the row in one cell (docs/states.md), `; ` between them.
 const ROW_COLUMNS: &str = concat!(
     "SELECT run_id, file, line, key, status, loan, loan_id, amount_cents, amount_as_given, date,
         reference, payment_method_id, payment_type_id, extra, attempts, http_status, message,

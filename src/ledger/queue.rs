@@ -115,7 +115,7 @@ pub struct RetryCandidate {
     /// Whether it speaks for its key; a row taken over by a later one is history.
     pub live: bool,
     /// An `unmatched` return that had candidates: never matched again by elimination
-    /// (SPEC §8 rule 4).
+    /// (docs/returns.md rule 4).
     pub ambiguous: bool,
 }
 
@@ -365,8 +365,8 @@ impl Ledger {
     }
 
     /// Queues held rows for `run` to send: a person released them (`payimport release`,
-    /// SPEC §12). Each must be live and `held`; otherwise none is queued.
-    /// Queues held rows a person released, each with its record in `resolutions` (SPEC §13).
+    /// docs/states.md). Each must be live and `held`; otherwise none is queued.
+    /// Queues held rows a person released, each with its record in `resolutions` (docs/states.md).
     pub fn queue_released(
         &mut self,
         run: RunId,
@@ -566,7 +566,7 @@ mod tests {
                 loan: "7".into(),
                 loan_id,
                 // Distinct amounts: rows of one loan, amount and date under other keys would
-                // be held as possible duplicates of a posted one (SPEC §12).
+                // be held as possible duplicates of a posted one (docs/states.md).
                 amount: Cents(100 + i as i64).to_string(),
                 amount_cents: Some(Cents(100 + i as i64)),
                 date: "2026-11-20".into(),

@@ -1,4 +1,4 @@
-//! Rows a person resolves (SPEC §13): dismissed, amended with a corrected copy, an unmatched
+//! Rows a person resolves (docs/states.md): dismissed, amended with a corrected copy, an unmatched
 //! return given its original; each change in one transaction with its record in `resolutions`
 //! (who, when, the note, the run).
 
@@ -18,7 +18,7 @@ pub struct Resolver {
 
 impl Resolver {
     /// The row's message after a resolution: `dismissed by alice at T: the note`, so that
-    /// the CSV report shows the trail beside the row within SPEC §6's columns.
+    /// the CSV report shows the trail beside the row within docs/report.md's columns.
     fn trail(&self, what: &str, at: &str, with: Option<&str>) -> String {
         let mut m = format!("{what} by {} at {at}", self.by);
         if let Some(w) = with {
@@ -220,7 +220,7 @@ impl Ledger {
     }
 
     /// Gives an unmatched return its original (`payimport amend RETURN_KEY --original KEY`) and
-    /// queues it for `run`, which matches it by SPEC §8 step 1 and reverses it.
+    /// queues it for `run`, which matches it by docs/returns.md step 1 and reverses it.
     pub fn amend_return(
         &mut self,
         run: RunId,

@@ -39,7 +39,7 @@ pub struct ToMatch {
     pub date: String,
     pub reference: String,
     pub original_reference: String,
-    /// The original reference is a NACHA trace number (SPEC §8 rule 3).
+    /// The original reference is a NACHA trace number (docs/returns.md rule 3).
     pub trace_reference: bool,
     pub original_key: Option<String>,
     pub return_code: String,
@@ -241,7 +241,7 @@ fn named_elsewhere(
 }
 
 /// A return that names its original by key settles the oldest earlier `unmatched` return of
-/// the same loan, amount, date and code (SPEC §8 rule 4): the same bounced item, reported
+/// the same loan, amount, date and code (docs/returns.md rule 4): the same bounced item, reported
 /// first without a usable reference. It becomes `already_posted` and stays live, so a rerun of
 /// its file finds it handled instead of matching it again to the twin that is left.
 fn settle_repeated_unmatched(
@@ -283,7 +283,7 @@ const TO_MATCH: &str = "SELECT id, key, file, line, loan, loan_id, amount_cents,
       AND original_row IS NULL AND loan_id IS NOT NULL AND id > ?3 ORDER BY id LIMIT ?4";
 
 /// Returns read for matching at a time: a run of a million returns is matched a page after
-/// another, so memory stays flat (SPEC §14).
+/// another, so memory stays flat (docs/loanpro.md).
 const MATCH_PAGE: i64 = 1_000;
 
 fn to_match(r: &rusqlite::Row) -> rusqlite::Result<ToMatch> {

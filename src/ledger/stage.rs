@@ -33,7 +33,7 @@ pub struct NewRow {
     /// Set for a return (docs/returns.md).
     pub ret: Option<NewReturn>,
     /// The key of an earlier row of the same file this payment repeats, reference and all:
-    /// a possible duplicate (SPEC §12).
+    /// a possible duplicate (docs/states.md).
     pub repeat_of: Option<Key>,
 }
 
@@ -57,7 +57,7 @@ pub struct Staged {
     pub rejected: u64,
     pub already_posted: u64,
     pub unknown: u64,
-    /// Possible duplicates, not sent until released (SPEC §12).
+    /// Possible duplicates, not sent until released (docs/states.md).
     pub held: u64,
 }
 
@@ -158,7 +158,7 @@ impl Ledger {
             .map_err(sql(&self.path))
     }
 
-    /// Whether staging holds possible duplicates (`[payments] duplicates`, SPEC §12): on
+    /// Whether staging holds possible duplicates (`[payments] duplicates`, docs/states.md): on
     /// unless the settings say `post`.
     pub fn set_hold_duplicates(&mut self, hold: bool) {
         self.hold_duplicates = hold;
@@ -355,7 +355,7 @@ impl Ledger {
                     )
                     .map_err(&err)?;
                 if self.hold_duplicates {
-                    // Staging could not look for a posted twin without the loan id (SPEC §12).
+                    // Staging could not look for a posted twin without the loan id (docs/states.md).
                     let twin = "FROM rows p WHERE p.loan_id = r.loan_id
                         AND p.amount_cents = r.amount_cents AND p.date = r.date
                         AND p.status = 'posted' AND p.kind = 'payment' AND p.key <> r.key";
@@ -443,7 +443,7 @@ impl Ledger {
                     Step::TakeOver.guard()
                 ))
                 .map_err(&err)?;
-            // One seek in rows_posted_by_loan per payment staged (SPEC §12 (a)).
+            // One seek in rows_posted_by_loan per payment staged (docs/states.md (a)).
             let mut posted_twin = tx
                 .prepare_cached(
                     "SELECT key, run_id, file, line FROM rows
@@ -496,7 +496,7 @@ impl Ledger {
                             (true, Status::Pending, None, None)
                         }
                         // A payment reversed since was posted all the same: not sent again; nor
-                        // one a person settled by hand or had corrected (SPEC §13). A live
+                        // one a person settled by hand or had corrected (docs/states.md). A live
                         // `already_posted` row was found in LoanPro, or (a return) was settled by
                         // another that named its original.
                         Some((

@@ -41,16 +41,16 @@ states! {
     /// A payment that was posted, and whose return has been reversed in LoanPro (docs/returns.md).
     Reversed = "reversed",
     /// A payment a person corrected with `payimport amend`: a corrected copy (its `amends`
-    /// names this row's key) is sent in its place (SPEC §13).
+    /// names this row's key) is sent in its place (docs/states.md).
     Amended = "amended",
-    /// A row a person settled elsewhere and closed with `payimport dismiss` (SPEC §13).
+    /// A row a person settled elsewhere and closed with `payimport dismiss` (docs/states.md).
     Dismissed = "dismissed",
     /// Invalid: never sent.
     Rejected = "rejected",
     /// A return whose original payment was not found, or not found alone: nothing was sent
     /// (docs/returns.md). `retry` matches it again.
     Unmatched = "unmatched",
-    /// A payment that may be a duplicate (SPEC §12): the same loan, amount and date as a
+    /// A payment that may be a duplicate (docs/states.md): the same loan, amount and date as a
     /// payment posted under another key, or the same reference too as another row of its
     /// file. Not sent until a person releases it (`payimport release`).
     Held = "held",
@@ -94,17 +94,17 @@ pub enum Step {
     /// A return's reversal was logged: its original payment row is `reversed`.
     Reverse,
     /// `payimport amend`: a payment gets a corrected copy (it is `amended`), or an unmatched
-    /// return is given its original and queued to be matched again (SPEC §13).
+    /// return is given its original and queued to be matched again (docs/states.md).
     Amend,
-    /// `payimport dismiss`: a person settled the row elsewhere (SPEC §13).
+    /// `payimport dismiss`: a person settled the row elsewhere (docs/states.md).
     Dismiss,
     /// A person decided a held payment is a payment of its own: `payimport release`.
     Release,
     /// A new or lost ledger read LoanPro before sending, and found the row's key there
-    /// (SPEC §12): `already_posted`.
+    /// (docs/states.md): `already_posted`.
     Verify,
     /// A return that names its original by key settles an earlier `unmatched` return of the
-    /// same loan, amount, date and code (SPEC §8 rule 4): that one is `already_posted`.
+    /// same loan, amount, date and code (docs/returns.md rule 4): that one is `already_posted`.
     Settle,
 }
 
@@ -381,7 +381,7 @@ mod tests {
             // An unmatched return is matched again only through `pending`.
             (Unmatched, Sending),
             (Unmatched, Posted),
-            // What is in LoanPro is never closed or replaced by hand (SPEC §13) ...
+            // What is in LoanPro is never closed or replaced by hand (docs/states.md) ...
             (Posted, Dismissed),
             (Posted, Amended),
             (AlreadyPosted, Dismissed),
@@ -410,7 +410,7 @@ mod tests {
         {
             for to in Status::ALL {
                 let reversal = (s, to) == (Posted, Reversed);
-                // A person may correct or close a rejected row (SPEC §13); it is never sent.
+                // A person may correct or close a rejected row (docs/states.md); it is never sent.
                 let resolved = s == Rejected && matches!(to, Amended | Dismissed);
                 assert_eq!(Status::allows(s, to), reversal || resolved, "{s} -> {to}");
             }

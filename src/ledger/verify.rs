@@ -1,4 +1,4 @@
-//! A new or lost ledger checks LoanPro first (SPEC §12): whether a run must read its loans'
+//! A new or lost ledger checks LoanPro first (docs/states.md): whether a run must read its loans'
 //! payments before sending, which loans, and the rows whose keys LoanPro already holds.
 
 use rusqlite::params;

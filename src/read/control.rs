@@ -119,7 +119,7 @@ impl serde::Serialize for Counted {
 
 /// Control checks kept one by one per file. A file of 100,000 lockbox batches states 200,000
 /// totals: beyond these, checks are counted, not kept, so memory, the ledger's record of the
-/// file and the report stay small whatever the file's size (SPEC §14). The file's own totals
+/// file and the report stay small whatever the file's size (docs/loanpro.md). The file's own totals
 /// (scope `file`) are kept after them.
 pub const KEPT: usize = 1_000;
 

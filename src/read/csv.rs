@@ -28,7 +28,7 @@ pub struct Columns {
     pub reverse_reason: String,
     pub comments: String,
     /// The fields the settings name a header for: such a column must be in the file, optional
-    /// field or not (SPEC §12), or the rows would silently change their keys.
+    /// field or not (docs/states.md), or the rows would silently change their keys.
     pub named: Vec<&'static str>,
 }
 
@@ -292,7 +292,7 @@ impl<R: Read> CsvReader<R> {
             }
         }
         // A payments file read as returns, or returns read as payments, would move money the
-        // wrong way (SPEC §12): the columns that only one kind of file has decide.
+        // wrong way (docs/states.md): the columns that only one kind of file has decide.
         if returns {
             if find("return_code", &columns.return_code)?.is_none() {
                 return Err(FileError::new(

@@ -1,4 +1,4 @@
-//! Line ends (SPEC §14): LF, CRLF and CR alone all end a line, in every format. Every bank
+//! Line ends (docs/loanpro.md): LF, CRLF and CR alone all end a line, in every format. Every bank
 //! file is read through [`LineEnds`], which hands its reader LF only, so no reader has to
 //! know the three.
 

@@ -73,7 +73,7 @@ pub struct RawReturn {
     /// A comment for this row, in place of the `comments` template.
     pub comments: Option<String>,
     /// The original reference is a NACHA original trace number: it rarely equals the reference
-    /// the payment was logged with, so one that names no payment says nothing (SPEC §8 rule 3).
+    /// the payment was logged with, so one that names no payment says nothing (docs/returns.md rule 3).
     pub trace_reference: bool,
 }
 
@@ -84,7 +84,7 @@ pub struct RawRow {
     pub fields: RawFields,
 }
 
-/// An entry a reader read and skipped as no payment (SPEC §11): a BAI2 detail of a type code
+/// An entry a reader read and skipped as no payment (docs/report.md): a BAI2 detail of a type code
 /// that is not a payment, or one in a test, deletion or interim group. Never sent; the ledger
 /// keeps it so that the file's tie-out accounts for its amount.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The corrections file (SPEC §13): `payimport report --rejected --format csv`. Rejected rows
+//! The corrections file (docs/states.md): `payimport report --rejected --format csv`. Rejected rows
 //! of a CSV source come out in that source's own columns, as the file gave them, plus an
 //! `error` column: corrected in a spreadsheet, the file imports again (rows already posted are
 //! skipped as usual). Rows of bank formats are listed with their fields; `amend` is their way.

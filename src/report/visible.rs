@@ -1,4 +1,4 @@
-//! What the HTML page does so that it shows what a value holds and nothing else (SPEC §14):
+//! What the HTML page does so that it shows what a value holds and nothing else (docs/loanpro.md):
 //! invisible characters made visible, and a Content-Security-Policy that allows no script and
 //! no network load.
 

@@ -51,7 +51,7 @@ pub struct Settings {
     /// `[metrics] textfile`: where `import` and `retry` write their Prometheus metrics,
     /// resolved against the settings file's folder; `--metrics-file` overrides it.
     pub metrics_textfile: Option<PathBuf>,
-    /// `[ledger] verify`: when LoanPro is read before sending (SPEC §12).
+    /// `[ledger] verify`: when LoanPro is read before sending (docs/states.md).
     pub verify: Verify,
     pub limits: Limits,
     pub payments: Payments,
@@ -79,7 +79,7 @@ pub struct Limits {
     pub concurrency: usize,
     pub max_attempts: u32,
     pub settle_secs: f64,
-    /// `min_file_age_secs`: a file modified more recently may still be being written (SPEC §12).
+    /// `min_file_age_secs`: a file modified more recently may still be being written (docs/states.md).
     pub min_file_age_secs: u64,
 }
 
@@ -105,11 +105,11 @@ pub struct Payments {
     pub default_payment_type_id: u32,
     pub default_extra: String,
     pub info: InfoTemplate,
-    /// `duplicates`: whether a possible duplicate is held or posted (SPEC §12).
+    /// `duplicates`: whether a possible duplicate is held or posted (docs/states.md).
     pub duplicates: Duplicates,
 }
 
-/// `[payments] duplicates` (SPEC §12): a payment that may be a duplicate of another row is
+/// `[payments] duplicates` (docs/states.md): a payment that may be a duplicate of another row is
 /// `held` for a person (`hold`, the default), or sent all the same (`post`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -119,11 +119,11 @@ pub enum Duplicates {
     Post,
 }
 
-/// `[ledger] verify` (SPEC §12): when each loan's payments are read from LoanPro before its
+/// `[ledger] verify` (docs/states.md): when each loan's payments are read from LoanPro before its
 /// rows are sent: `auto` (default) while the ledger has no posted row yet and rows are dated
 /// before today (a new or lost ledger), `always` on every import (two ledgers for one tenant),
 /// `never` where the ledger is known to be whole and a first night's reads would cost too much
-/// (not in SPEC §12: the test suite's fixtures are all "before today" on new ledgers).
+/// (not in docs/states.md: the test suite's fixtures are all "before today" on new ledgers).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verify {

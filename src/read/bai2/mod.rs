@@ -114,7 +114,7 @@ pub struct Bai2Reader<R: BufRead> {
     /// Whether 49 totals include the 03 summary amounts: unknown until an account tells.
     summaries_in_49: Option<bool>,
     controls: Controls,
-    /// Details read and skipped as no payment, for the file's tie-out (SPEC §11).
+    /// Details read and skipped as no payment, for the file's tie-out (docs/report.md).
     not_payments: Vec<NotPayment>,
 }
 
