@@ -58,55 +58,44 @@ pub async fn run(
         named_rows(&ledger, std::slice::from_ref(&args.key))?.remove(0)
     };
     let who = args.audit.resolver(args.note.as_deref());
-    let title;
-    let mut session = match &args.original {
+    // Everything that can be refused is checked before a run is begun.
+    let change = match &args.original {
         Some(original) => {
             check_return(&row)?;
             let original = original.to_ascii_lowercase();
-            if Key::parse(&original).is_none() {
-                anyhow::bail!(
-                    "--original {original:?} is not a key: keys are 16 hex digits, as in the report's `key` column"
-                );
-            }
-            let session = Session::start(
-                settings,
-                ledger_path,
-                token,
-                "amend",
-                row.source.as_deref(),
-                // Not metered: the metrics file is about the nightly import and retry.
-                &Meter::default(),
-            )
-            .await?;
+            super::retry::check_key("--original ", &original)?;
+            Change::Original(original)
+        }
+        None => Change::Copy(Box::new(corrected_copy(settings, &row, args)?)),
+    };
+    let mut session = Session::start(
+        settings,
+        ledger_path,
+        token,
+        "amend",
+        row.source.as_deref(),
+        // Not metered: the metrics file is about the nightly import and retry.
+        &Meter::default(),
+    )
+    .await?;
+    let title = match change {
+        Change::Original(original) => {
             session
                 .ledger()
                 .amend_return(session.run, row.id, &original, &who)?;
-            title = format!(
+            format!(
                 "payimport amend: run {}, return {} given its original {original}",
                 session.run, row.key
-            );
-            session
-        }
-        None => {
-            let copy = corrected_copy(settings, &row, args)?;
-            let session = Session::start(
-                settings,
-                ledger_path,
-                token,
-                "amend",
-                row.source.as_deref(),
-                // Not metered: the metrics file is about the nightly import and retry.
-                &Meter::default(),
             )
-            .await?;
+        }
+        Change::Copy(copy) => {
             session
                 .ledger()
                 .stage_amend(session.run, row.id, &copy, &who)?;
-            title = format!(
+            format!(
                 "payimport amend: run {}, {} amended by the corrected copy {}",
                 session.run, row.key, copy.key
-            );
-            session
+            )
         }
     };
     let sent = session.send().await?;
@@ -123,6 +112,12 @@ pub async fn run(
     } else {
         Exit::for_attention(attention)
     })
+}
+
+/// What an amend does: name an unmatched return's original, or stage a corrected copy.
+enum Change {
+    Original(String),
+    Copy(Box<NewRow>),
 }
 
 fn check_return(row: &NamedRow) -> anyhow::Result<()> {

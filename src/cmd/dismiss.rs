@@ -46,12 +46,7 @@ pub struct DismissArgs {
 
 /// Opens the ledger a person resolves rows in: it must exist; runs killed earlier are ended.
 pub fn open_existing(ledger_path: &Path) -> anyhow::Result<Ledger> {
-    if !ledger_path.exists() {
-        anyhow::bail!(
-            "ledger {} does not exist; nothing has been imported with it yet",
-            ledger_path.display()
-        );
-    }
+    super::retry::require_ledger(ledger_path)?;
     let mut ledger = Ledger::open(ledger_path)?;
     ledger.end_crashed_runs()?;
     Ok(ledger)
@@ -63,9 +58,7 @@ pub fn named_rows(ledger: &Ledger, keys: &[String]) -> anyhow::Result<Vec<NamedR
     for key in keys {
         let k = key.to_ascii_lowercase();
         if crate::payment::Key::parse(&k).is_none() {
-            anyhow::bail!(
-                "{key:?} is not a key: keys are 16 hex digits, as in the report's `key` column"
-            );
+            super::retry::check_key("", key)?;
         }
         match ledger.named_row(&k)? {
             Some(r) => rows.push(r),

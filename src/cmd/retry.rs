@@ -117,14 +117,25 @@ pub async fn run(
 /// Refuses (exit 2) a key that is not 16 hex digits, and a ledger that does not exist: `retry`
 /// and `release` act on rows an import staged.
 pub(crate) fn check_keys_and_ledger(keys: &[String], ledger_path: &Path) -> anyhow::Result<()> {
-    if let Some(bad) = keys
-        .iter()
-        .find(|k| crate::payment::Key::parse(k).is_none())
-    {
+    for key in keys {
+        check_key("", key)?;
+    }
+    require_ledger(ledger_path)
+}
+
+/// A key a person typed (`option` names where, e.g. `--original `): 16 hex digits, as in the
+/// report's `key` column.
+pub(crate) fn check_key(option: &str, key: &str) -> anyhow::Result<()> {
+    if crate::payment::Key::parse(key).is_none() {
         anyhow::bail!(
-            "{bad:?} is not a key: keys are 16 hex digits, as in the report's `key` column"
+            "{option}{key:?} is not a key: keys are 16 hex digits, as in the report's `key` column"
         );
     }
+    Ok(())
+}
+
+/// A command that acts on rows already in the ledger needs the ledger to exist.
+pub(crate) fn require_ledger(ledger_path: &Path) -> anyhow::Result<()> {
     if !ledger_path.exists() {
         anyhow::bail!(
             "ledger {} does not exist; nothing has been imported with it yet",
