@@ -111,16 +111,7 @@ impl Ledger {
             )
             .optional()
             .map_err(&err)?;
-        let Some(key) = key else {
-            let from = Step::Dismiss.sources(Status::Dismissed);
-            return Err(Ledger::unexpected_row(
-                &tx,
-                &self.path,
-                id,
-                &from,
-                Status::Dismissed,
-            ));
-        };
+        let key = changed(&tx, &self.path, id, key, Step::Dismiss, Status::Dismissed)?;
         record(&tx, run, id, &key, "dismiss", who, None, &t).map_err(&err)?;
         tx.commit().map_err(&err)
     }
@@ -159,16 +150,7 @@ impl Ledger {
             )
             .optional()
             .map_err(&err)?;
-        let Some(original_key) = key else {
-            let from = Step::Amend.sources(Status::Amended);
-            return Err(Ledger::unexpected_row(
-                &tx,
-                &self.path,
-                original,
-                &from,
-                Status::Amended,
-            ));
-        };
+        let original_key = changed(&tx, &self.path, original, key, Step::Amend, Status::Amended)?;
         // The original keeps speaking for its key (if it did): the same file delivered again
         // finds it `amended` and skips it, never sends it a second time.
         tx.execute(
@@ -251,19 +233,23 @@ impl Ledger {
             )
             .optional()
             .map_err(&err)?;
-        let Some(key) = key else {
-            let from = Step::Amend.sources(Status::Pending);
-            return Err(Ledger::unexpected_row(
-                &tx,
-                &self.path,
-                id,
-                &from,
-                Status::Pending,
-            ));
-        };
+        let key = changed(&tx, &self.path, id, key, Step::Amend, Status::Pending)?;
         record(&tx, run, id, &key, "amend", who, Some(original_key), &t).map_err(&err)?;
         tx.commit().map_err(&err)
     }
+}
+
+/// The key a guarded `UPDATE ... RETURNING key` changed, or the error naming the row's state
+/// when the guard let nothing through.
+fn changed(
+    tx: &rusqlite::Transaction,
+    path: &std::path::Path,
+    id: i64,
+    key: Option<String>,
+    step: Step,
+    to: Status,
+) -> Result<String, LedgerError> {
+    key.ok_or_else(|| Ledger::unexpected_row(tx, path, id, &step.sources(to), to))
 }
 
 /// The states a step resolves from, for a person's message.
